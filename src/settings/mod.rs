@@ -1,0 +1,264 @@
+//! Typed settings: loaded in layers by [`sources`], each value checked by [`parse`]. An invalid value
+//! stops start-up with a [`SettingsError`] naming the key, its environment name and the problem.
+
+mod parse;
+mod secret;
+mod sources;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+pub use secret::Secret;
+pub use sources::{env_name, SettingsSources, CONFIG_FILE_ENV, DEFAULTS_TOML, LOCAL_OVERRIDE_FILE};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("invalid setting {key} ({env}): {problem}")]
+    Invalid {
+        key: &'static str,
+        env: String,
+        problem: String,
+    },
+    #[error("{first} and {second} are both set, to different values: set only one")]
+    Conflict { first: String, second: String },
+    #[error("settings could not be read: {0}")]
+    Load(String),
+}
+
+fn invalid(key: &'static str, problem: String) -> SettingsError {
+    SettingsError::Invalid {
+        key,
+        env: env_name(key),
+        problem,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub log: LogSettings,
+    pub database: DatabaseSettings,
+    pub clerk: ClerkSettings,
+    pub cors: CorsSettings,
+    pub security: SecuritySettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub bind: String,
+    /// 0 = one per CPU core.
+    pub workers: usize,
+    pub shutdown_timeout: Duration,
+    pub debug: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// An env_logger filter, already checked.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    pub data_dir: PathBuf,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub run_migrations: bool,
+    pub sqlite_busy_timeout: Duration,
+}
+
+/// Which database, and where. A PostgreSQL URL may carry a password, so it is a [`Secret`];
+/// [`DatabaseUrl::redacted`] is the form for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(Secret),
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// The URL with any password replaced by `***`, safe to log.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Self::Postgres(url) => match Url::parse(url.expose()) {
+                Ok(mut parsed) => {
+                    if parsed.password().is_some() {
+                        // set_password only fails for URLs that cannot have one.
+                        let _ = parsed.set_password(Some("***"));
+                    }
+                    // Query parameters may carry a password too (?password=…, ?sslpassword=…).
+                    let pairs: Vec<(String, String)> = parsed
+                        .query_pairs()
+                        .map(|(k, v)| {
+                            let masked = k.contains("pass");
+                            (k.into_owned(), if masked { "***".into() } else { v.into_owned() })
+                        })
+                        .collect();
+                    if !pairs.is_empty() {
+                        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+                    }
+                    parsed.to_string()
+                }
+                Err(_) => "postgres://[unparseable]".to_owned(),
+            },
+        }
+    }
+}
+
+/// Clerk's two kinds of instance, told apart by the key prefixes (`_test_` / `_live_`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClerkInstance {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishableKey {
+    pub instance: ClerkInstance,
+    /// The Frontend API host encoded in the key, e.g. `clerk.example.com`.
+    pub frontend_api: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClerkSettings {
+    pub secret_key: Option<Secret>,
+    pub publishable_key: Option<PublishableKey>,
+    pub jwks_url: Option<Url>,
+    /// PEM, framing checked; structure parsed where tokens are verified.
+    pub jwt_key: Option<String>,
+    /// All secrets currently accepted (more than one while rotating).
+    pub webhook_secrets: Vec<Secret>,
+    pub authorized_parties: Vec<String>,
+    pub api_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct CorsSettings {
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecuritySettings {
+    pub secret_key: Option<Secret>,
+}
+
+impl Settings {
+    /// Reads every layer from `sources` and checks every value.
+    pub fn load(sources: &SettingsSources) -> Result<Self, SettingsError> {
+        let raw = sources::load_raw(sources)?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: sources::RawSettings) -> Result<Self, SettingsError> {
+        let non_empty = |s: &str| !s.trim().is_empty();
+        let server = ServerSettings {
+            bind: parse::bind_address(&raw.server.bind).map_err(|p| invalid("server.bind", p))?,
+            workers: parse::integer(&raw.server.workers, 0, 1024)
+                .map_err(|p| invalid("server.workers", p))?,
+            shutdown_timeout: parse::integer(&raw.server.shutdown_timeout_secs, 0, 3600)
+                .map(Duration::from_secs)
+                .map_err(|p| invalid("server.shutdown_timeout_secs", p))?,
+            debug: parse::boolean(&raw.server.debug).map_err(|p| invalid("server.debug", p))?,
+        };
+        let log = LogSettings {
+            filter: parse::log_filter(&raw.log.level).map_err(|p| invalid("log.level", p))?,
+        };
+        let db = &raw.database;
+        if !non_empty(&db.data_dir) {
+            return Err(invalid("database.data_dir", "must not be empty".into()));
+        }
+        let database = DatabaseSettings {
+            url: parse::database_url(&db.url, db.data_dir.trim())
+                .map_err(|p| invalid("database.url", p))?,
+            data_dir: PathBuf::from(db.data_dir.trim()),
+            max_connections: parse::integer(&db.max_connections, 1, 1000)
+                .map_err(|p| invalid("database.max_connections", p))?,
+            acquire_timeout: parse::millis(&db.acquire_timeout_ms, 10, 600_000)
+                .map_err(|p| invalid("database.acquire_timeout_ms", p))?,
+            run_migrations: parse::boolean(&db.run_migrations)
+                .map_err(|p| invalid("database.run_migrations", p))?,
+            sqlite_busy_timeout: parse::millis(&db.sqlite_busy_timeout_ms, 0, 600_000)
+                .map_err(|p| invalid("database.sqlite_busy_timeout_ms", p))?,
+        };
+        let clerk = Self::clerk_from_raw(&raw.clerk)?;
+        let cors = CorsSettings {
+            allowed_origins: parse::origin_list(&raw.cors.allowed_origins)
+                .map_err(|p| invalid("cors.allowed_origins", p))?,
+        };
+        let security = SecuritySettings {
+            secret_key: Some(&raw.security.secret_key)
+                .filter(|s| !s.is_empty())
+                .map(|s| parse::app_secret_key(s))
+                .transpose()
+                .map_err(|p| invalid("security.secret_key", p))?,
+        };
+        Ok(Self {
+            server,
+            log,
+            database,
+            clerk,
+            cors,
+            security,
+        })
+    }
+
+    fn clerk_from_raw(raw: &sources::RawClerk) -> Result<ClerkSettings, SettingsError> {
+        fn optional<T>(
+            value: &str,
+            key: &'static str,
+            parse: impl Fn(&str) -> Result<T, parse::Problem>,
+        ) -> Result<Option<T>, SettingsError> {
+            if value.trim().is_empty() {
+                return Ok(None);
+            }
+            parse(value).map(Some).map_err(|p| invalid(key, p))
+        }
+        let secret = optional(&raw.secret_key, "clerk.secret_key", parse::clerk_secret_key)?;
+        let publishable =
+            optional(&raw.publishable_key, "clerk.publishable_key", parse::publishable_key)?;
+        if let (Some((secret_instance, _)), Some(pk)) = (&secret, &publishable) {
+            if *secret_instance != pk.instance {
+                return Err(invalid(
+                    "clerk.secret_key",
+                    format!(
+                        "is a {} key but clerk.publishable_key ({}) is a {} key: both must come from the same Clerk instance",
+                        instance_word(*secret_instance),
+                        env_name("clerk.publishable_key"),
+                        instance_word(pk.instance)
+                    ),
+                ));
+            }
+        }
+        Ok(ClerkSettings {
+            secret_key: secret.map(|(_, s)| s),
+            publishable_key: publishable,
+            jwks_url: optional(&raw.jwks_url, "clerk.jwks_url", parse::service_url)?,
+            jwt_key: optional(&raw.jwt_key, "clerk.jwt_key", parse::pem_public_key)?,
+            webhook_secrets: parse::webhook_secrets(&raw.webhook_secret)
+                .map_err(|p| invalid("clerk.webhook_secret", p))?,
+            authorized_parties: parse::origin_list(&raw.authorized_parties)
+                .map_err(|p| invalid("clerk.authorized_parties", p))?,
+            api_url: parse::service_url(&raw.api_url).map_err(|p| invalid("clerk.api_url", p))?,
+        })
+    }
+}
+
+fn instance_word(instance: ClerkInstance) -> &'static str {
+    match instance {
+        ClerkInstance::Development => "test (development)",
+        ClerkInstance::Production => "live (production)",
+    }
+}
+
+#[cfg(test)]
+mod tests;
