@@ -1,1 +1,14 @@
+//! auth-core: Clerk authentication, tenant scoping and user sync in front of a team's backend.
+//!
+//! The library builds the application ([`app::build`], or [`app::mount`] to embed it in another
+//! Actix App); the `auth-core` binary is the command line around it.
+
+pub mod api;
+pub mod app;
+pub mod clerk;
+pub mod cli;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod server;
 pub mod settings;

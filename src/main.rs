@@ -1,1 +1,115 @@
-fn main(){}
+//! The `auth-core` binary: reads `.env` and the settings, sets up logging, runs one subcommand.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use auth_core::app::AppState;
+use auth_core::cli::{check, Cli, Command, ServeArgs};
+use auth_core::db::DbError;
+use auth_core::server;
+use auth_core::settings::{Settings, SettingsError, SettingsSources};
+use clap::Parser;
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    Settings(#[from] SettingsError),
+    #[error("{0}")]
+    Database(#[from] DbError),
+    #[error("cannot read .env: {0}")]
+    DotEnv(String),
+    #[error("cannot listen on {bind}: {error}")]
+    Bind { bind: String, error: std::io::Error },
+    #[error("server stopped with an error: {0}")]
+    Server(std::io::Error),
+    #[error("not ready (see above)")]
+    NotReady,
+}
+
+impl Failure {
+    /// 2 for configuration mistakes (fix the settings), 1 for everything else.
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::Settings(_) | Self::DotEnv(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("auth-core: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    // A .env file fills in variables that are not already set, as the Django app's did.
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            return Err(Failure::DotEnv(e.to_string()));
+        }
+    }
+    let settings = Settings::load(&SettingsSources::from_process(cli.config))?;
+    init_logging(&settings.log.filter);
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(settings, args),
+        Command::Migrate => migrate(&settings),
+        Command::Check => {
+            let report = check::run(&settings);
+            print!("{}", report.text);
+            if report.ready {
+                Ok(())
+            } else {
+                Err(Failure::NotReady)
+            }
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let mut builder = env_logger::Builder::new();
+    match std::env::var("RUST_LOG") {
+        Ok(from_env) if !from_env.trim().is_empty() => builder.parse_filters(&from_env),
+        _ => builder.parse_filters(filter),
+    };
+    builder.format_timestamp_millis().init();
+}
+
+fn serve(settings: Settings, args: ServeArgs) -> Result<(), Failure> {
+    let bind = args.bind.unwrap_or_else(|| settings.server.bind.clone());
+    let workers = args.workers.unwrap_or(settings.server.workers);
+    let state = AppState::prepare(settings)?;
+    actix_web::rt::System::new().block_on(async move {
+        let bound = server::bind(state, &bind, workers).map_err(|error| Failure::Bind {
+            bind: bind.clone(),
+            error,
+        })?;
+        for addr in &bound.addrs {
+            log::info!("listening on http://{addr}");
+            // On stdout as well, for scripts and tests that bind port 0 and need the real port.
+            println!("auth-core listening on http://{addr}");
+        }
+        let _ = std::io::stdout().flush();
+        bound.server.await.map_err(Failure::Server)?;
+        log::info!("stopped");
+        Ok(())
+    })
+}
+
+fn migrate(settings: &Settings) -> Result<(), Failure> {
+    let db = auth_core::db::Db::open(&settings.database)?;
+    let applied = db.migrate()?;
+    if applied.is_empty() {
+        println!("{}: up to date", db.describe());
+    } else {
+        for version in &applied {
+            println!("{}: applied {version}", db.describe());
+        }
+    }
+    Ok(())
+}

@@ -101,7 +101,10 @@ impl DatabaseUrl {
                         .query_pairs()
                         .map(|(k, v)| {
                             let masked = k.contains("pass");
-                            (k.into_owned(), if masked { "***".into() } else { v.into_owned() })
+                            (
+                                k.into_owned(),
+                                if masked { "***".into() } else { v.into_owned() },
+                            )
                         })
                         .collect();
                     if !pairs.is_empty() {
@@ -224,8 +227,11 @@ impl Settings {
             parse(value).map(Some).map_err(|p| invalid(key, p))
         }
         let secret = optional(&raw.secret_key, "clerk.secret_key", parse::clerk_secret_key)?;
-        let publishable =
-            optional(&raw.publishable_key, "clerk.publishable_key", parse::publishable_key)?;
+        let publishable = optional(
+            &raw.publishable_key,
+            "clerk.publishable_key",
+            parse::publishable_key,
+        )?;
         if let (Some((secret_instance, _)), Some(pk)) = (&secret, &publishable) {
             if *secret_instance != pk.instance {
                 return Err(invalid(

@@ -31,9 +31,9 @@ pub fn boolean(value: &str) -> Result<bool, Problem> {
     }
 }
 
-pub fn integer<T: std::str::FromStr>(value: &str, min: T, max: T) -> Result<T, Problem>
+pub fn integer<T>(value: &str, min: T, max: T) -> Result<T, Problem>
 where
-    T: PartialOrd + std::fmt::Display + Copy,
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
     let parsed: T = value
         .trim()
@@ -98,7 +98,9 @@ pub fn log_filter(value: &str) -> Result<String, Problem> {
 }
 
 fn is_module_path(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
 /// `DATABASE_URL`. Empty means the embedded SQLite file in the data directory.
@@ -177,7 +179,8 @@ pub fn origin(value: &str) -> Result<String, Problem> {
     if value == "*" {
         return Err("\"*\" is not allowed: list each origin (credentials must never be offered to any site)".into());
     }
-    let url = Url::parse(value).map_err(|_| format!("{value:?} is not an origin like https://app.example.com"))?;
+    let url = Url::parse(value)
+        .map_err(|_| format!("{value:?} is not an origin like https://app.example.com"))?;
     let path_ok = url.path().is_empty() || url.path() == "/";
     if !matches!(url.scheme(), "http" | "https")
         || url.host_str().is_none()
@@ -277,7 +280,10 @@ pub fn pem_public_key(value: &str) -> Result<String, Problem> {
     let (begin, end) = if pem.starts_with("-----BEGIN PUBLIC KEY-----") {
         ("-----BEGIN PUBLIC KEY-----", "-----END PUBLIC KEY-----")
     } else if pem.starts_with("-----BEGIN RSA PUBLIC KEY-----") {
-        ("-----BEGIN RSA PUBLIC KEY-----", "-----END RSA PUBLIC KEY-----")
+        (
+            "-----BEGIN RSA PUBLIC KEY-----",
+            "-----END RSA PUBLIC KEY-----",
+        )
     } else {
         return Err("expected a PEM public key starting with -----BEGIN PUBLIC KEY-----".into());
     };

@@ -160,8 +160,7 @@ redacted_debug!(RawDatabase, RawClerk, RawSecurity);
 
 /// Stacks the layers and deserializes them.
 pub fn load_raw(sources: &SettingsSources) -> Result<RawSettings, SettingsError> {
-    let mut builder =
-        Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
+    let mut builder = Config::builder().add_source(File::from_str(DEFAULTS_TOML, FileFormat::Toml));
     if let Some((path, required)) = sources.override_file() {
         if required && !path.is_file() {
             return Err(SettingsError::Load(format!(
@@ -182,7 +181,11 @@ pub fn load_raw(sources: &SettingsSources) -> Result<RawSettings, SettingsError>
             continue;
         };
         let prefixed = prefixed_env_name(key);
-        if sources.env.get(&prefixed).is_some_and(|other| other != value) {
+        if sources
+            .env
+            .get(&prefixed)
+            .is_some_and(|other| other != value)
+        {
             return Err(SettingsError::Conflict {
                 first: (*legacy).to_owned(),
                 second: prefixed,
@@ -205,7 +208,10 @@ pub fn load_raw(sources: &SettingsSources) -> Result<RawSettings, SettingsError>
 /// so the only failures are malformed files and unknown keys).
 fn describe_config_error(error: &config::ConfigError, sources: &SettingsSources) -> String {
     match sources.override_file() {
-        Some((path, _)) => format!("{error} (layers: defaults, {}, environment)", display(&path)),
+        Some((path, _)) => format!(
+            "{error} (layers: defaults, {}, environment)",
+            display(&path)
+        ),
         None => format!("{error} (layers: defaults, environment)"),
     }
 }

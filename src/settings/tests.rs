@@ -25,7 +25,9 @@ fn load(env: &[(&str, &str)]) -> Result<Settings, SettingsError> {
 }
 
 fn error_line(env: &[(&str, &str)]) -> String {
-    load(env).expect_err("settings should be refused").to_string()
+    load(env)
+        .expect_err("settings should be refused")
+        .to_string()
 }
 
 #[test]
@@ -78,19 +80,37 @@ fn named_override_file_is_used_and_must_exist() {
 
     src.config_file = Some(dir.path().join("missing.toml"));
     let err = Settings::load(&src).unwrap_err().to_string();
-    assert!(err.contains("missing.toml") && err.contains("does not exist"), "{err}");
+    assert!(
+        err.contains("missing.toml") && err.contains("does not exist"),
+        "{err}"
+    );
 }
 
 #[test]
 fn django_environment_names_work() {
     let s = load(&[
-        ("DATABASE_URL", "postgres://app:pw@db.internal:5432/auth?sslmode=require"),
+        (
+            "DATABASE_URL",
+            "postgres://app:pw@db.internal:5432/auth?sslmode=require",
+        ),
         ("CLERK_SECRET_KEY", "sk_test_abc123"),
         ("CLERK_PUBLISHABLE_KEY", PK_TEST),
-        ("CLERK_JWKS_URL", "https://clerk.example.com/.well-known/jwks.json"),
-        ("CLERK_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_dGVzdHNlY3JldA=="),
-        ("CLERK_AUTHORIZED_PARTIES", "https://app.example.com, http://localhost:3000/"),
-        ("CORS_ALLOWED_ORIGINS", "https://app.example.com,http://localhost:3000"),
+        (
+            "CLERK_JWKS_URL",
+            "https://clerk.example.com/.well-known/jwks.json",
+        ),
+        (
+            "CLERK_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_dGVzdHNlY3JldA==",
+        ),
+        (
+            "CLERK_AUTHORIZED_PARTIES",
+            "https://app.example.com, http://localhost:3000/",
+        ),
+        (
+            "CORS_ALLOWED_ORIGINS",
+            "https://app.example.com,http://localhost:3000",
+        ),
         ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
         ("DEBUG", "True"),
     ])
@@ -191,11 +211,18 @@ fn unknown_keys_are_refused_not_ignored() {
     let err = error_line(&[("AUTH_CORE__DATABASE__MAX_CONECTIONS", "5")]);
     assert!(err.contains("max_conections"), "{err}");
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(LOCAL_OVERRIDE_FILE), "[servr]\nbind = \"x\"\n").unwrap();
+    std::fs::write(
+        dir.path().join(LOCAL_OVERRIDE_FILE),
+        "[servr]\nbind = \"x\"\n",
+    )
+    .unwrap();
     let mut src = sources(&[]);
     src.working_dir = dir.path().to_owned();
     let err = Settings::load(&src).unwrap_err().to_string();
-    assert!(err.contains("servr") && err.contains(LOCAL_OVERRIDE_FILE), "{err}");
+    assert!(
+        err.contains("servr") && err.contains(LOCAL_OVERRIDE_FILE),
+        "{err}"
+    );
 }
 
 #[test]
@@ -220,14 +247,23 @@ fn pem_with_literal_newlines_is_accepted() {
 #[test]
 fn secrets_never_appear_in_debug_output() {
     let s = load(&[
-        ("DATABASE_URL", "postgres://app:hunter2hunter2@db/auth?password=qwertyqwerty"),
+        (
+            "DATABASE_URL",
+            "postgres://app:hunter2hunter2@db/auth?password=qwertyqwerty",
+        ),
         ("CLERK_SECRET_KEY", "sk_test_supersecretvalue"),
         ("CLERK_WEBHOOK_SECRET", "whsec_c2VjcmV0c2VjcmV0c2VjcmV0"),
         ("SECRET_KEY", "cookie-key-cookie-key-cookie-key-0"),
     ])
     .unwrap();
     let printed = format!("{s:?}");
-    for secret in ["hunter2hunter2", "qwertyqwerty", "supersecretvalue", "c2VjcmV0c2VjcmV0c2VjcmV0", "cookie-key"] {
+    for secret in [
+        "hunter2hunter2",
+        "qwertyqwerty",
+        "supersecretvalue",
+        "c2VjcmV0c2VjcmV0c2VjcmV0",
+        "cookie-key",
+    ] {
         assert!(!printed.contains(secret), "{secret} leaked in {printed}");
     }
     // and a refusal does not quote the rejected secret either
@@ -238,6 +274,9 @@ fn secrets_never_appear_in_debug_output() {
 #[test]
 fn every_environment_name_is_documented_in_the_defaults_file() {
     for (key, legacy) in sources::LEGACY_ENV_NAMES {
-        assert!(DEFAULTS_TOML.contains(&format!("[{legacy}]")), "{key} / {legacy}");
+        assert!(
+            DEFAULTS_TOML.contains(&format!("[{legacy}]")),
+            "{key} / {legacy}"
+        );
     }
 }

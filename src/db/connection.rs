@@ -1,0 +1,92 @@
+//! One connection type for both backends, and how a connection is opened and kept healthy.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+
+use crate::settings::DatabaseUrl;
+
+/// A connection to whichever backend is configured. Queries written with Diesel's DSL against this
+/// type run on both; the few statements that differ match on the variant (see `migrations`).
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Opens connections for the r2d2 pool.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+    sqlite_busy_timeout: Duration,
+}
+
+impl ConnectionManager {
+    pub fn new(url: DatabaseUrl, sqlite_busy_timeout: Duration) -> Self {
+        Self {
+            url,
+            sqlite_busy_timeout,
+        }
+    }
+
+    pub fn establish(&self) -> Result<DbConnection, ConnectionError> {
+        match &self.url {
+            // libpq reads sslmode, sslrootcert, … from the URL, so TLS needs nothing more here.
+            DatabaseUrl::Postgres(url) => {
+                PgConnection::establish(url.expose()).map(DbConnection::Postgresql)
+            }
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| {
+                    ConnectionError::InvalidConnectionUrl("SQLite path is not valid UTF-8".into())
+                })?;
+                let mut conn = SqliteConnection::establish(path)?;
+                conn.batch_execute(&sqlite_pragmas(self.sqlite_busy_timeout))
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// Set on every new SQLite connection. WAL lets readers proceed while one writer writes; the busy
+/// timeout makes a second writer wait instead of failing at once; foreign keys are off by default in
+/// SQLite and must be switched on per connection; NORMAL is WAL's recommended durability level.
+fn sqlite_pragmas(busy_timeout: Duration) -> String {
+    format!(
+        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+        busy_timeout.as_millis()
+    )
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.establish().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// r2d2 logs every failed background connection attempt at error level by default; during an outage
+/// that floods the log. Failures surface to callers as 503s and in the health check, so a warning
+/// suffices here.
+#[derive(Debug)]
+pub struct WarnOnConnectError;
+
+impl r2d2::HandleError<r2d2::Error> for WarnOnConnectError {
+    fn handle_error(&self, error: r2d2::Error) {
+        log::warn!(target: "auth_core::db", "database connection attempt failed: {error}");
+    }
+}
