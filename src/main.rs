@@ -95,6 +95,7 @@ fn serve(settings: Settings, args: ServeArgs) -> Result<(), Failure> {
             println!("auth-core listening on http://{addr}");
         }
         let _ = std::io::stdout().flush();
+        actix_web::rt::spawn(server::stop_on_signals(bound.server.handle()));
         bound.server.await.map_err(Failure::Server)?;
         log::info!("stopped");
         Ok(())

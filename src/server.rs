@@ -1,9 +1,10 @@
-//! Binds and runs the HTTP server. SIGINT/SIGTERM stop it gracefully: listeners close at once and
-//! in-flight requests get `server.shutdown_timeout_secs` to finish.
+//! Binds and runs the HTTP server. The first SIGINT or SIGTERM stops it gracefully: listeners close
+//! at once and in-flight requests get `server.shutdown_timeout_secs` to finish; a second signal
+//! stops it at once. (Actix's own handling treats SIGINT as a forced stop, so it is switched off.)
 
 use std::net::SocketAddr;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::HttpServer;
 
 use crate::app::{self, AppState};
@@ -17,8 +18,9 @@ pub struct BoundServer {
 
 pub fn bind(state: AppState, bind: &str, workers: usize) -> std::io::Result<BoundServer> {
     let shutdown_timeout = state.settings.server.shutdown_timeout.as_secs();
-    let mut http =
-        HttpServer::new(move || app::build(state.clone())).shutdown_timeout(shutdown_timeout);
+    let mut http = HttpServer::new(move || app::build(state.clone()))
+        .shutdown_timeout(shutdown_timeout)
+        .disable_signals();
     if workers > 0 {
         http = http.workers(workers);
     }
@@ -28,4 +30,39 @@ pub fn bind(state: AppState, bind: &str, workers: usize) -> std::io::Result<Boun
         server: http.run(),
         addrs,
     })
+}
+
+/// Waits for SIGINT or SIGTERM, then stops the server gracefully; a second signal forces the stop.
+#[cfg(unix)]
+pub async fn stop_on_signals(handle: ServerHandle) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    log::info!("{name} received; starting graceful shutdown (a second signal forces it)");
+    tokio::select! {
+        () = handle.stop(true) => {}
+        _ = term.recv() => force(&handle).await,
+        _ = int.recv() => force(&handle).await,
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub async fn stop_on_signals(handle: ServerHandle) -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await?;
+    log::info!("Ctrl-C received; starting graceful shutdown (a second one forces it)");
+    tokio::select! {
+        () = handle.stop(true) => {}
+        _ = tokio::signal::ctrl_c() => force(&handle).await,
+    }
+    Ok(())
+}
+
+async fn force(handle: &ServerHandle) {
+    log::warn!("second signal received; stopping now, dropping in-flight requests");
+    handle.stop(false).await;
 }

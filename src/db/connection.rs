@@ -87,6 +87,10 @@ pub struct WarnOnConnectError;
 
 impl r2d2::HandleError<r2d2::Error> for WarnOnConnectError {
     fn handle_error(&self, error: r2d2::Error) {
-        log::warn!(target: "auth_core::db", "database connection attempt failed: {error}");
+        log::warn!(
+            target: "auth_core::db",
+            "database connection attempt failed: {}",
+            super::error::one_line(&error.to_string())
+        );
     }
 }

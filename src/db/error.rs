@@ -17,3 +17,9 @@ pub enum DbError {
     #[error("database task was cancelled")]
     Cancelled,
 }
+
+/// libpq's messages span several lines ("…Connection refused\n\tIs the server running…"); logs and
+/// start-up errors want one line each.
+pub(crate) fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}

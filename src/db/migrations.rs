@@ -21,7 +21,7 @@ fn versions(list: Vec<MigrationVersion<'_>>) -> Vec<String> {
 }
 
 fn migration_error(e: impl std::fmt::Display) -> DbError {
-    DbError::Migration(e.to_string())
+    DbError::Migration(super::error::one_line(&e.to_string()))
 }
 
 /// Applies every pending migration and returns the versions applied, oldest first.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use diesel::r2d2::{Pool, PooledConnection, R2D2Connection};
 
 use super::connection::{ConnectionManager, DbConnection, WarnOnConnectError};
+use super::error::one_line;
 use super::{migrations, DbError};
 use crate::settings::{DatabaseSettings, DatabaseUrl};
 
@@ -81,7 +82,7 @@ impl Db {
     pub fn get(&self) -> Result<PooledDbConnection, DbError> {
         self.pool
             .get_timeout(self.acquire_timeout)
-            .map_err(|e| DbError::Unavailable(e.to_string()))
+            .map_err(|e| DbError::Unavailable(one_line(&e.to_string())))
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool. Fails with

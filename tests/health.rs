@@ -1,0 +1,198 @@
+//! Health routes, error shape and request ids, over real HTTP on a loopback port.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use auth_core::app::AppState;
+use common::{client, Response, TestApp, TestDb};
+use serde_json::json;
+
+async fn readiness_reports_the_database_up(db: TestDb) {
+    let backend = db.backend.name();
+    let app = TestApp::spawn(db.settings(&[])).await;
+    let res = app.get("/api/auth/health").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        res.json(),
+        json!({"status": "healthy", "checks": {"database": {"status": "up", "backend": backend}}})
+    );
+    let live = app.get("/healthz").await;
+    assert_eq!(live.status, 200);
+    assert_eq!(live.json(), json!({"status": "healthy"}));
+}
+
+/// The service starts while its database is unreachable and says so with a 503 naming it.
+async fn readiness_is_503_when_the_database_is_unreachable(db: TestDb) {
+    let unreachable = match db.backend {
+        // Port 1 on loopback refuses connections at once.
+        auth_core::db::Backend::Postgres => "postgres://postgres@127.0.0.1:1/auth".to_owned(),
+        // A directory where the database file should be: SQLite cannot open it.
+        auth_core::db::Backend::Sqlite => {
+            let dir = db.dir.path().join("not-a-file.sqlite3");
+            std::fs::create_dir(&dir).unwrap();
+            dir.display().to_string()
+        }
+    };
+    let settings = db.settings(&[
+        ("DATABASE_URL", &unreachable),
+        ("AUTH_CORE__DATABASE__RUN_MIGRATIONS", "false"),
+        ("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "300"),
+    ]);
+    let app = TestApp::spawn(settings).await;
+    let res = app.get("/api/auth/health").await;
+    assert_eq!(res.status, 503);
+    let body = res.json();
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(body["down"], json!(["database"]));
+    assert_eq!(body["checks"]["database"]["status"], "down");
+    assert_eq!(body["request_id"].as_str(), res.header("x-request-id"));
+    assert_eq!(res.header("retry-after"), Some("1"));
+    // Liveness does not depend on the database.
+    assert_eq!(app.get("/healthz").await.status, 200);
+}
+
+/// Every pooled connection busy: requests get 503 after the acquire timeout instead of hanging,
+/// and recover as soon as a connection is free again.
+async fn pool_exhaustion_gives_503_not_a_hang(db: TestDb) {
+    let settings = db.settings(&[
+        ("AUTH_CORE__DATABASE__MAX_CONNECTIONS", "1"),
+        ("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "200"),
+    ]);
+    let app = TestApp::spawn(settings).await;
+    let db_handle = app.state.db.clone();
+    let held = actix_web::rt::task::spawn_blocking(move || db_handle.get().unwrap())
+        .await
+        .unwrap();
+    let res = app.get("/api/auth/health").await;
+    assert_eq!(res.status, 503);
+    assert_eq!(res.json()["checks"]["database"]["status"], "down");
+    drop(held);
+    assert_eq!(app.get("/api/auth/health").await.status, 200);
+}
+
+db_test!(
+    readiness_reports_the_database_up,
+    readiness_is_503_when_the_database_is_unreachable,
+    pool_exhaustion_gives_503_not_a_hang,
+);
+
+/// The database disappears while the service runs (dropped with its connections): 503, no panic.
+#[actix_web::test]
+async fn readiness_turns_503_when_postgres_goes_away() {
+    let Some(mut db) = TestDb::postgres("readiness_turns_503_when_postgres_goes_away") else {
+        return;
+    };
+    let app =
+        TestApp::spawn(db.settings(&[("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "300")])).await;
+    assert_eq!(app.get("/api/auth/health").await.status, 200);
+    actix_web::rt::task::spawn_blocking(move || {
+        db.drop_now();
+        db
+    })
+    .await
+    .unwrap();
+    let res = app.get("/api/auth/health").await;
+    assert_eq!(res.status, 503);
+    assert_eq!(res.json()["down"], json!(["database"]));
+}
+
+fn request_id_of(res: &Response) -> String {
+    res.header("x-request-id")
+        .expect("x-request-id header")
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn request_ids_are_kept_when_well_formed_and_generated_otherwise() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings(&[])).await;
+    let send = |id: Option<&'static str>| {
+        let mut req = client().get(app.url("/healthz"));
+        if let Some(id) = id {
+            req = req.insert_header(("X-Request-Id", id));
+        }
+        async move { Response::from(req.send().await.unwrap()).await }
+    };
+
+    let kept = send(Some("edge-7f3a.42:retry-1")).await;
+    assert_eq!(request_id_of(&kept), "edge-7f3a.42:retry-1");
+
+    for bad in ["has space", "<script>alert(1)</script>", "x\"y"] {
+        let replaced = send(Some(bad)).await;
+        let id = request_id_of(&replaced);
+        assert_ne!(id, bad);
+        assert_eq!(id.len(), 36, "a generated UUID, got {id}");
+    }
+    let too_long: &'static str = Box::leak("a".repeat(129).into_boxed_str());
+    assert_eq!(request_id_of(&send(Some(too_long)).await).len(), 36);
+
+    let a = request_id_of(&send(None).await);
+    let b = request_id_of(&send(None).await);
+    assert_ne!(a, b);
+}
+
+#[actix_web::test]
+async fn errors_are_json_with_code_message_and_request_id() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings(&[])).await;
+
+    let res = Response::from(
+        client()
+            .get(app.url("/no/such/route?token=secret"))
+            .insert_header(("X-Request-Id", "trace-404"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status, 404);
+    assert_eq!(res.header("content-type"), Some("application/json"));
+    assert_eq!(
+        res.json(),
+        json!({"error": {"code": "not-found", "message": "no such resource", "request_id": "trace-404"}})
+    );
+
+    let res = Response::from(
+        client()
+            .delete(app.url("/api/auth/health"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status, 405);
+    let body = res.json();
+    assert_eq!(body["error"]["code"], "method-not-allowed");
+    assert_eq!(
+        body["error"]["request_id"].as_str(),
+        res.header("x-request-id")
+    );
+}
+
+/// auth-core can be mounted inside another Actix app: its routes and state come along.
+#[actix_web::test]
+async fn mounts_inside_another_app() {
+    use actix_web::{test, web, App};
+    let db = TestDb::sqlite();
+    let settings = db.settings(&[]);
+    let state = actix_web::rt::task::spawn_blocking(move || AppState::prepare(settings))
+        .await
+        .unwrap()
+        .unwrap();
+    let app = test::init_service(
+        App::new()
+            .configure(auth_core::app::mount(state))
+            .route("/theirs", web::get().to(|| async { "their route" })),
+    )
+    .await;
+    let res = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/api/auth/health")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let res = test::call_service(&app, test::TestRequest::get().uri("/theirs").to_request()).await;
+    assert_eq!(test::read_body(res).await, "their route");
+}
