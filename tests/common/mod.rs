@@ -68,13 +68,19 @@ impl TestDb {
     pub fn postgres(test: &str) -> Option<Self> {
         if let Err(e) = postgres_reachable() {
             let message = format!(
-                "PostgreSQL at {} is not reachable ({e})",
-                redact(&postgres_admin_url())
+                "PostgreSQL at {} is not reachable ({})",
+                redact(&postgres_admin_url()),
+                e.split_whitespace().collect::<Vec<_>>().join(" ")
             );
             if in_ci() {
                 panic!("{message}; CI=true requires the PostgreSQL variants to run");
             }
-            eprintln!("\n!!!!! SKIPPED {test} [postgres]: {message}. Set TEST_DATABASE_URL or start PostgreSQL. !!!!!\n");
+            // Written to stderr directly: libtest captures eprintln! output of passing tests.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!!!! SKIPPED {test} [postgres]: {message}. Set TEST_DATABASE_URL or start PostgreSQL. !!!!!"
+            );
             return None;
         }
         static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -167,7 +173,7 @@ macro_rules! db_test {
 
             #[actix_web::test]
             async fn postgres() {
-                if let Some(db) = $crate::common::TestDb::postgres(concat!(module_path!(), "::", stringify!($name))) {
+                if let Some(db) = $crate::common::TestDb::postgres(module_path!()) {
                     super::$name(db).await;
                 }
             }
