@@ -41,7 +41,29 @@ impl AppState {
     }
 }
 
-/// Adds auth-core's state and routes to a service config, for embedding in another App.
+/// Adds auth-core's state and routes to a service config, for embedding in another App:
+///
+/// ```no_run
+/// use actix_web::{web, App, HttpServer};
+/// use auth_core::app::{mount, AppState};
+/// use auth_core::settings::{Settings, SettingsSources};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let settings = Settings::load(&SettingsSources::from_process(None))?;
+/// let state = AppState::prepare(settings)?;
+/// actix_web::rt::System::new().block_on(async move {
+///     HttpServer::new(move || {
+///         App::new()
+///             .configure(mount(state.clone()))
+///             .route("/mine", web::get().to(|| async { "my own route" }))
+///     })
+///     .bind("127.0.0.1:8080")?
+///     .run()
+///     .await
+/// })?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn mount(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(state)).configure(api::routes);
