@@ -78,47 +78,28 @@ fn names(conn: &mut DbConnection, sql: &str) -> Vec<String> {
 
 /// Selects every column the Diesel schema declares, so a column missing or misnamed in either
 /// backend's migration fails here.
+macro_rules! select_every_column {
+    ($conn:expr, $($table:ident),+) => {$(
+        $table::table
+            .select($table::all_columns)
+            .limit(0)
+            .execute($conn)
+            .unwrap_or_else(|e| panic!("{}: {e}", stringify!($table)));
+    )+};
+}
+
 fn select_every_declared_column(conn: &mut DbConnection) {
-    users::table
-        .select(users::all_columns)
-        .limit(0)
-        .execute(conn)
-        .unwrap();
-    organizations::table
-        .select(organizations::all_columns)
-        .limit(0)
-        .execute(conn)
-        .unwrap();
-    organization_memberships::table
-        .select(organization_memberships::all_columns)
-        .limit(0)
-        .execute(conn)
-        .unwrap();
-    webhook_deliveries::table
-        .select(webhook_deliveries::all_columns)
-        .limit(0)
-        .execute(conn)
-        .unwrap();
-    audit_events::table
-        .select(audit_events::all_columns)
-        .limit(0)
-        .execute(conn)
-        .unwrap();
-    service_api_keys::table
-        .select(service_api_keys::all_columns)
-        .limit(0)
-        .execute(conn)
-        .unwrap();
-    admin_accounts::table
-        .select(admin_accounts::all_columns)
-        .limit(0)
-        .execute(conn)
-        .unwrap();
-    revoked_sessions::table
-        .select(revoked_sessions::all_columns)
-        .limit(0)
-        .execute(conn)
-        .unwrap();
+    select_every_column!(
+        conn,
+        users,
+        organizations,
+        organization_memberships,
+        webhook_deliveries,
+        audit_events,
+        service_api_keys,
+        admin_accounts,
+        revoked_sessions
+    );
 }
 
 fn open(db: &TestDb, env: &[(&str, &str)]) -> Db {
