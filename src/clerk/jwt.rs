@@ -1,0 +1,289 @@
+//! Session-token verification: pure (bytes, key, policy, clock in → claims or a reason out).
+//!
+//! The order follows @clerk/backend's `verifyToken`/`verifyJwt`, so every token gets the reason Clerk
+//! would give: size → decode (`token-invalid`) → `typ` → `alg` → [key by kid, by the caller] →
+//! signature (before any claim is looked at) → `sub` → `azp` → `exp` → `nbf` → `iat`. auth-core's
+//! stricter checks follow, each with its own reason: token category (`cat` header, `at+jwt` type,
+//! `mch_` subject) → `token-type-mismatch`; `iss` → `token-invalid-issuer`; `sid` required;
+//! `sts: pending` → `session-pending`.
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::{alphabet, Engine};
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::claims::{self, SessionClaims};
+use super::reason::Reason;
+use super::rsa_key::RsaPublicKey;
+
+/// JOSE `cat` values Clerk puts on tokens that are not session tokens.
+const CATEGORY_JWT_TEMPLATE: &str = "cl_B7d4PD222AAA";
+const CATEGORY_M2M: &str = "cl_B7d4PD333AAA";
+
+/// base64url as Clerk reads it (`loose`): padding optional.
+const BASE64URL: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// How strictly `azp` is checked against the authorized parties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AzpPolicy {
+    /// Not checked.
+    Off,
+    /// A present `azp` must be listed; tokens without one (Clerk mints those on top-level
+    /// navigations) pass. With no parties listed nothing is checked.
+    WhenPresent,
+    /// `azp` must be present and listed.
+    Required,
+}
+
+/// Everything verification depends on besides the token, the key and the clock.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub clock_skew: Duration,
+    pub authorized_parties: Vec<String>,
+    pub azp: AzpPolicy,
+    /// Expected `iss` (e.g. `https://clerk.example.com`); `None` = not checked.
+    pub issuer: Option<String>,
+    /// Clerk treats `sts: "pending"` sessions as signed out; so do we unless this is set.
+    pub allow_pending_sessions: bool,
+    /// Tokens longer than this are refused before decoding.
+    pub max_token_bytes: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            clock_skew: Duration::from_secs(5),
+            authorized_parties: Vec::new(),
+            azp: AzpPolicy::WhenPresent,
+            issuer: None,
+            allow_pending_sessions: false,
+            max_token_bytes: 16 * 1024,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: Option<Value>,
+    kid: Option<Value>,
+    typ: Option<Value>,
+    cat: Option<Value>,
+}
+
+/// A token that decoded and passed the header checks; its signature is not checked yet.
+#[derive(Debug)]
+pub struct DecodedToken<'a> {
+    algorithm: Algorithm,
+    kid: Option<String>,
+    category: Option<String>,
+    payload: Map<String, Value>,
+    signing_input: &'a str,
+    signature: &'a str,
+}
+
+/// A verified session token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedToken {
+    pub claims: SessionClaims,
+    pub kid: Option<String>,
+    /// Milliseconds since the epoch after which the token is expired: `exp * 1000 + skew`.
+    pub valid_until_ms: i64,
+}
+
+/// Decodes a compact JWS and checks its header (size, form, `typ`, `alg`).
+pub fn decode<'a>(token: &'a str, policy: &Policy) -> Result<DecodedToken<'a>, Reason> {
+    if token.len() > policy.max_token_bytes {
+        return Err(Reason::TokenTooLarge);
+    }
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Reason::TokenInvalid);
+    };
+    let header: RawHeader = decode_json(header_b64)?;
+    let payload: Map<String, Value> = decode_json(payload_b64)?;
+    if signature.is_empty() || BASE64URL.decode(signature).is_err() {
+        return Err(Reason::TokenInvalid);
+    }
+    match header.typ {
+        None => {}
+        Some(Value::String(typ)) if typ == "JWT" => {}
+        // OAuth access tokens in JWT form: a real token, of the wrong kind.
+        Some(Value::String(typ))
+            if typ.eq_ignore_ascii_case("at+jwt")
+                || typ.eq_ignore_ascii_case("application/at+jwt") =>
+        {
+            return Err(Reason::TokenTypeMismatch)
+        }
+        Some(_) => return Err(Reason::TokenInvalid),
+    }
+    let algorithm = match header.alg.as_ref().and_then(Value::as_str) {
+        Some("RS256") => Algorithm::RS256,
+        Some("RS384") => Algorithm::RS384,
+        Some("RS512") => Algorithm::RS512,
+        _ => return Err(Reason::TokenInvalidAlgorithm),
+    };
+    let text = |v: Option<Value>| match v {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    let signing_input_len = header_b64.len() + 1 + payload_b64.len();
+    Ok(DecodedToken {
+        algorithm,
+        kid: text(header.kid),
+        category: text(header.cat),
+        payload,
+        signing_input: &token[..signing_input_len],
+        signature,
+    })
+}
+
+fn decode_json<T: for<'de> Deserialize<'de>>(segment: &str) -> Result<T, Reason> {
+    let bytes = BASE64URL
+        .decode(segment)
+        .map_err(|_| Reason::TokenInvalid)?;
+    serde_json::from_slice(&bytes).map_err(|_| Reason::TokenInvalid)
+}
+
+impl DecodedToken<'_> {
+    /// The key id the token names (Clerk's instance keys are looked up by it).
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// Checks the signature with `key`, then the claims against `policy` at `now_ms`.
+    pub fn verify(
+        self,
+        key: &RsaPublicKey,
+        policy: &Policy,
+        now_ms: i64,
+    ) -> Result<VerifiedToken, Reason> {
+        match jsonwebtoken::crypto::verify(
+            self.signature,
+            self.signing_input.as_bytes(),
+            &key.decoding_key,
+            self.algorithm,
+        ) {
+            Ok(true) => {}
+            Ok(false) => return Err(Reason::TokenInvalidSignature),
+            // The key could not be used at all: Clerk reports this as a verification failure.
+            Err(_) => return Err(Reason::TokenVerificationFailed),
+        }
+        if matches!(
+            self.category.as_deref(),
+            Some(CATEGORY_JWT_TEMPLATE | CATEGORY_M2M)
+        ) {
+            return Err(Reason::TokenTypeMismatch);
+        }
+        let claims = &self.payload;
+        let user_id = match claims.get("sub") {
+            Some(Value::String(sub)) => sub.clone(),
+            _ => return Err(Reason::TokenVerificationFailed),
+        };
+        // Machine (M2M) subjects are never users.
+        if user_id.starts_with("mch_") {
+            return Err(Reason::TokenTypeMismatch);
+        }
+        check_authorized_party(claims.get("azp"), policy)?;
+        let skew_ms = i64::try_from(policy.clock_skew.as_millis()).unwrap_or(i64::MAX);
+        let exp_ms = match claims.get("exp") {
+            Some(value) => time_ms(value)?,
+            None => return Err(Reason::TokenVerificationFailed),
+        };
+        if exp_ms <= now_ms.saturating_sub(skew_ms) {
+            return Err(Reason::TokenExpired);
+        }
+        if let Some(nbf) = claims.get("nbf") {
+            if time_ms(nbf)? > now_ms.saturating_add(skew_ms) {
+                return Err(Reason::TokenNotActiveYet);
+            }
+        }
+        let issued_at = match claims.get("iat") {
+            Some(iat) => {
+                let iat_ms = time_ms(iat)?;
+                if iat_ms > now_ms.saturating_add(skew_ms) {
+                    return Err(Reason::TokenIatInTheFuture);
+                }
+                Some(iat_ms / 1000)
+            }
+            None => None,
+        };
+        if let Some(expected) = &policy.issuer {
+            let iss = claims
+                .get("iss")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if iss.trim_end_matches('/') != expected.trim_end_matches('/') {
+                return Err(Reason::TokenInvalidIssuer);
+            }
+        }
+        // Without a session id a token cannot be revoked: it is not accepted as a session token.
+        let session_id = match claims.get("sid") {
+            Some(Value::String(sid)) if !sid.is_empty() => sid.clone(),
+            _ => return Err(Reason::TokenVerificationFailed),
+        };
+        if !policy.allow_pending_sessions
+            && claims.get("sts").and_then(Value::as_str) == Some("pending")
+        {
+            return Err(Reason::SessionPending);
+        }
+        let normalised = claims::normalise(claims, user_id, session_id, exp_ms / 1000, issued_at)?;
+        Ok(VerifiedToken {
+            claims: normalised,
+            kid: self.kid,
+            valid_until_ms: exp_ms.saturating_add(skew_ms),
+        })
+    }
+}
+
+fn check_authorized_party(azp: Option<&Value>, policy: &Policy) -> Result<(), Reason> {
+    let listed = |azp: &str| policy.authorized_parties.iter().any(|p| p == azp);
+    let azp = match azp {
+        None => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err(Reason::TokenInvalidAuthorizedParties),
+    };
+    match (policy.azp, azp) {
+        (AzpPolicy::Off, _) => Ok(()),
+        (AzpPolicy::WhenPresent, None) => Ok(()),
+        (AzpPolicy::WhenPresent, Some(_)) if policy.authorized_parties.is_empty() => Ok(()),
+        (AzpPolicy::WhenPresent | AzpPolicy::Required, Some(azp)) if listed(azp) => Ok(()),
+        _ => Err(Reason::TokenInvalidAuthorizedParties),
+    }
+}
+
+/// A NumericDate (seconds) in milliseconds, fractions truncated as JavaScript's `setUTCSeconds`
+/// does. Anything that is not a finite number within JavaScript's date range is malformed; Clerk's
+/// own code lets a NaN date through every comparison, auth-core refuses it.
+fn time_ms(value: &Value) -> Result<i64, Reason> {
+    const MAX_SECONDS: f64 = 8.64e12;
+    let seconds = value.as_f64().ok_or(Reason::TokenVerificationFailed)?;
+    if !seconds.is_finite() || seconds.abs() > MAX_SECONDS {
+        return Err(Reason::TokenVerificationFailed);
+    }
+    // In range (|s| ≤ 8.64e12), so the product fits an i64 exactly.
+    #[allow(clippy::cast_possible_truncation)]
+    Ok(seconds.trunc() as i64 * 1000)
+}
+
+/// Decodes and verifies in one step, for callers that already hold the key.
+pub fn verify(
+    token: &str,
+    key: &RsaPublicKey,
+    policy: &Policy,
+    now_ms: i64,
+) -> Result<VerifiedToken, Reason> {
+    decode(token, policy)?.verify(key, policy, now_ms)
+}
+
+#[cfg(test)]
+mod tests;
