@@ -7,6 +7,7 @@ pub mod api;
 pub mod app;
 pub mod clerk;
 pub mod cli;
+pub mod clock;
 pub mod db;
 pub mod error;
 pub mod http;

@@ -1,7 +1,11 @@
 //! Everything about Clerk's formats and APIs. Pure: no database, no Actix types in its core.
 
+pub mod authorization;
 pub mod claims;
+pub mod jwks;
+pub mod jwks_fetch;
 pub mod jwt;
 pub mod key_source;
+pub mod key_store;
 pub mod reason;
 pub mod rsa_key;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use url::Url;
 
+pub use crate::clerk::jwt::AzpPolicy;
 pub use secret::Secret;
 pub use sources::{env_name, SettingsSources, CONFIG_FILE_ENV, DEFAULTS_TOML, LOCAL_OVERRIDE_FILE};
 
@@ -41,6 +42,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub database: DatabaseSettings,
     pub clerk: ClerkSettings,
+    pub auth: AuthSettings,
     pub cors: CorsSettings,
     pub security: SecuritySettings,
 }
@@ -143,6 +145,21 @@ pub struct ClerkSettings {
     pub webhook_secrets: Vec<Secret>,
     pub authorized_parties: Vec<String>,
     pub api_url: Url,
+    pub jwks_cache_ttl: Duration,
+    pub jwks_refetch_cooldown: Duration,
+    pub jwks_fetch_timeout: Duration,
+}
+
+/// How session tokens are judged beyond their signature.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub clock_skew: Duration,
+    pub azp_policy: AzpPolicy,
+    /// Explicit, or derived from the publishable key; `None`: not checked.
+    pub issuer: Option<String>,
+    pub allow_pending_sessions: bool,
+    pub max_token_bytes: usize,
+    pub token_cache_capacity: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +211,7 @@ impl Settings {
                 .map_err(|p| invalid("database.sqlite_busy_timeout_ms", p))?,
         };
         let clerk = Self::clerk_from_raw(&raw.clerk)?;
+        let auth = Self::auth_from_raw(&raw.auth, &clerk)?;
         let cors = CorsSettings {
             allowed_origins: parse::origin_list(&raw.cors.allowed_origins)
                 .map_err(|p| invalid("cors.allowed_origins", p))?,
@@ -210,8 +228,63 @@ impl Settings {
             log,
             database,
             clerk,
+            auth,
             cors,
             security,
+        })
+    }
+
+    fn auth_from_raw(
+        raw: &sources::RawAuth,
+        clerk: &ClerkSettings,
+    ) -> Result<AuthSettings, SettingsError> {
+        let azp_policy = match raw.azp_policy.trim() {
+            "off" => AzpPolicy::Off,
+            "when-present" => AzpPolicy::WhenPresent,
+            "required" => AzpPolicy::Required,
+            other => {
+                return Err(invalid(
+                    "auth.azp_policy",
+                    format!("expected off, when-present or required, got {other:?}"),
+                ))
+            }
+        };
+        if azp_policy == AzpPolicy::Required && clerk.authorized_parties.is_empty() {
+            return Err(invalid(
+                "auth.azp_policy",
+                format!(
+                    "is required but no authorized parties are listed: set {}",
+                    env_name("clerk.authorized_parties")
+                ),
+            ));
+        }
+        let issuer = match raw.issuer.trim() {
+            "" => clerk
+                .publishable_key
+                .as_ref()
+                .map(|pk| format!("https://{}", pk.frontend_api)),
+            explicit => Some(parse::origin(explicit).map_err(|p| invalid("auth.issuer", p))?),
+        };
+        let allow_pending_sessions = match raw.pending_sessions.trim() {
+            "signed-out" => false,
+            "allow" => true,
+            other => {
+                return Err(invalid(
+                    "auth.pending_sessions",
+                    format!("expected signed-out or allow, got {other:?}"),
+                ))
+            }
+        };
+        Ok(AuthSettings {
+            clock_skew: parse::millis(&raw.clock_skew_ms, 0, 300_000)
+                .map_err(|p| invalid("auth.clock_skew_ms", p))?,
+            azp_policy,
+            issuer,
+            allow_pending_sessions,
+            max_token_bytes: parse::integer(&raw.max_token_bytes, 1024, 1 << 20)
+                .map_err(|p| invalid("auth.max_token_bytes", p))?,
+            token_cache_capacity: parse::integer(&raw.token_cache_capacity, 0, 10_000_000)
+                .map_err(|p| invalid("auth.token_cache_capacity", p))?,
         })
     }
 
@@ -255,6 +328,14 @@ impl Settings {
             authorized_parties: parse::origin_list(&raw.authorized_parties)
                 .map_err(|p| invalid("clerk.authorized_parties", p))?,
             api_url: parse::service_url(&raw.api_url).map_err(|p| invalid("clerk.api_url", p))?,
+            jwks_cache_ttl: parse::integer(&raw.jwks_cache_ttl_secs, 1, 86_400)
+                .map(Duration::from_secs)
+                .map_err(|p| invalid("clerk.jwks_cache_ttl_secs", p))?,
+            jwks_refetch_cooldown: parse::integer(&raw.jwks_refetch_cooldown_secs, 0, 3600)
+                .map(Duration::from_secs)
+                .map_err(|p| invalid("clerk.jwks_refetch_cooldown_secs", p))?,
+            jwks_fetch_timeout: parse::millis(&raw.jwks_fetch_timeout_ms, 100, 60_000)
+                .map_err(|p| invalid("clerk.jwks_fetch_timeout_ms", p))?,
         })
     }
 }

@@ -92,6 +92,7 @@ pub struct RawSettings {
     pub log: RawLog,
     pub database: RawDatabase,
     pub clerk: RawClerk,
+    pub auth: RawAuth,
     pub cors: RawCors,
     pub security: RawSecurity,
 }
@@ -132,6 +133,20 @@ pub struct RawClerk {
     pub webhook_secret: String,
     pub authorized_parties: String,
     pub api_url: String,
+    pub jwks_cache_ttl_secs: String,
+    pub jwks_refetch_cooldown_secs: String,
+    pub jwks_fetch_timeout_ms: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub clock_skew_ms: String,
+    pub azp_policy: String,
+    pub issuer: String,
+    pub pending_sessions: String,
+    pub max_token_bytes: String,
+    pub token_cache_capacity: String,
 }
 
 #[derive(Debug, Deserialize)]

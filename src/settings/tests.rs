@@ -190,6 +190,13 @@ fn each_invalid_setting_has_a_clear_message() {
         ("AUTH_CORE__SERVER__BIND", "0.0.0.0:http", "invalid setting server.bind (AUTH_CORE__SERVER__BIND): port must be a number from 0 to 65535, got \"http\""),
         ("AUTH_CORE__SERVER__WORKERS", "many", "invalid setting server.workers (AUTH_CORE__SERVER__WORKERS): expected a whole number, got \"many\""),
         ("AUTH_CORE__DATABASE__MAX_CONNECTIONS", "0", "invalid setting database.max_connections (AUTH_CORE__DATABASE__MAX_CONNECTIONS): must be between 1 and 1000, got 0"),
+        ("AUTH_CORE__AUTH__AZP_POLICY", "strict", "invalid setting auth.azp_policy (AUTH_CORE__AUTH__AZP_POLICY): expected off, when-present or required, got \"strict\""),
+        ("AUTH_CORE__AUTH__AZP_POLICY", "required", "invalid setting auth.azp_policy (AUTH_CORE__AUTH__AZP_POLICY): is required but no authorized parties are listed: set CLERK_AUTHORIZED_PARTIES"),
+        ("AUTH_CORE__AUTH__PENDING_SESSIONS", "maybe", "invalid setting auth.pending_sessions (AUTH_CORE__AUTH__PENDING_SESSIONS): expected signed-out or allow, got \"maybe\""),
+        ("AUTH_CORE__AUTH__ISSUER", "https://clerk.example.com/path", "invalid setting auth.issuer (AUTH_CORE__AUTH__ISSUER): \"https://clerk.example.com/path\" is not an origin like https://app.example.com (scheme and host, no path)"),
+        ("AUTH_CORE__AUTH__CLOCK_SKEW_MS", "-1", "invalid setting auth.clock_skew_ms (AUTH_CORE__AUTH__CLOCK_SKEW_MS): expected a whole number, got \"-1\""),
+        ("AUTH_CORE__AUTH__MAX_TOKEN_BYTES", "10", "invalid setting auth.max_token_bytes (AUTH_CORE__AUTH__MAX_TOKEN_BYTES): must be between 1024 and 1048576, got 10"),
+        ("AUTH_CORE__CLERK__JWKS_CACHE_TTL_SECS", "0", "invalid setting clerk.jwks_cache_ttl_secs (AUTH_CORE__CLERK__JWKS_CACHE_TTL_SECS): must be between 1 and 86400, got 0"),
         ("AUTH_CORE__CLERK__API_URL", "http://api.clerk.com", "invalid setting clerk.api_url (AUTH_CORE__CLERK__API_URL): must use https (plain http is accepted only for localhost/127.0.0.1/[::1])"),
     ];
     for (name, value, expected) in cases {
@@ -279,4 +286,25 @@ fn every_environment_name_is_documented_in_the_defaults_file() {
             "{key} / {legacy}"
         );
     }
+}
+
+#[test]
+fn issuer_is_derived_from_the_publishable_key_unless_set() {
+    assert_eq!(load(&[]).unwrap().auth.issuer, None);
+    let derived = load(&[("CLERK_PUBLISHABLE_KEY", PK_TEST)]).unwrap();
+    assert_eq!(
+        derived.auth.issuer.as_deref(),
+        Some("https://clerk.example.com")
+    );
+    let explicit = load(&[
+        ("CLERK_PUBLISHABLE_KEY", PK_TEST),
+        ("AUTH_CORE__AUTH__ISSUER", "https://auth.example.org/"),
+    ])
+    .unwrap();
+    assert_eq!(
+        explicit.auth.issuer.as_deref(),
+        Some("https://auth.example.org")
+    );
+    let zero_skew = load(&[("AUTH_CORE__AUTH__CLOCK_SKEW_MS", "0")]).unwrap();
+    assert_eq!(zero_skew.auth.clock_skew, Duration::ZERO, "0 is honoured");
 }
