@@ -7,8 +7,13 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App};
 
+use crate::auth::token_source;
+use crate::auth::verifier::{SessionVerifier, VerifierError};
+use crate::clerk::backend_api::BackendApi;
+use crate::clock::Clock;
 use crate::db::{Db, DbError};
 use crate::settings::Settings;
+use crate::sync::users::UserDirectory;
 use crate::{api, http};
 
 /// What every handler can reach. Cheap to clone.
@@ -16,11 +21,35 @@ use crate::{api, http};
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
+    pub clock: Clock,
+    pub verifier: Arc<SessionVerifier>,
+    pub users: Arc<UserDirectory>,
+    /// Clerk's suffix for this instance's `__session_<suffix>` cookie, when the publishable key is known.
+    pub cookie_suffix: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Database(#[from] DbError),
+    #[error("{0}")]
+    Verifier(#[from] VerifierError),
 }
 
 impl AppState {
-    /// Opens the database (and applies migrations when the settings say so).
-    pub fn prepare(settings: Settings) -> Result<Self, DbError> {
+    /// Opens the database (and applies migrations when the settings say so), with the system clock.
+    pub fn prepare(settings: Settings) -> Result<Self, StartupError> {
+        Self::prepare_with_clock(settings, Clock::system())
+    }
+
+    /// As [`AppState::prepare`], with a given clock (tests move a manual one).
+    pub fn prepare_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        let verifier = SessionVerifier::from_settings(&settings, clock.clone())?;
+        let cookie_suffix = settings
+            .clerk
+            .publishable_key
+            .as_ref()
+            .map(|pk| token_source::cookie_suffix(&pk.raw));
         let db = Db::open(&settings.database)?;
         if settings.database.run_migrations {
             let applied = db.migrate()?;
@@ -34,9 +63,23 @@ impl AppState {
                 );
             }
         }
+        let backend_api = settings.clerk.secret_key.clone().map(|secret| {
+            BackendApi::new(&settings.clerk.api_url, secret, settings.clerk.api_timeout)
+        });
+        let users = UserDirectory::new(
+            db.clone(),
+            clock.clone(),
+            backend_api,
+            settings.auth.user_cache_capacity,
+            settings.auth.user_cache_ttl,
+        );
         Ok(Self {
             settings: Arc::new(settings),
             db,
+            clock,
+            verifier: Arc::new(verifier),
+            users: Arc::new(users),
+            cookie_suffix,
         })
     }
 }

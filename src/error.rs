@@ -7,12 +7,15 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::clerk::reason::Reason;
 use crate::db::DbError;
 use crate::http::request_id;
 
 /// Stable error codes. Clients branch on these, never on messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
+    /// Authentication failed; the code is Clerk's reason (or ours), e.g. `token-expired`.
+    Auth(Reason),
     NotFound,
     MethodNotAllowed,
     DatabaseUnavailable,
@@ -22,6 +25,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Auth(reason) => reason.as_str(),
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::DatabaseUnavailable => "database-unavailable",
@@ -45,6 +49,16 @@ impl ApiError {
             code,
             message: message.into(),
         }
+    }
+
+    /// 401 with the reason, or 503 when the keys could not be loaded at all (a server-side outage the
+    /// client should retry, not a bad token).
+    pub fn unauthenticated(reason: Reason) -> Self {
+        let status = match reason {
+            Reason::JwkFailedToResolve => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        Self::new(status, ErrorCode::Auth(reason), reason.message())
     }
 
     pub fn not_found() -> Self {
@@ -117,6 +131,17 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status);
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6750: no error attribute when the request carried no credentials at all.
+            let challenge = match self.code {
+                ErrorCode::Auth(Reason::SessionTokenMissing) => "Bearer".to_owned(),
+                code => format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    code.as_str()
+                ),
+            };
+            response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
         response.json(ErrorBody {
             error: ErrorDetail {

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod clerk;
 pub mod cli;
 pub mod clock;
@@ -13,3 +14,4 @@ pub mod error;
 pub mod http;
 pub mod server;
 pub mod settings;
+pub mod sync;

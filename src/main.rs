@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use auth_core::app::AppState;
+use auth_core::app::{AppState, StartupError};
 use auth_core::cli::{check, Cli, Command, ServeArgs};
 use auth_core::db::DbError;
 use auth_core::server;
@@ -16,6 +16,8 @@ enum Failure {
     Settings(#[from] SettingsError),
     #[error("{0}")]
     Database(#[from] DbError),
+    #[error("{0}")]
+    Startup(#[from] StartupError),
     #[error("cannot read .env: {0}")]
     DotEnv(String),
     #[error("cannot listen on {bind}: {error}")]
@@ -31,6 +33,7 @@ impl Failure {
     fn exit_code(&self) -> u8 {
         match self {
             Self::Settings(_) | Self::DotEnv(_) => 2,
+            Self::Startup(StartupError::Verifier(_)) => 2,
             _ => 1,
         }
     }

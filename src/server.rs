@@ -16,7 +16,12 @@ pub struct BoundServer {
     pub addrs: Vec<SocketAddr>,
 }
 
+/// Must run inside an Actix system: the key set is prefetched on it, in the background, so start-up
+/// never waits for (or fails on) Clerk.
 pub fn bind(state: AppState, bind: &str, workers: usize) -> std::io::Result<BoundServer> {
+    if let Some(keys) = state.verifier.key_store().cloned() {
+        actix_web::rt::spawn(async move { keys.prefetch().await });
+    }
     let shutdown_timeout = state.settings.server.shutdown_timeout.as_secs();
     let mut http = HttpServer::new(move || app::build(state.clone()))
         .shutdown_timeout(shutdown_timeout)

@@ -1,12 +1,17 @@
 //! JSON routes. Handlers are thin: parse input, call one domain function, shape the output.
 
 pub mod health;
+pub mod me;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{middleware, web, HttpResponse};
+
+use crate::auth;
 
 use crate::error::ApiError;
 
-/// Registers every API route. Each resource answers other methods with a JSON 405.
+/// Registers every API route. Each resource answers other methods with a JSON 405. Public routes come
+/// first; everything else under `/api` is behind the authentication middleware (an unknown path there
+/// answers 401 before 404, so route names are not disclosed to strangers).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/healthz")
@@ -17,6 +22,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/api/auth/health")
             .route(web::get().to(health::readiness))
             .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::scope("/api")
+            .wrap(middleware::from_fn(auth::middleware::authenticate))
+            .service(
+                web::resource("/auth/me")
+                    .route(web::get().to(me::me))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .default_service(web::to(not_found)),
     );
 }
 

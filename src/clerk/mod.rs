@@ -1,6 +1,7 @@
 //! Everything about Clerk's formats and APIs. Pure: no database, no Actix types in its core.
 
 pub mod authorization;
+pub mod backend_api;
 pub mod claims;
 pub mod jwks;
 pub mod jwks_fetch;
@@ -9,3 +10,4 @@ pub mod key_source;
 pub mod key_store;
 pub mod reason;
 pub mod rsa_key;
+pub mod user;

@@ -6,7 +6,21 @@ mod error;
 pub mod migrations;
 mod pool;
 pub mod schema;
+pub mod users;
 
 pub use connection::DbConnection;
 pub use error::DbError;
 pub use pool::{Backend, Db, PooledDbConnection};
+
+/// Runs the same statement on whichever backend `conn` holds. The body is compiled once per backend
+/// against the concrete connection, so statements Diesel only offers per backend (`ON CONFLICT`
+/// upserts) are written once. Use it only for those: plain queries run on `DbConnection` directly.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgresql($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}

@@ -129,6 +129,8 @@ pub enum ClerkInstance {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishableKey {
+    /// The key as configured (public: it is shipped to browsers).
+    pub raw: String,
     pub instance: ClerkInstance,
     /// The Frontend API host encoded in the key, e.g. `clerk.example.com`.
     pub frontend_api: String,
@@ -148,6 +150,7 @@ pub struct ClerkSettings {
     pub jwks_cache_ttl: Duration,
     pub jwks_refetch_cooldown: Duration,
     pub jwks_fetch_timeout: Duration,
+    pub api_timeout: Duration,
 }
 
 /// How session tokens are judged beyond their signature.
@@ -160,6 +163,8 @@ pub struct AuthSettings {
     pub allow_pending_sessions: bool,
     pub max_token_bytes: usize,
     pub token_cache_capacity: u64,
+    pub user_cache_capacity: u64,
+    pub user_cache_ttl: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -285,6 +290,11 @@ impl Settings {
                 .map_err(|p| invalid("auth.max_token_bytes", p))?,
             token_cache_capacity: parse::integer(&raw.token_cache_capacity, 0, 10_000_000)
                 .map_err(|p| invalid("auth.token_cache_capacity", p))?,
+            user_cache_capacity: parse::integer(&raw.user_cache_capacity, 0, 10_000_000)
+                .map_err(|p| invalid("auth.user_cache_capacity", p))?,
+            user_cache_ttl: parse::integer(&raw.user_cache_ttl_secs, 1, 86_400)
+                .map(Duration::from_secs)
+                .map_err(|p| invalid("auth.user_cache_ttl_secs", p))?,
         })
     }
 
@@ -336,6 +346,8 @@ impl Settings {
                 .map_err(|p| invalid("clerk.jwks_refetch_cooldown_secs", p))?,
             jwks_fetch_timeout: parse::millis(&raw.jwks_fetch_timeout_ms, 100, 60_000)
                 .map_err(|p| invalid("clerk.jwks_fetch_timeout_ms", p))?,
+            api_timeout: parse::millis(&raw.api_timeout_ms, 100, 120_000)
+                .map_err(|p| invalid("clerk.api_timeout_ms", p))?,
         })
     }
 }

@@ -248,6 +248,7 @@ pub fn publishable_key(value: &str) -> Result<PublishableKey, Problem> {
         return Err("malformed: does not decode to a Frontend API host name".into());
     }
     Ok(PublishableKey {
+        raw: value.to_owned(),
         instance,
         frontend_api: host.to_owned(),
     })

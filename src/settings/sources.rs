@@ -136,6 +136,7 @@ pub struct RawClerk {
     pub jwks_cache_ttl_secs: String,
     pub jwks_refetch_cooldown_secs: String,
     pub jwks_fetch_timeout_ms: String,
+    pub api_timeout_ms: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +148,8 @@ pub struct RawAuth {
     pub pending_sessions: String,
     pub max_token_bytes: String,
     pub token_cache_capacity: String,
+    pub user_cache_capacity: String,
+    pub user_cache_ttl_secs: String,
 }
 
 #[derive(Debug, Deserialize)]

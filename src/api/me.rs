@@ -1,0 +1,84 @@
+//! `GET /api/auth/me`: the signed-in user, their active organization and their memberships.
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::clerk::claims::{ActiveOrganization, Scoped};
+use crate::error::ApiError;
+
+#[derive(Serialize)]
+pub struct MeResponse {
+    pub user: UserView,
+    pub session_id: String,
+    /// The active organization of the session, from the token.
+    pub organization: Option<ActiveOrganization>,
+    pub memberships: Vec<MembershipView>,
+    pub features: Scoped,
+    pub plans: Scoped,
+    /// Set when someone is impersonating the user.
+    pub actor: Option<Value>,
+}
+
+#[derive(Serialize)]
+pub struct UserView {
+    pub id: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+    pub image_url: Option<String>,
+    pub public_metadata: Value,
+    /// False until the profile has arrived from Clerk (webhook or Backend API).
+    pub profile_synced: bool,
+}
+
+#[derive(Serialize)]
+pub struct MembershipView {
+    pub id: String,
+    pub organization_id: String,
+    pub organization_name: String,
+    pub organization_slug: Option<String>,
+    pub role: String,
+}
+
+pub async fn me(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    let (Some(user_id), Some(session)) = (principal.user_id(), principal.session()) else {
+        return Err(ApiError::not_found());
+    };
+    let profile = state.users.profile(user_id).await?;
+    let user = &profile.user;
+    Ok(HttpResponse::Ok().json(MeResponse {
+        user: UserView {
+            id: user.id.clone(),
+            email: user.email.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            username: user.username.clone(),
+            image_url: user.image_url.clone(),
+            public_metadata: serde_json::from_str(&user.public_metadata).unwrap_or(Value::Null),
+            profile_synced: user.clerk_updated_at > 0,
+        },
+        session_id: session.session_id.clone(),
+        organization: session.organization.clone(),
+        memberships: profile
+            .memberships
+            .iter()
+            .map(|m| MembershipView {
+                id: m.id.clone(),
+                organization_id: m.organization_id.clone(),
+                organization_name: m.organization_name.clone(),
+                organization_slug: m.organization_slug.clone(),
+                role: m.role.clone(),
+            })
+            .collect(),
+        features: session.features.clone(),
+        plans: session.plans.clone(),
+        actor: session.actor.clone(),
+    }))
+}

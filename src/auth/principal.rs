@@ -1,0 +1,55 @@
+//! Who is making a request, as established by the authentication middleware, and the extractors
+//! handlers use to get it.
+
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+
+use crate::clerk::claims::SessionClaims;
+use crate::clerk::jwt::VerifiedToken;
+use crate::clerk::reason::Reason;
+use crate::error::ApiError;
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// A Clerk user, by a verified session token.
+    User(Arc<VerifiedToken>),
+}
+
+impl Principal {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::User(_) => "user",
+        }
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Self::User(token) => Some(&token.claims.user_id),
+        }
+    }
+
+    pub fn session(&self) -> Option<&SessionClaims> {
+        match self {
+            Self::User(token) => Some(&token.claims),
+        }
+    }
+}
+
+/// Required: a handler taking `Principal` answers 401 when the request is not authenticated.
+/// Take `Option<Principal>` where authentication is optional.
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            req.extensions()
+                .get::<Principal>()
+                .cloned()
+                .ok_or_else(|| ApiError::unauthenticated(Reason::SessionTokenMissing)),
+        )
+    }
+}

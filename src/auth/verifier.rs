@@ -1,0 +1,126 @@
+//! Verifies session tokens for requests: the pure checks of `clerk::jwt` with keys from the key store,
+//! and a bounded cache of verified tokens, so that a token already verified costs a hash lookup, not
+//! an RSA operation, until it expires.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::sync::Cache;
+
+use crate::clerk::jwks_fetch::JwksClient;
+use crate::clerk::jwt::{self, Policy, VerifiedToken};
+use crate::clerk::key_source::KeySource;
+use crate::clerk::key_store::{KeyStore, KeyStoreConfig};
+use crate::clerk::reason::Reason;
+use crate::clerk::rsa_key::RsaPublicKey;
+use crate::clock::Clock;
+use crate::settings::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifierError {
+    #[error("no key source for session tokens: set CLERK_JWT_KEY, CLERK_JWKS_URL, CLERK_SECRET_KEY or CLERK_PUBLISHABLE_KEY")]
+    NoKeySource,
+    #[error("CLERK_JWT_KEY cannot be used: {0}")]
+    BadPem(String),
+}
+
+pub struct SessionVerifier {
+    keys: Option<KeyStore>,
+    policy: Policy,
+    clock: Clock,
+    /// Verified tokens by their full text: a hit compares the whole token, never just a hash.
+    verified: Cache<Arc<str>, Arc<VerifiedToken>>,
+}
+
+/// Frees cache entries when their token expires (correctness does not depend on it: every hit is
+/// checked against the clock).
+struct UntilTokenExpiry(Clock);
+
+impl moka::Expiry<Arc<str>, Arc<VerifiedToken>> for UntilTokenExpiry {
+    fn expire_after_create(
+        &self,
+        _: &Arc<str>,
+        value: &Arc<VerifiedToken>,
+        _: Instant,
+    ) -> Option<Duration> {
+        let left = value.valid_until_ms.saturating_sub(self.0.now_ms()).max(0);
+        Some(Duration::from_millis(u64::try_from(left).unwrap_or(0)))
+    }
+}
+
+impl SessionVerifier {
+    /// Builds the verifier for the configured key source. With no source configured the service still
+    /// runs (health checks, webhooks), and every session token is refused.
+    pub fn from_settings(settings: &Settings, clock: Clock) -> Result<Self, VerifierError> {
+        let keys = match KeySource::from_settings(&settings.clerk) {
+            None => None,
+            Some(KeySource::Pem) => {
+                let pem = settings
+                    .clerk
+                    .jwt_key
+                    .as_deref()
+                    .ok_or(VerifierError::NoKeySource)?;
+                let key = RsaPublicKey::from_pem(pem)
+                    .map_err(|e| VerifierError::BadPem(e.to_string()))?;
+                Some(KeyStore::pem(key))
+            }
+            Some(source) => {
+                let (url, bearer) = match source {
+                    KeySource::BackendApi(url) => (url, settings.clerk.secret_key.clone()),
+                    KeySource::JwksUrl(url) | KeySource::FrontendApi(url) => (url, None),
+                    KeySource::Pem => return Err(VerifierError::NoKeySource),
+                };
+                let config = KeyStoreConfig {
+                    ttl: settings.clerk.jwks_cache_ttl,
+                    refetch_cooldown: settings.clerk.jwks_refetch_cooldown,
+                    ..KeyStoreConfig::default()
+                };
+                let client = JwksClient::new(url, bearer, settings.clerk.jwks_fetch_timeout);
+                Some(KeyStore::remote(client, config, clock.clone()))
+            }
+        };
+        let auth = &settings.auth;
+        let policy = Policy {
+            clock_skew: auth.clock_skew,
+            authorized_parties: settings.clerk.authorized_parties.clone(),
+            azp: auth.azp_policy,
+            issuer: auth.issuer.clone(),
+            allow_pending_sessions: auth.allow_pending_sessions,
+            max_token_bytes: auth.max_token_bytes,
+        };
+        let verified = Cache::builder()
+            .max_capacity(auth.token_cache_capacity)
+            .expire_after(UntilTokenExpiry(clock.clone()))
+            .build();
+        Ok(Self {
+            keys,
+            policy,
+            clock,
+            verified,
+        })
+    }
+
+    pub fn key_store(&self) -> Option<&KeyStore> {
+        self.keys.as_ref()
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Verifies `token`, from the cache when it was verified before and is still valid.
+    pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, Reason> {
+        let keys = self.keys.as_ref().ok_or(Reason::JwkFailedToResolve)?;
+        if let Some(hit) = self.verified.get(token) {
+            if self.clock.now_ms() < hit.valid_until_ms && keys.still_has(hit.kid.as_deref()) {
+                return Ok(hit);
+            }
+            self.verified.invalidate(token);
+        }
+        let decoded = jwt::decode(token, &self.policy)?;
+        let key = keys.key(decoded.kid()).await?;
+        let verified = Arc::new(decoded.verify(&key, &self.policy, self.clock.now_ms())?);
+        self.verified.insert(Arc::from(token), verified.clone());
+        Ok(verified)
+    }
+}

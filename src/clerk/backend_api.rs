@@ -1,0 +1,95 @@
+//! Client for Clerk's Backend API (`https://api.clerk.com/v1`), authenticated with the secret key.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::user::ClerkUser;
+use crate::settings::Secret;
+
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendApiError {
+    #[error("not found")]
+    NotFound,
+    #[error("Clerk answered HTTP {0}")]
+    Status(u16),
+    #[error("request failed: {0}")]
+    Transport(String),
+    #[error("unexpected response: {0}")]
+    Decode(String),
+}
+
+#[derive(Clone)]
+pub struct BackendApi {
+    /// Ends with `/v1/`.
+    base: Url,
+    secret: Secret,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for BackendApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BackendApi({})", self.base)
+    }
+}
+
+impl BackendApi {
+    pub fn new(api_url: &Url, secret: Secret, timeout: Duration) -> Self {
+        let mut base = api_url.clone();
+        let path = base.path().trim_end_matches('/').to_owned();
+        base.set_path(&format!("{path}/v1/"));
+        Self {
+            base,
+            secret,
+            timeout,
+        }
+    }
+
+    /// `GET /v1/users/{user_id}`.
+    pub async fn get_user(&self, user_id: &str) -> Result<ClerkUser, BackendApiError> {
+        // Clerk ids are [A-Za-z0-9_]; anything else is not a user this API can hold.
+        if user_id.is_empty()
+            || !user_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(BackendApiError::NotFound);
+        }
+        let url = self
+            .base
+            .join(&format!("users/{user_id}"))
+            .map_err(|e| BackendApiError::Transport(e.to_string()))?;
+        self.get_json(url).await
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+    ) -> Result<T, BackendApiError> {
+        let client = awc::Client::builder().timeout(self.timeout).finish();
+        let mut response = client
+            .get(url.as_str())
+            .bearer_auth(self.secret.expose())
+            .insert_header(("Accept", "application/json"))
+            .insert_header((
+                "User-Agent",
+                concat!("auth-core/", env!("CARGO_PKG_VERSION")),
+            ))
+            .send()
+            .await
+            .map_err(|e| BackendApiError::Transport(e.to_string()))?;
+        match response.status().as_u16() {
+            200 => {}
+            404 => return Err(BackendApiError::NotFound),
+            other => return Err(BackendApiError::Status(other)),
+        }
+        let body = response
+            .body()
+            .limit(MAX_BODY_BYTES)
+            .await
+            .map_err(|e| BackendApiError::Transport(e.to_string()))?;
+        serde_json::from_slice(&body).map_err(|e| BackendApiError::Decode(e.to_string()))
+    }
+}

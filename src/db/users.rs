@@ -1,0 +1,150 @@
+//! Queries on users, organizations and memberships needed to serve a signed-in user.
+
+use diesel::prelude::*;
+
+use super::schema::{organization_memberships, organizations, users};
+use super::{DbConnection, DbError};
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub email: Option<String>,
+    pub email_addresses: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+    pub image_url: Option<String>,
+    pub public_metadata: String,
+    pub banned: bool,
+    pub clerk_created_at: i64,
+    pub clerk_updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+/// A membership of a user, with its organization's name and slug.
+#[derive(Debug, Clone, PartialEq, Queryable)]
+pub struct MembershipRow {
+    pub id: String,
+    pub organization_id: String,
+    pub organization_name: String,
+    pub organization_slug: Option<String>,
+    pub role: String,
+    pub permissions: String,
+}
+
+pub fn find_user(conn: &mut DbConnection, id: &str) -> Result<Option<UserRow>, DbError> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(DbError::from)
+}
+
+/// Live memberships (neither the membership nor its organization deleted), oldest first.
+pub fn memberships_of(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Vec<MembershipRow>, DbError> {
+    organization_memberships::table
+        .inner_join(organizations::table)
+        .filter(organization_memberships::user_id.eq(user_id))
+        .filter(organization_memberships::deleted_at.is_null())
+        .filter(organizations::deleted_at.is_null())
+        .order(organization_memberships::clerk_created_at.asc())
+        .select((
+            organization_memberships::id,
+            organization_memberships::organization_id,
+            organizations::name,
+            organizations::slug,
+            organization_memberships::role,
+            organization_memberships::permissions,
+        ))
+        .load(conn)
+        .map_err(DbError::from)
+}
+
+/// Creates a user known only by id (just in time, from a verified token); does nothing if the row
+/// exists. Clerk's timestamps are 0 until the profile arrives from Clerk (a webhook or the Backend
+/// API), so any real update is newer.
+pub fn insert_placeholder_user(
+    conn: &mut DbConnection,
+    id: &str,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    let row = (
+        users::id.eq(id),
+        users::clerk_created_at.eq(0_i64),
+        users::clerk_updated_at.eq(0_i64),
+        users::created_at.eq(now_ms),
+        users::synced_at.eq(now_ms),
+    );
+    crate::per_backend!(conn, |c| diesel::insert_into(users::table)
+        .values(row)
+        .on_conflict(users::id)
+        .do_nothing()
+        .execute(c))?;
+    Ok(())
+}
+
+/// A user's columns as Clerk last described them (metadata and addresses as JSON text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    pub email: Option<String>,
+    pub email_addresses: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+    pub image_url: Option<String>,
+    pub public_metadata: String,
+    pub private_metadata: String,
+    pub unsafe_metadata: String,
+    pub banned: bool,
+    pub last_sign_in_at: Option<i64>,
+    pub clerk_created_at: i64,
+    pub clerk_updated_at: i64,
+}
+
+/// Writes `user` unless what is stored is as new or newer (Clerk's `updated_at` orders updates;
+/// deliveries and fetches arrive in any order). Returns whether the row changed. Two statements,
+/// each atomic on its own: create if absent, else update only where the stored row is older.
+pub fn write_user(
+    conn: &mut DbConnection,
+    user: &UserRecord,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let values = (
+        users::email.eq(&user.email),
+        users::email_addresses.eq(&user.email_addresses),
+        users::first_name.eq(&user.first_name),
+        users::last_name.eq(&user.last_name),
+        users::username.eq(&user.username),
+        users::image_url.eq(&user.image_url),
+        users::public_metadata.eq(&user.public_metadata),
+        users::private_metadata.eq(&user.private_metadata),
+        users::unsafe_metadata.eq(&user.unsafe_metadata),
+        users::banned.eq(user.banned),
+        users::last_sign_in_at.eq(user.last_sign_in_at),
+        users::clerk_created_at.eq(user.clerk_created_at),
+        users::clerk_updated_at.eq(user.clerk_updated_at),
+        users::synced_at.eq(now_ms),
+    );
+    let inserted = crate::per_backend!(&mut *conn, |c| diesel::insert_into(users::table)
+        .values((users::id.eq(&user.id), users::created_at.eq(now_ms), values))
+        .on_conflict(users::id)
+        .do_nothing()
+        .execute(c))?;
+    if inserted == 1 {
+        return Ok(true);
+    }
+    let updated = diesel::update(
+        users::table
+            .filter(users::id.eq(&user.id))
+            .filter(users::clerk_updated_at.lt(user.clerk_updated_at)),
+    )
+    .set(values)
+    .execute(conn)?;
+    Ok(updated == 1)
+}

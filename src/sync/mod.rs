@@ -1,0 +1,4 @@
+//! Applying Clerk's data to the database: users created just in time and completed from the Backend
+//! API (webhooks and backfill come here too).
+
+pub mod users;
