@@ -54,7 +54,7 @@ pub struct KeyStore(Arc<Inner>);
 
 enum Inner {
     Pem(Arc<RsaPublicKey>),
-    Remote(Remote),
+    Remote(Box<Remote>),
 }
 
 struct Remote {
@@ -97,14 +97,14 @@ impl KeyStore {
     }
 
     pub fn remote(client: JwksClient, config: KeyStoreConfig, clock: Clock) -> Self {
-        Self(Arc::new(Inner::Remote(Remote {
+        Self(Arc::new(Inner::Remote(Box::new(Remote {
             client,
             config,
             clock,
             state: RwLock::new(State::default()),
             refresh: tokio::sync::Mutex::new(()),
             attempts: AtomicU64::new(0),
-        })))
+        }))))
     }
 
     /// Loads the keys ahead of the first request. A failure is logged and otherwise ignored: start-up

@@ -51,6 +51,8 @@ pub struct UserDirectory {
     cache: Cache<String, Arc<UserProfile>>,
     /// Users whose profile fetch is under way, so that one runs per user.
     fetching: Mutex<HashSet<String>>,
+    /// Announces the id of each user whose profile a background fetch has written.
+    updates: tokio::sync::broadcast::Sender<String>,
 }
 
 impl UserDirectory {
@@ -70,7 +72,13 @@ impl UserDirectory {
                 .time_to_live(ttl)
                 .build(),
             fetching: Mutex::new(HashSet::new()),
+            updates: tokio::sync::broadcast::channel(64).0,
         }
+    }
+
+    /// Ids of users whose profile arrived from Clerk in the background (for observers such as tests).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.updates.subscribe()
     }
 
     /// The user and their memberships: from memory when recently seen, else from the database,
@@ -149,6 +157,8 @@ impl UserDirectory {
                     {
                         Ok(_) => {
                             self.forget(user_id);
+                            // Nobody listening is fine.
+                            let _ = self.updates.send(user_id.to_owned());
                             return;
                         }
                         Err(e) => e.to_string(),

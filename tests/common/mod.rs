@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod binary;
+pub mod clerk;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -191,10 +192,17 @@ pub struct TestApp {
 impl TestApp {
     /// Prepares the state (migrations run on the blocking pool) and starts serving with one worker.
     pub async fn spawn(settings: Settings) -> Self {
-        let state = actix_web::rt::task::spawn_blocking(move || AppState::prepare(settings))
-            .await
-            .unwrap()
-            .expect("app state");
+        Self::spawn_with_clock(settings, auth_core::clock::Clock::system()).await
+    }
+
+    /// As `spawn`, with a clock the test moves.
+    pub async fn spawn_with_clock(settings: Settings, clock: auth_core::clock::Clock) -> Self {
+        let state = actix_web::rt::task::spawn_blocking(move || {
+            AppState::prepare_with_clock(settings, clock)
+        })
+        .await
+        .unwrap()
+        .expect("app state");
         Self::serve(state)
     }
 

@@ -1,0 +1,236 @@
+//! Local stand-ins for Clerk: a JWKS endpoint (Frontend API style, `/jwks`) and the parts of the
+//! Backend API auth-core calls (`/v1/jwks`, `/v1/users/{id}`), answering in the shapes of Clerk's specs.
+//! The test controls which keys are served, whether the server is up, and counts fetches.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+pub const SECRET_KEY: &str = "sk_test_standin0secret0key";
+pub const KID_A: &str = "ins_test_a";
+pub const KID_B: &str = "ins_test_b";
+
+fn fixture(path: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// The JWK of fixture key `a` or `b`.
+pub fn jwk(which: &str) -> Value {
+    let all: Value = serde_json::from_str(&fixture("keys/jwks.json")).unwrap();
+    all[which].clone()
+}
+
+#[derive(Default)]
+struct State {
+    keys: Mutex<Vec<Value>>,
+    jwks_fetches: AtomicUsize,
+    users: Mutex<HashMap<String, Value>>,
+    user_fetches: AtomicUsize,
+    /// Answer user fetches with this status instead (0 = normal).
+    user_failure_status: AtomicUsize,
+}
+
+pub struct ClerkStandIn {
+    pub base: String,
+    state: Arc<State>,
+    handle: ServerHandle,
+}
+
+impl ClerkStandIn {
+    /// Starts on a free loopback port in the current Actix runtime, serving `kids` (of "a", "b").
+    pub fn start(keys: &[&str]) -> Self {
+        let state = Arc::new(State::default());
+        *state.keys.lock().unwrap() = keys.iter().map(|k| jwk(k)).collect();
+        let shared = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::from(shared.clone()))
+                .route("/jwks", web::get().to(public_jwks))
+                .route("/v1/jwks", web::get().to(backend_jwks))
+                .route("/v1/users/{id}", web::get().to(get_user))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let base = format!("http://{}", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Self {
+            base,
+            state,
+            handle,
+        }
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("{}/jwks", self.base)
+    }
+
+    pub fn set_keys(&self, keys: &[&str]) {
+        *self.state.keys.lock().unwrap() = keys.iter().map(|k| jwk(k)).collect();
+    }
+
+    pub fn jwks_fetches(&self) -> usize {
+        self.state.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    pub fn user_fetches(&self) -> usize {
+        self.state.user_fetches.load(Ordering::SeqCst)
+    }
+
+    pub fn put_user(&self, user: Value) {
+        let id = user["id"].as_str().unwrap().to_owned();
+        self.state.users.lock().unwrap().insert(id, user);
+    }
+
+    pub fn fail_user_fetches_with(&self, status: u16) {
+        self.state
+            .user_failure_status
+            .store(usize::from(status), Ordering::SeqCst);
+    }
+
+    /// Stops answering: connections are refused from now on.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+fn authorized(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {SECRET_KEY}"))
+}
+
+/// Clerk's error body shape (`ClerkErrors`).
+fn clerk_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(json!({
+        "errors": [{"message": message, "long_message": message, "code": code}],
+        "meta": {}
+    }))
+}
+
+async fn public_jwks(state: web::Data<State>) -> HttpResponse {
+    state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    let keys = state.keys.lock().unwrap().clone();
+    HttpResponse::Ok().json(json!({ "keys": keys }))
+}
+
+async fn backend_jwks(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
+    if !authorized(&req) {
+        return clerk_error(401, "authentication_invalid", "Invalid authentication");
+    }
+    public_jwks(state).await
+}
+
+async fn get_user(
+    state: web::Data<State>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    if !authorized(&req) {
+        return clerk_error(401, "authentication_invalid", "Invalid authentication");
+    }
+    state.user_fetches.fetch_add(1, Ordering::SeqCst);
+    let failure = state.user_failure_status.load(Ordering::SeqCst);
+    if failure != 0 {
+        return clerk_error(
+            u16::try_from(failure).unwrap(),
+            "internal_clerk_error",
+            "Something went wrong",
+        );
+    }
+    match state.users.lock().unwrap().get(id.as_str()) {
+        Some(user) => HttpResponse::Ok().json(user),
+        None => clerk_error(404, "resource_not_found", "Resource not found"),
+    }
+}
+
+/// Clerk's webhooks spec, parsed once per test binary.
+pub fn webhooks_spec() -> &'static Value {
+    static SPEC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    SPEC.get_or_init(|| serde_yaml_ng::from_str(&fixture("clerk/webhooks-2025-04-15.yml")).unwrap())
+}
+
+/// Clerk's example user (the `user.created` example of the webhooks spec), with the given id, one
+/// email address in the Backend API's `EmailAddress` shape, and `updated_at`.
+pub fn example_user(id: &str, email: &str, updated_at: i64) -> Value {
+    let mut user = webhooks_spec()["x-webhooks"]["user.created"]["post"]["requestBody"]["content"]
+        ["application/json"]["example"]["data"]
+        .clone();
+    user["id"] = id.into();
+    user["primary_email_address_id"] = "idn_primary".into();
+    user["email_addresses"] = json!([{
+        "id": "idn_primary", "object": "email_address", "email_address": email, "reserved": false,
+        "verification": {"object": "verification_from_oauth", "status": "verified", "strategy": "from_oauth_google", "attempts": null, "expire_at": null},
+        "linked_to": [], "created_at": updated_at, "updated_at": updated_at
+    }]);
+    user["updated_at"] = updated_at.into();
+    user
+}
+
+/// Mints tokens with fixture key `a` or `b`.
+pub struct Minter {
+    key: EncodingKey,
+    kid: Option<String>,
+}
+
+impl Minter {
+    pub fn new(which: &str, kid: Option<&str>) -> Self {
+        let pem = fixture(&format!("keys/rsa-2048-{which}.pem"));
+        Self {
+            key: EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+            kid: kid.map(str::to_owned),
+        }
+    }
+
+    pub fn a() -> Self {
+        Self::new("a", Some(KID_A))
+    }
+
+    pub fn b() -> Self {
+        Self::new("b", Some(KID_B))
+    }
+
+    pub fn mint(&self, claims: &Value) -> String {
+        self.mint_with_header(Header::new(Algorithm::RS256), claims)
+    }
+
+    pub fn mint_with_header(&self, mut header: Header, claims: &Value) -> String {
+        if header.kid.is_none() {
+            header.kid.clone_from(&self.kid);
+        }
+        jsonwebtoken::encode(&header, claims, &self.key).unwrap()
+    }
+}
+
+pub const ISSUER: &str = "https://clerk.example.com";
+pub const APP_ORIGIN: &str = "https://app.example.com";
+
+/// Claims of a valid session token at `now_s`, with `extra` merged in (`null` removes a claim).
+pub fn session_claims(now_s: i64, extra: Value) -> Value {
+    let mut claims = json!({
+        "sub": "user_2test", "sid": "sess_2test", "iss": ISSUER, "azp": APP_ORIGIN,
+        "iat": now_s, "nbf": now_s - 10, "exp": now_s + 60, "v": 2,
+        "fea": "o:billing", "o": {"id": "org_2test", "slg": "acme", "rol": "admin", "per": "read,manage", "fpm": "3"},
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            claims.as_object_mut().unwrap().remove(k);
+        } else {
+            claims[k] = v.clone();
+        }
+    }
+    claims
+}
