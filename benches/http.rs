@@ -1,0 +1,154 @@
+//! End-to-end throughput, measured in one run on loopback with `wrk` (Debian package `wrk`):
+//! a bare actix-web hello-world, auth-core's `GET /healthz`, and `GET /api/auth/me` with a valid
+//! session token (verified-token and user caches warm). Run: `cargo bench --bench http`.
+//!
+//! Each server gets one worker thread and wrk one thread, so both fit the 2 cores these machines
+//! have. Rounds alternate between targets and the median per target is reported, with ratios: these
+//! machines are noisy, ratios measured side by side are what compare. Settings (environment):
+//! BENCH_SECONDS (default 8 per round), BENCH_ROUNDS (3), BENCH_CONNECTIONS (64),
+//! BENCH_LOG_LEVEL (warn: the access log line per request is not what is being measured).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/keys/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// A bare actix-web hello-world with one worker, on its own thread.
+fn start_hello_world() -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = actix_web::HttpServer::new(|| {
+                actix_web::App::new()
+                    .route("/", actix_web::web::get().to(|| async { "Hello world!" }))
+            })
+            .workers(1)
+            .disable_signals()
+            .bind("127.0.0.1:0")
+            .unwrap();
+            tx.send(format!("http://{}/", server.addrs()[0])).unwrap();
+            server.run().await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// Requests per second reported by one wrk run.
+fn wrk(url: &str, header: Option<&str>, seconds: &str, connections: &str) -> f64 {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t1", "-c", connections, "-d", &format!("{seconds}s"), url]);
+    if let Some(h) = header {
+        cmd.args(["-H", h]);
+    }
+    let out = cmd
+        .output()
+        .expect("wrk is not installed: apt-get install wrk");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains("Non-2xx"),
+        "non-2xx responses from {url}:\n{text}"
+    );
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let seconds = env_or("BENCH_SECONDS", "8");
+    let rounds: usize = env_or("BENCH_ROUNDS", "3").parse().unwrap();
+    let connections = env_or("BENCH_CONNECTIONS", "64");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-core"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("CLERK_JWT_KEY", fixture("rsa-2048-a.pub.pem"))
+        .env("CLERK_AUTHORIZED_PARTIES", "https://app.example.com")
+        .env("AUTH_CORE__AUTH__ISSUER", "https://clerk.example.com")
+        .env("AUTH_CORE__LOG__LEVEL", env_or("BENCH_LOG_LEVEL", "warn"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("auth-core listening on ")
+        .unwrap()
+        .to_owned();
+    let hello = start_hello_world();
+
+    let now = i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let claims = json!({
+        "sub": "user_2bench", "sid": "sess_2bench", "iss": "https://clerk.example.com",
+        "azp": "https://app.example.com", "iat": now, "nbf": now - 10, "exp": now + 3600, "v": 2,
+        "fea": "o:billing", "o": {"id": "org_2bench", "slg": "acme", "rol": "admin", "per": "read,manage", "fpm": "3"},
+    });
+    let key = EncodingKey::from_rsa_pem(fixture("rsa-2048-a.pem").as_bytes()).unwrap();
+    let token = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap();
+    let auth = format!("Authorization: Bearer {token}");
+    let me = format!("{base}/api/auth/me");
+    let healthz = format!("{base}/healthz");
+    // One request first: creates the user just in time and fills the caches.
+    wrk(&me, Some(&auth), "1", "1");
+
+    let (mut h, mut z, mut m) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        // Alternate the order so drift in machine load does not favour one target.
+        let order: [u8; 3] = if round % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
+        for target in order {
+            match target {
+                0 => h.push(wrk(&hello, None, &seconds, &connections)),
+                1 => z.push(wrk(&healthz, None, &seconds, &connections)),
+                _ => m.push(wrk(&me, Some(&auth), &seconds, &connections)),
+            }
+        }
+    }
+    let _ = child.kill();
+    let (h, z, m) = (median(h), median(z), median(m));
+    println!("\nrequests/s (median of {rounds} rounds of {seconds}s, {connections} connections, 1 server worker, 1 wrk thread)");
+    println!("{:<40} {:>10.0}", "bare actix-web hello world", h);
+    println!(
+        "{:<40} {:>10.0}   {:>5.1}% of hello world",
+        "auth-core GET /healthz",
+        z,
+        100.0 * z / h
+    );
+    println!(
+        "{:<40} {:>10.0}   {:>5.1}% of /healthz, {:>5.1}% of hello world",
+        "auth-core GET /api/auth/me (token)",
+        m,
+        100.0 * m / z,
+        100.0 * m / h
+    );
+}
