@@ -135,6 +135,7 @@ fn main() {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     let (h, z, m) = (median(h), median(z), median(m));
     println!("\nrequests/s (median of {rounds} rounds of {seconds}s, {connections} connections, 1 server worker, 1 wrk thread)");
     println!("{:<40} {:>10.0}", "bare actix-web hello world", h);
