@@ -544,3 +544,27 @@ db_test!(
     a_failed_profile_fetch_does_not_fail_the_request,
     a_warm_request_makes_no_database_round_trip,
 );
+
+/// The key source is down when the service starts: start-up succeeds, requests get 503 (retry, not a
+/// bad-token 401), and once the source answers again tokens verify (after the refetch cooldown).
+#[actix_web::test]
+async fn start_up_does_not_depend_on_the_key_source() {
+    let clerk = ClerkStandIn::start(&["a"]);
+    clerk.set_jwks_down(true);
+    let db = TestDb::sqlite();
+    let (clock, handle) = Clock::manual(NOW_S * 1000);
+    let jwks = clerk.jwks_url();
+    let settings = db.settings(&[
+        ("CLERK_JWKS_URL", jwks.as_str()),
+        ("AUTH_CORE__AUTH__ISSUER", ISSUER),
+    ]);
+    let app = TestApp::spawn_with_clock(settings, clock).await;
+    assert_eq!(app.get("/healthz").await.status, 200);
+    let token = Minter::a().mint(&claims(json!({})));
+    assert_refused(&me_with(&app, &token).await, 503, "jwk-failed-to-resolve");
+
+    clerk.set_jwks_down(false);
+    handle.advance_ms(30_000);
+    let token = Minter::a().mint(&session_claims(NOW_S + 30, json!({})));
+    assert_eq!(me_with(&app, &token).await.status, 200);
+}

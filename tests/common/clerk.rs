@@ -37,6 +37,8 @@ struct State {
     user_fetches: AtomicUsize,
     /// Answer user fetches with this status instead (0 = normal).
     user_failure_status: AtomicUsize,
+    /// While set, the JWKS endpoints answer 503.
+    jwks_down: std::sync::atomic::AtomicBool,
 }
 
 pub struct ClerkStandIn {
@@ -81,6 +83,11 @@ impl ClerkStandIn {
         *self.state.keys.lock().unwrap() = keys.iter().map(|k| jwk(k)).collect();
     }
 
+    /// Makes the JWKS endpoints answer 503 (`true`) or serve keys again (`false`).
+    pub fn set_jwks_down(&self, down: bool) {
+        self.state.jwks_down.store(down, Ordering::SeqCst);
+    }
+
     pub fn jwks_fetches(&self) -> usize {
         self.state.jwks_fetches.load(Ordering::SeqCst)
     }
@@ -123,6 +130,9 @@ fn clerk_error(status: u16, code: &str, message: &str) -> HttpResponse {
 
 async fn public_jwks(state: web::Data<State>) -> HttpResponse {
     state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    if state.jwks_down.load(Ordering::SeqCst) {
+        return clerk_error(503, "service_unavailable", "Service unavailable");
+    }
     let keys = state.keys.lock().unwrap().clone();
     HttpResponse::Ok().json(json!({ "keys": keys }))
 }
