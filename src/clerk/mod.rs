@@ -8,6 +8,8 @@ pub mod jwks_fetch;
 pub mod jwt;
 pub mod key_source;
 pub mod key_store;
+pub mod organization;
 pub mod reason;
 pub mod rsa_key;
 pub mod user;
+pub mod webhook;

@@ -4,9 +4,12 @@
 mod connection;
 mod error;
 pub mod migrations;
+pub mod organizations;
 mod pool;
+pub mod revoked_sessions;
 pub mod schema;
 pub mod users;
+pub mod webhook_deliveries;
 
 pub use connection::DbConnection;
 pub use error::DbError;

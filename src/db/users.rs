@@ -107,6 +107,65 @@ pub struct UserRecord {
     pub clerk_updated_at: i64,
 }
 
+/// Creates a user known only from a membership payload (`public_user_data`), if absent. Clerk's
+/// timestamps stay 0 so that the real `user.created`/`user.updated` overwrites it.
+pub fn insert_user_stub(
+    conn: &mut DbConnection,
+    id: &str,
+    email: Option<&str>,
+    first_name: Option<&str>,
+    last_name: Option<&str>,
+    image_url: Option<&str>,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    let row = (
+        users::id.eq(id),
+        users::email.eq(email),
+        users::first_name.eq(first_name),
+        users::last_name.eq(last_name),
+        users::image_url.eq(image_url),
+        users::clerk_created_at.eq(0_i64),
+        users::clerk_updated_at.eq(0_i64),
+        users::created_at.eq(now_ms),
+        users::synced_at.eq(now_ms),
+    );
+    crate::per_backend!(conn, |c| diesel::insert_into(users::table)
+        .values(row)
+        .on_conflict(users::id)
+        .do_nothing()
+        .execute(c))?;
+    Ok(())
+}
+
+/// Marks a user deleted (creating the tombstone if the user was never seen), and their memberships.
+pub fn tombstone_user(conn: &mut DbConnection, id: &str, now_ms: i64) -> Result<(), DbError> {
+    insert_placeholder_user(conn, id, now_ms)?;
+    diesel::update(
+        users::table
+            .filter(users::id.eq(id))
+            .filter(users::deleted_at.is_null()),
+    )
+    .set((users::deleted_at.eq(now_ms), users::synced_at.eq(now_ms)))
+    .execute(conn)?;
+    diesel::update(
+        organization_memberships::table
+            .filter(organization_memberships::user_id.eq(id))
+            .filter(organization_memberships::deleted_at.is_null()),
+    )
+    .set(organization_memberships::deleted_at.eq(now_ms))
+    .execute(conn)?;
+    Ok(())
+}
+
+pub fn is_deleted(conn: &mut DbConnection, id: &str) -> Result<bool, DbError> {
+    let deleted: Option<Option<i64>> = users::table
+        .find(id)
+        .select(users::deleted_at)
+        .first(conn)
+        .optional()?;
+    Ok(matches!(deleted, Some(Some(_))))
+}
+
 /// Writes `user` unless what is stored is as new or newer (Clerk's `updated_at` orders updates;
 /// deliveries and fetches arrive in any order). Returns whether the row changed. Two statements,
 /// each atomic on its own: create if absent, else update only where the stored row is older.
@@ -139,10 +198,13 @@ pub fn write_user(
     if inserted == 1 {
         return Ok(true);
     }
+    // A tombstone (deleted_at set) is final: Clerk never reuses an id, so a later event for a
+    // deleted user is a stale one.
     let updated = diesel::update(
         users::table
             .filter(users::id.eq(&user.id))
-            .filter(users::clerk_updated_at.lt(user.clerk_updated_at)),
+            .filter(users::clerk_updated_at.lt(user.clerk_updated_at))
+            .filter(users::deleted_at.is_null()),
     )
     .set(values)
     .execute(conn)?;
