@@ -10,7 +10,9 @@ use actix_web::{middleware, web, App};
 use crate::auth::token_source;
 use crate::auth::verifier::{SessionVerifier, VerifierError};
 use crate::clerk::backend_api::BackendApi;
+use crate::clerk::webhook::signature::SigningKey;
 use crate::clock::Clock;
+use crate::db::revoked_sessions;
 use crate::db::{Db, DbError};
 use crate::settings::Settings;
 use crate::sync::users::UserDirectory;
@@ -26,6 +28,8 @@ pub struct AppState {
     pub users: Arc<UserDirectory>,
     /// Clerk's suffix for this instance's `__session_<suffix>` cookie, when the publishable key is known.
     pub cookie_suffix: Option<String>,
+    /// Keys of the configured webhook secrets (several while rotating).
+    pub webhook_keys: Arc<Vec<SigningKey>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,14 +77,35 @@ impl AppState {
             settings.auth.user_cache_capacity,
             settings.auth.user_cache_ttl,
         );
-        Ok(Self {
+        let webhook_keys = settings
+            .clerk
+            .webhook_secrets
+            .iter()
+            .filter_map(|secret| SigningKey::from_secret(secret.expose()))
+            .collect();
+        let state = Self {
             settings: Arc::new(settings),
             db,
             clock,
             verifier: Arc::new(verifier),
             users: Arc::new(users),
             cookie_suffix,
-        })
+            webhook_keys: Arc::new(webhook_keys),
+        };
+        if let Err(error) = state.reload_revoked_sessions() {
+            log::warn!("revoked sessions not loaded yet ({error}); retrying in the background");
+        }
+        Ok(state)
+    }
+
+    /// Loads the sessions revoked by webhooks (here or on other instances) and purges expired ones.
+    pub fn reload_revoked_sessions(&self) -> Result<(), DbError> {
+        let now = self.clock.now_ms();
+        let mut conn = self.db.get()?;
+        revoked_sessions::purge(&mut conn, now)?;
+        let active = revoked_sessions::active(&mut conn, now)?;
+        self.verifier.revoked_sessions().merge(active, now);
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::clerk::reason::Reason;
+use crate::clerk::webhook::signature::SignatureError;
 use crate::db::DbError;
 use crate::http::request_id;
 
@@ -16,6 +17,10 @@ use crate::http::request_id;
 pub enum ErrorCode {
     /// Authentication failed; the code is Clerk's reason (or ours), e.g. `token-expired`.
     Auth(Reason),
+    /// A webhook delivery's signature was refused.
+    Webhook(SignatureError),
+    BadRequest,
+    PayloadTooLarge,
     NotFound,
     MethodNotAllowed,
     DatabaseUnavailable,
@@ -26,6 +31,9 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Auth(reason) => reason.as_str(),
+            Self::Webhook(error) => error.as_str(),
+            Self::BadRequest => "bad-request",
+            Self::PayloadTooLarge => "payload-too-large",
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::DatabaseUnavailable => "database-unavailable",
@@ -59,6 +67,26 @@ impl ApiError {
             _ => StatusCode::UNAUTHORIZED,
         };
         Self::new(status, ErrorCode::Auth(reason), reason.message())
+    }
+
+    pub fn webhook_refused(error: SignatureError) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Webhook(error),
+            error.message(),
+        )
+    }
+
+    pub fn bad_request(message: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            format!("the body exceeds {limit} bytes"),
+        )
     }
 
     pub fn not_found() -> Self {
@@ -132,7 +160,7 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, "1"));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        if self.status == StatusCode::UNAUTHORIZED && matches!(self.code, ErrorCode::Auth(_)) {
             // RFC 6750: no error attribute when the request carried no credentials at all.
             let challenge = match self.code {
                 ErrorCode::Auth(Reason::SessionTokenMissing) => "Bearer".to_owned(),

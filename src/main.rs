@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use auth_core::app::{AppState, StartupError};
-use auth_core::cli::{check, Cli, Command, ServeArgs};
+use auth_core::cli::{check, Cli, Command, ServeArgs, WebhooksCommand};
 use auth_core::db::DbError;
 use auth_core::server;
 use auth_core::settings::{Settings, SettingsError, SettingsSources};
@@ -26,6 +26,8 @@ enum Failure {
     Server(std::io::Error),
     #[error("not ready (see above)")]
     NotReady,
+    #[error("no webhook delivery with svix-id {0}")]
+    UnknownDelivery(String),
 }
 
 impl Failure {
@@ -62,6 +64,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(settings, args),
         Command::Migrate => migrate(&settings),
+        Command::Webhooks {
+            command: WebhooksCommand::Reprocess { svix_id, failed },
+        } => reprocess(&settings, svix_id, failed),
         Command::Check => {
             let report = check::run(&settings);
             print!("{}", report.text);
@@ -113,6 +118,34 @@ fn migrate(settings: &Settings) -> Result<(), Failure> {
     } else {
         for version in &applied {
             println!("{}: applied {version}", db.describe());
+        }
+    }
+    Ok(())
+}
+
+fn reprocess(settings: &Settings, svix_id: Option<String>, failed: bool) -> Result<(), Failure> {
+    use auth_core::db::webhook_deliveries;
+    use auth_core::sync::webhooks::{self, SyncOptions};
+    let db = auth_core::db::Db::open(&settings.database)?;
+    let mut conn = db.get()?;
+    let ids = match svix_id {
+        Some(id) if !failed => vec![id],
+        _ => webhook_deliveries::failed_ids(&mut conn)?,
+    };
+    if ids.is_empty() {
+        println!("no failed deliveries");
+    }
+    let options = SyncOptions {
+        revoked_session_retention: settings.auth.revoked_session_retention,
+    };
+    let clock = auth_core::clock::Clock::system();
+    for id in ids {
+        match webhooks::reprocess(&mut conn, &id, clock.now_ms(), options)? {
+            Some(outcome) => match outcome {
+                webhooks::Outcome::Failed(error) => println!("{id}: failed: {error}"),
+                other => println!("{id}: {}", other.status()),
+            },
+            None => return Err(Failure::UnknownDelivery(id)),
         }
     }
     Ok(())

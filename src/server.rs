@@ -22,6 +22,7 @@ pub fn bind(state: AppState, bind: &str, workers: usize) -> std::io::Result<Boun
     if let Some(keys) = state.verifier.key_store().cloned() {
         actix_web::rt::spawn(async move { keys.prefetch().await });
     }
+    actix_web::rt::spawn(sync_revoked_sessions(state.clone()));
     let shutdown_timeout = state.settings.server.shutdown_timeout.as_secs();
     let mut http = HttpServer::new(move || app::build(state.clone()))
         .shutdown_timeout(shutdown_timeout)
@@ -35,6 +36,23 @@ pub fn bind(state: AppState, bind: &str, workers: usize) -> std::io::Result<Boun
         server: http.run(),
         addrs,
     })
+}
+
+/// Reloads revoked sessions from the database periodically, so that a webhook received by another
+/// instance takes effect here within `auth.revocation_sync_secs`.
+async fn sync_revoked_sessions(state: AppState) {
+    let mut interval = actix_web::rt::time::interval(state.settings.auth.revocation_sync);
+    loop {
+        interval.tick().await;
+        let reload = state.clone();
+        match actix_web::rt::task::spawn_blocking(move || reload.reload_revoked_sessions()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                log::warn!(target: "auth_core::auth", "revoked sessions not reloaded: {error}")
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 /// Waits for SIGINT or SIGTERM, then stops the server gracefully; a second signal forces the stop.

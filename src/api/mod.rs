@@ -2,6 +2,7 @@
 
 pub mod health;
 pub mod me;
+pub mod webhooks;
 
 use actix_web::{middleware, web, HttpResponse};
 
@@ -21,6 +22,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/api/auth/health")
             .route(web::get().to(health::readiness))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/auth/webhooks/clerk")
+            .route(web::post().to(webhooks::clerk))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

@@ -3,6 +3,7 @@
 
 pub mod middleware;
 pub mod principal;
+pub mod revocation;
 pub mod token_source;
 pub mod verifier;
 

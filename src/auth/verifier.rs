@@ -14,6 +14,8 @@ use crate::clerk::key_store::{KeyStore, KeyStoreConfig};
 use crate::clerk::reason::Reason;
 use crate::clerk::rsa_key::RsaPublicKey;
 use crate::clock::Clock;
+
+use super::revocation::RevokedSessions;
 use crate::settings::Settings;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,7 @@ pub struct SessionVerifier {
     clock: Clock,
     /// Verified tokens by their full text: a hit compares the whole token, never just a hash.
     verified: Cache<Arc<str>, Arc<VerifiedToken>>,
+    revoked: Arc<RevokedSessions>,
 }
 
 /// Frees cache entries when their token expires (correctness does not depend on it: every hit is
@@ -97,6 +100,7 @@ impl SessionVerifier {
             policy,
             clock,
             verified,
+            revoked: Arc::new(RevokedSessions::default()),
         })
     }
 
@@ -108,8 +112,24 @@ impl SessionVerifier {
         &self.policy
     }
 
-    /// Verifies `token`, from the cache when it was verified before and is still valid.
+    pub fn revoked_sessions(&self) -> &RevokedSessions {
+        &self.revoked
+    }
+
+    /// Verifies `token`, from the cache when it was verified before and is still valid, and refuses
+    /// it when Clerk has since revoked or ended its session.
     pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, Reason> {
+        let verified = self.verify_signature_and_claims(token).await?;
+        if self
+            .revoked
+            .is_revoked(&verified.claims.session_id, self.clock.now_ms())
+        {
+            return Err(Reason::SessionRevoked);
+        }
+        Ok(verified)
+    }
+
+    async fn verify_signature_and_claims(&self, token: &str) -> Result<Arc<VerifiedToken>, Reason> {
         let keys = self.keys.as_ref().ok_or(Reason::JwkFailedToResolve)?;
         if let Some(hit) = self.verified.get(token) {
             if self.clock.now_ms() < hit.valid_until_ms && keys.still_has(hit.kid.as_deref()) {

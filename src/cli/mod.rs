@@ -29,6 +29,24 @@ pub enum Command {
     Migrate,
     /// Load the settings, connect to the database and report what is configured and what is missing.
     Check,
+    /// Webhook deliveries.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Apply stored deliveries again (after a fix): one by its svix-id, or every failed one.
+    Reprocess {
+        /// The delivery's svix-id (msg_…).
+        #[arg(required_unless_present = "failed")]
+        svix_id: Option<String>,
+        /// Every delivery stored as failed, oldest first.
+        #[arg(long, conflicts_with = "svix_id")]
+        failed: bool,
+    },
 }
 
 #[derive(Debug, Args, Default)]

@@ -39,24 +39,30 @@ pub struct DeliveryRow {
     pub processed_at: Option<i64>,
 }
 
+/// A delivery as first recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDelivery<'a> {
+    pub svix_id: &'a str,
+    pub event_type: &'a str,
+    pub payload: &'a str,
+    pub svix_timestamp: i64,
+    pub status: DeliveryStatus,
+    pub error: Option<&'a str>,
+}
+
 /// Records a delivery; `false` when its svix-id is already recorded (a redelivery).
 pub fn insert(
     conn: &mut DbConnection,
-    svix_id: &str,
-    event_type: &str,
-    payload: &str,
-    svix_timestamp: i64,
-    status: DeliveryStatus,
-    error: Option<&str>,
+    new: &NewDelivery<'_>,
     now_ms: i64,
 ) -> Result<bool, DbError> {
     let row = (
-        webhook_deliveries::svix_id.eq(svix_id),
-        webhook_deliveries::event_type.eq(event_type),
-        webhook_deliveries::status.eq(status.as_str()),
-        webhook_deliveries::payload.eq(payload),
-        webhook_deliveries::error.eq(error),
-        webhook_deliveries::svix_timestamp.eq(svix_timestamp),
+        webhook_deliveries::svix_id.eq(new.svix_id),
+        webhook_deliveries::event_type.eq(new.event_type),
+        webhook_deliveries::status.eq(new.status.as_str()),
+        webhook_deliveries::payload.eq(new.payload),
+        webhook_deliveries::error.eq(new.error),
+        webhook_deliveries::svix_timestamp.eq(new.svix_timestamp),
         webhook_deliveries::received_at.eq(now_ms),
         webhook_deliveries::processed_at.eq(Some(now_ms)),
     );

@@ -43,6 +43,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub clerk: ClerkSettings,
     pub auth: AuthSettings,
+    pub webhooks: WebhookSettings,
     pub cors: CorsSettings,
     pub security: SecuritySettings,
 }
@@ -165,6 +166,14 @@ pub struct AuthSettings {
     pub token_cache_capacity: u64,
     pub user_cache_capacity: u64,
     pub user_cache_ttl: Duration,
+    pub revoked_session_retention: Duration,
+    pub revocation_sync: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub max_body_bytes: usize,
+    pub tolerance_secs: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +226,12 @@ impl Settings {
         };
         let clerk = Self::clerk_from_raw(&raw.clerk)?;
         let auth = Self::auth_from_raw(&raw.auth, &clerk)?;
+        let webhooks = WebhookSettings {
+            max_body_bytes: parse::integer(&raw.webhooks.max_body_bytes, 1024, 64 << 20)
+                .map_err(|p| invalid("webhooks.max_body_bytes", p))?,
+            tolerance_secs: parse::integer(&raw.webhooks.tolerance_secs, 1, 3600)
+                .map_err(|p| invalid("webhooks.tolerance_secs", p))?,
+        };
         let cors = CorsSettings {
             allowed_origins: parse::origin_list(&raw.cors.allowed_origins)
                 .map_err(|p| invalid("cors.allowed_origins", p))?,
@@ -234,6 +249,7 @@ impl Settings {
             database,
             clerk,
             auth,
+            webhooks,
             cors,
             security,
         })
@@ -295,6 +311,16 @@ impl Settings {
             user_cache_ttl: parse::integer(&raw.user_cache_ttl_secs, 1, 86_400)
                 .map(Duration::from_secs)
                 .map_err(|p| invalid("auth.user_cache_ttl_secs", p))?,
+            revoked_session_retention: parse::integer(
+                &raw.revoked_session_retention_secs,
+                60,
+                30 * 86_400,
+            )
+            .map(Duration::from_secs)
+            .map_err(|p| invalid("auth.revoked_session_retention_secs", p))?,
+            revocation_sync: parse::integer(&raw.revocation_sync_secs, 1, 3600)
+                .map(Duration::from_secs)
+                .map_err(|p| invalid("auth.revocation_sync_secs", p))?,
         })
     }
 

@@ -93,6 +93,7 @@ pub struct RawSettings {
     pub database: RawDatabase,
     pub clerk: RawClerk,
     pub auth: RawAuth,
+    pub webhooks: RawWebhooks,
     pub cors: RawCors,
     pub security: RawSecurity,
 }
@@ -150,6 +151,15 @@ pub struct RawAuth {
     pub token_cache_capacity: String,
     pub user_cache_capacity: String,
     pub user_cache_ttl_secs: String,
+    pub revoked_session_retention_secs: String,
+    pub revocation_sync_secs: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhooks {
+    pub max_body_bytes: String,
+    pub tolerance_secs: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,4 +1,6 @@
 //! Applying Clerk's data to the database: users created just in time and completed from the Backend
 //! API (webhooks and backfill come here too).
 
+pub mod organizations;
 pub mod users;
+pub mod webhooks;

@@ -118,6 +118,11 @@ impl UserDirectory {
         self.cache.invalidate(user_id);
     }
 
+    /// Drops every user from memory (an organization changed: any cached membership may show it).
+    pub fn forget_all(&self) {
+        self.cache.invalidate_all();
+    }
+
     fn fetch_profile_in_background(self: &Arc<Self>, user_id: &str) {
         let Some(api) = self.backend_api.clone() else {
             return;
