@@ -1,5 +1,6 @@
-//! Organizations and memberships as Clerk describes them: written only when newer than what is
-//! stored (Clerk's `updated_at`), never over a tombstone.
+//! Organizations and memberships as Clerk describes them: data written only when newer than what is
+//! stored (Clerk's `updated_at`); a deletion (`deleted_at`) is never undone. Together these make the
+//! final rows the same whatever order deliveries arrive in.
 
 use diesel::prelude::*;
 
@@ -97,8 +98,7 @@ pub fn write_organization(
     let updated = diesel::update(
         organizations::table
             .filter(organizations::id.eq(&org.id))
-            .filter(organizations::clerk_updated_at.lt(org.clerk_updated_at))
-            .filter(organizations::deleted_at.is_null()),
+            .filter(organizations::clerk_updated_at.lt(org.clerk_updated_at)),
     )
     .set(values)
     .execute(conn)?;
@@ -153,8 +153,8 @@ pub fn organization_is_deleted(conn: &mut DbConnection, id: &str) -> Result<bool
     Ok(matches!(deleted, Some(Some(_))))
 }
 
-/// Writes a membership. `deleted_at` set writes it as a tombstone (a delete, or a membership of a
-/// deleted user or organization); a stored tombstone is never brought back.
+/// Writes a membership (data only when newer). `deleted_at` set makes it a tombstone (a delete, or a
+/// membership of a deleted user or organization); a stored tombstone is never brought back.
 pub fn write_membership(
     conn: &mut DbConnection,
     membership: &MembershipRecord,
@@ -187,22 +187,22 @@ pub fn write_membership(
     if inserted == 1 {
         return Ok(true);
     }
-    let live = organization_memberships::table
-        .filter(organization_memberships::id.eq(&membership.id))
-        .filter(organization_memberships::deleted_at.is_null());
-    let changed = match deleted_at {
-        // A delete wins over any live state, whatever its timestamp: ids are never reused.
-        Some(at) => diesel::update(live)
-            .set((
-                organization_memberships::deleted_at.eq(at),
-                organization_memberships::synced_at.eq(now_ms),
-            ))
-            .execute(conn)?,
-        None => diesel::update(
-            live.filter(organization_memberships::clerk_updated_at.lt(membership.clerk_updated_at)),
+    let updated = diesel::update(
+        organization_memberships::table
+            .filter(organization_memberships::id.eq(&membership.id))
+            .filter(organization_memberships::clerk_updated_at.lt(membership.clerk_updated_at)),
+    )
+    .set(values)
+    .execute(conn)?;
+    let deleted = match deleted_at {
+        Some(at) => diesel::update(
+            organization_memberships::table
+                .filter(organization_memberships::id.eq(&membership.id))
+                .filter(organization_memberships::deleted_at.is_null()),
         )
-        .set(values)
+        .set(organization_memberships::deleted_at.eq(at))
         .execute(conn)?,
+        None => 0,
     };
-    Ok(changed == 1)
+    Ok(updated + deleted > 0)
 }

@@ -168,7 +168,8 @@ pub fn is_deleted(conn: &mut DbConnection, id: &str) -> Result<bool, DbError> {
 
 /// Writes `user` unless what is stored is as new or newer (Clerk's `updated_at` orders updates;
 /// deliveries and fetches arrive in any order). Returns whether the row changed. Two statements,
-/// each atomic on its own: create if absent, else update only where the stored row is older.
+/// each atomic on its own: create if absent, else update only where the stored row is older. A
+/// deleted user stays deleted.
 pub fn write_user(
     conn: &mut DbConnection,
     user: &UserRecord,
@@ -198,13 +199,12 @@ pub fn write_user(
     if inserted == 1 {
         return Ok(true);
     }
-    // A tombstone (deleted_at set) is final: Clerk never reuses an id, so a later event for a
-    // deleted user is a stale one.
+    // deleted_at is not among the values: a tombstone stays one (Clerk never reuses an id), while its
+    // data still converges to the newest version whatever order deliveries arrive in.
     let updated = diesel::update(
         users::table
             .filter(users::id.eq(&user.id))
-            .filter(users::clerk_updated_at.lt(user.clerk_updated_at))
-            .filter(users::deleted_at.is_null()),
+            .filter(users::clerk_updated_at.lt(user.clerk_updated_at)),
     )
     .set(values)
     .execute(conn)?;

@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod clerk;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
