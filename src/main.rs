@@ -93,6 +93,7 @@ fn serve(settings: Settings, args: ServeArgs) -> Result<(), Failure> {
     let workers = args.workers.unwrap_or(settings.server.workers);
     let state = AppState::prepare(settings)?;
     actix_web::rt::System::new().block_on(async move {
+        let signals = server::ShutdownSignals::install().map_err(Failure::Server)?;
         let bound = server::bind(state, &bind, workers).map_err(|error| Failure::Bind {
             bind: bind.clone(),
             error,
@@ -103,7 +104,7 @@ fn serve(settings: Settings, args: ServeArgs) -> Result<(), Failure> {
             println!("auth-core listening on http://{addr}");
         }
         let _ = std::io::stdout().flush();
-        actix_web::rt::spawn(server::stop_on_signals(bound.server.handle()));
+        actix_web::rt::spawn(server::stop_on_signals(bound.server.handle(), signals));
         bound.server.await.map_err(Failure::Server)?;
         log::info!("stopped");
         Ok(())

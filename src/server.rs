@@ -41,7 +41,10 @@ pub fn bind(state: AppState, bind: &str, workers: usize) -> std::io::Result<Boun
 /// Reloads revoked sessions from the database periodically, so that a webhook received by another
 /// instance takes effect here within `auth.revocation_sync_secs`.
 async fn sync_revoked_sessions(state: AppState) {
-    let mut interval = actix_web::rt::time::interval(state.settings.auth.revocation_sync);
+    // Start-up loaded them already: the first reload is one period later.
+    let period = state.settings.auth.revocation_sync;
+    let mut interval =
+        actix_web::rt::time::interval_at(actix_web::rt::time::Instant::now() + period, period);
     loop {
         interval.tick().await;
         let reload = state.clone();
@@ -55,34 +58,61 @@ async fn sync_revoked_sessions(state: AppState) {
     }
 }
 
+/// SIGINT and SIGTERM handlers, installed before the server announces itself, so that a signal sent
+/// right after start-up is handled (gracefully) rather than killing the process.
+#[cfg(unix)]
+pub struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl ShutdownSignals {
+    /// Must run inside the Actix system.
+    pub fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+}
+
 /// Waits for SIGINT or SIGTERM, then stops the server gracefully; a second signal forces the stop.
 #[cfg(unix)]
-pub async fn stop_on_signals(handle: ServerHandle) -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
+pub async fn stop_on_signals(handle: ServerHandle, mut signals: ShutdownSignals) {
     let name = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+        _ = signals.term.recv() => "SIGTERM",
+        _ = signals.int.recv() => "SIGINT",
     };
     log::info!("{name} received; starting graceful shutdown (a second signal forces it)");
     tokio::select! {
         () = handle.stop(true) => {}
-        _ = term.recv() => force(&handle).await,
-        _ = int.recv() => force(&handle).await,
+        _ = signals.term.recv() => force(&handle).await,
+        _ = signals.int.recv() => force(&handle).await,
     }
-    Ok(())
 }
 
 #[cfg(not(unix))]
-pub async fn stop_on_signals(handle: ServerHandle) -> std::io::Result<()> {
-    tokio::signal::ctrl_c().await?;
+pub struct ShutdownSignals;
+
+#[cfg(not(unix))]
+impl ShutdownSignals {
+    pub fn install() -> std::io::Result<Self> {
+        Ok(Self)
+    }
+}
+
+#[cfg(not(unix))]
+pub async fn stop_on_signals(handle: ServerHandle, _: ShutdownSignals) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
     log::info!("Ctrl-C received; starting graceful shutdown (a second one forces it)");
     tokio::select! {
         () = handle.stop(true) => {}
         _ = tokio::signal::ctrl_c() => force(&handle).await,
     }
-    Ok(())
 }
 
 async fn force(handle: &ServerHandle) {

@@ -213,7 +213,7 @@ fn every_command_has_help() {
 }
 
 /// SIGTERM while a request is in flight: the request still completes with a full response.
-/// The request is made to wait on its database connection by a relay in front of PostgreSQL that
+/// The request is made to wait on a new database connection by a relay in front of PostgreSQL that
 /// the test controls, so "in flight" is known exactly rather than guessed with a sleep.
 #[test]
 fn in_flight_requests_finish_after_sigterm() {
@@ -226,12 +226,10 @@ fn in_flight_requests_finish_after_sigterm() {
         real.host_str().unwrap(),
         real.port().unwrap_or(5432)
     );
-    let relay = TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay = Relay::start(real_addr);
     let mut via_relay = real.clone();
     via_relay.set_host(Some("127.0.0.1")).unwrap();
-    via_relay
-        .set_port(Some(relay.local_addr().unwrap().port()))
-        .unwrap();
+    via_relay.set_port(Some(relay.port)).unwrap();
     via_relay.set_query(Some("sslmode=disable"));
 
     let dir = tempfile::tempdir().unwrap();
@@ -239,20 +237,23 @@ fn in_flight_requests_finish_after_sigterm() {
         dir.path(),
         &[
             ("DATABASE_URL", via_relay.as_str()),
-            ("AUTH_CORE__DATABASE__RUN_MIGRATIONS", "false"),
             ("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "20000"),
+            ("AUTH_CORE__AUTH__REVOCATION_SYNC_SECS", "3600"),
         ],
     );
+    // Start-up's connections are dropped: the request below must open a new one, which is held.
+    relay.arm();
     let base = server.base.clone();
     let request = std::thread::spawn(move || http_get(&base, "/api/auth/health"));
-
-    // The server opening a database connection for this request means the request is in flight.
-    let (held, _) = relay.accept().unwrap();
+    let held = relay
+        .held
+        .recv_timeout(EXIT_WITHIN)
+        .expect("the request opened a database connection");
     server.signal("TERM");
     server.wait_for_log("graceful shutdown", EXIT_WITHIN);
 
     // Now let the database connection through; the request must complete.
-    let upstream = std::net::TcpStream::connect(&real_addr).unwrap();
+    let upstream = std::net::TcpStream::connect(&relay.upstream).unwrap();
     pipe(held.try_clone().unwrap(), upstream.try_clone().unwrap());
     pipe(upstream, held);
 
@@ -260,6 +261,60 @@ fn in_flight_requests_finish_after_sigterm() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""status":"healthy""#), "{body}");
     assert!(server.wait_exit(EXIT_WITHIN).success());
+}
+
+/// A TCP relay to PostgreSQL: passes connections through until armed; arming cuts the connections it
+/// passed so far, and the next new connection is handed to the test instead of being passed.
+struct Relay {
+    port: u16,
+    upstream: String,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    passed: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    held: std::sync::mpsc::Receiver<std::net::TcpStream>,
+}
+
+impl Relay {
+    fn start(upstream: String) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let passed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, held) = std::sync::mpsc::channel();
+        let (armed_in, passed_in, target) = (armed.clone(), passed.clone(), upstream.clone());
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                if armed_in.load(Ordering::SeqCst) {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(conn);
+                        continue;
+                    }
+                }
+                let Ok(up) = std::net::TcpStream::connect(&target) else {
+                    return;
+                };
+                passed_in.lock().unwrap().push(conn.try_clone().unwrap());
+                pipe(conn.try_clone().unwrap(), up.try_clone().unwrap());
+                pipe(up, conn);
+            }
+        });
+        Self {
+            port,
+            upstream,
+            armed,
+            passed,
+            held,
+        }
+    }
+
+    fn arm(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+        for conn in self.passed.lock().unwrap().drain(..) {
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+        }
+    }
 }
 
 fn pipe(mut from: std::net::TcpStream, mut to: std::net::TcpStream) {

@@ -1,7 +1,12 @@
 //! A realistic history of a few thousand Clerk events (creates, many updates, membership changes,
 //! deletes, revoked sessions), delivered once in order to one database and shuffled with duplicates,
 //! concurrently, to another: both must end in exactly the same state, on SQLite and on PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::type_complexity,
+    clippy::needless_range_loop
+)]
 
 mod common;
 
@@ -55,13 +60,13 @@ fn history() -> Vec<Value> {
     let mut events = Vec::new();
     let user_template = example("user.created")["data"].clone();
     let org_template = example("organization.created")["data"].clone();
-    let mut user_version = vec![0_u32; USERS];
-    let mut user_live = vec![true; USERS];
-    let mut user_created = vec![0_i64; USERS];
-    let mut org_version = vec![0_u32; ORGS];
-    let mut org_live = vec![true; ORGS];
-    let mut org_created = vec![0_i64; ORGS];
-    let mut org_updated = vec![0_i64; ORGS];
+    let mut user_version = [0_u32; USERS];
+    let mut user_live = [true; USERS];
+    let mut user_created = [0_i64; USERS];
+    let mut org_version = [0_u32; ORGS];
+    let mut org_live = [true; ORGS];
+    let mut org_created = [0_i64; ORGS];
+    let mut org_updated = [0_i64; ORGS];
     let mut memberships: Vec<Membership> = Vec::new();
 
     let user_data = |i: usize, v: u32, created: i64, updated: i64| {

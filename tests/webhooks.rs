@@ -1,7 +1,12 @@
 //! Clerk webhooks over real HTTP, on both databases: every example of Clerk's spec, rows matching
 //! payloads field by field, signature refusals, an independent signer, duplicates, shuffled replays,
 //! database outages, session revocation and cache coherence.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::type_complexity,
+    clippy::needless_range_loop
+)]
 
 mod common;
 
