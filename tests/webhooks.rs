@@ -844,6 +844,11 @@ async fn cached_users_follow_webhooks(db: TestDb) {
     let after = me().await;
     assert_eq!(after["user"]["first_name"], "Johnny");
     assert_eq!(after["memberships"], json!([]));
+
+    // Deleted in Clerk: a token that still verifies is refused.
+    let deleted = json!({"type": "user.deleted", "object": "event", "data": {"object": "user", "id": "user_2test", "deleted": true}});
+    deliver(&app, "msg_c5", NOW_S, &deleted).await;
+    assert_eq!(me().await["error"]["code"], "user-deleted");
 }
 
 db_test!(

@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::clerk::claims::{ActiveOrganization, Scoped};
+use crate::clerk::reason::Reason;
 use crate::error::ApiError;
 
 #[derive(Serialize)]
@@ -53,6 +54,10 @@ pub async fn me(
     };
     let profile = state.users.profile(user_id).await?;
     let user = &profile.user;
+    // Clerk ends a deleted user's sessions, but a token may outlive the webhook by a few seconds.
+    if user.is_deleted() {
+        return Err(ApiError::unauthenticated(Reason::UserDeleted));
+    }
     Ok(HttpResponse::Ok().json(MeResponse {
         user: UserView {
             id: user.id.clone(),

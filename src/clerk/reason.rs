@@ -23,10 +23,11 @@ pub enum Reason {
     TokenTypeMismatch,
     SessionPending,
     SessionRevoked,
+    UserDeleted,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 17] = [
         Self::TokenInvalid,
         Self::TokenInvalidAlgorithm,
         Self::JwkKidMismatch,
@@ -43,6 +44,7 @@ impl Reason {
         Self::TokenTypeMismatch,
         Self::SessionPending,
         Self::SessionRevoked,
+        Self::UserDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +65,7 @@ impl Reason {
             Self::TokenTypeMismatch => "token-type-mismatch",
             Self::SessionPending => "session-pending",
             Self::SessionRevoked => "session-revoked",
+            Self::UserDeleted => "user-deleted",
         }
     }
 
@@ -91,6 +94,7 @@ impl Reason {
                 "the session is pending (tasks outstanding) and counts as signed out"
             }
             Self::SessionRevoked => "the session has been revoked or ended",
+            Self::UserDeleted => "the user has been deleted in Clerk",
         }
     }
 }

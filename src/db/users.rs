@@ -22,6 +22,12 @@ pub struct UserRow {
     pub deleted_at: Option<i64>,
 }
 
+impl UserRow {
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
 /// A membership of a user, with its organization's name and slug.
 #[derive(Debug, Clone, PartialEq, Queryable)]
 pub struct MembershipRow {
