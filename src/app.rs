@@ -14,6 +14,7 @@ use crate::clerk::webhook::signature::SigningKey;
 use crate::clock::Clock;
 use crate::db::revoked_sessions;
 use crate::db::{Db, DbError};
+use crate::error::ApiError;
 use crate::settings::Settings;
 use crate::sync::users::UserDirectory;
 use crate::{api, http};
@@ -134,7 +135,12 @@ impl AppState {
 /// ```
 pub fn mount(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(state)).configure(api::routes);
+        cfg.app_data(web::Data::new(state))
+            .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                log::debug!("bad query string: {error}");
+                ApiError::bad_request("the query string is not valid for this route").into()
+            }))
+            .configure(api::routes);
     }
 }
 

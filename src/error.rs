@@ -21,6 +21,12 @@ pub enum ErrorCode {
     Webhook(SignatureError),
     BadRequest,
     PayloadTooLarge,
+    /// An org-scoped route without an active organization.
+    OrganizationRequired,
+    /// The token names an organization the user has since been removed from (or that was deleted).
+    MembershipRevoked,
+    /// A guard's requirement is not met.
+    InsufficientPermissions,
     NotFound,
     MethodNotAllowed,
     DatabaseUnavailable,
@@ -34,6 +40,9 @@ impl ErrorCode {
             Self::Webhook(error) => error.as_str(),
             Self::BadRequest => "bad-request",
             Self::PayloadTooLarge => "payload-too-large",
+            Self::OrganizationRequired => "organization-required",
+            Self::MembershipRevoked => "membership-revoked",
+            Self::InsufficientPermissions => "insufficient-permissions",
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::DatabaseUnavailable => "database-unavailable",
@@ -48,6 +57,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: Cow<'static, str>,
+    /// What was required, for `insufficient-permissions`.
+    pub required: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -56,7 +67,34 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            required: None,
         }
+    }
+
+    pub fn organization_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::OrganizationRequired,
+            "this route needs an active organization (select one in Clerk, or use an organization's key)",
+        )
+    }
+
+    pub fn membership_revoked() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::MembershipRevoked,
+            "the membership in the active organization has been removed",
+        )
+    }
+
+    pub fn insufficient_permissions(required: serde_json::Value) -> Self {
+        let mut error = Self::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::InsufficientPermissions,
+            "the caller does not have what this route requires",
+        );
+        error.required = Some(required);
+        error
     }
 
     /// 401 with the reason, or 503 when the keys could not be loaded at all (a server-side outage the
@@ -148,6 +186,8 @@ struct ErrorDetail<'a> {
     code: &'static str,
     message: &'a str,
     request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required: Option<&'a serde_json::Value>,
 }
 
 impl ResponseError for ApiError {
@@ -176,6 +216,7 @@ impl ResponseError for ApiError {
                 code: self.code.as_str(),
                 message: &self.message,
                 request_id: request_id::current().map(|id| id.as_str().to_owned()),
+                required: self.required.as_ref(),
             },
         })
     }

@@ -2,6 +2,7 @@
 
 pub mod health;
 pub mod me;
+pub mod orgs;
 pub mod webhooks;
 
 use actix_web::{middleware, web, HttpResponse};
@@ -37,6 +38,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(me::me))
                     .default_service(web::to(method_not_allowed)),
             )
+            .service(
+                web::scope("/orgs")
+                    .service(get("/current", orgs::current))
+                    .service(get("/current/members", orgs::members))
+                    .service(
+                        get("/current/audit", orgs::audit).wrap(auth::Require::role("org:admin")),
+                    )
+                    .service(get("/{organization_id}", orgs::current)),
+            )
             .default_service(web::to(not_found)),
     );
 }
@@ -47,4 +57,16 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 
 pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::method_not_allowed())
+}
+
+/// A resource answering GET with `handler` and other methods with a JSON 405.
+fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler))
+        .default_service(web::to(method_not_allowed))
 }

@@ -6,6 +6,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 
+use super::org_scope;
 use super::principal::Principal;
 use super::token_source;
 use crate::app::AppState;
@@ -27,7 +28,9 @@ pub async fn authenticate(
     };
     match state.verifier.verify(&token).await {
         Ok(verified) => {
-            req.extensions_mut().insert(Principal::User(verified));
+            let principal = Principal::User(verified);
+            org_scope::reject_foreign_ids(req.request(), principal.organization_id())?;
+            req.extensions_mut().insert(principal);
             next.call(req).await
         }
         Err(reason) => Err(refuse(reason, Some(carrier))),

@@ -1,10 +1,14 @@
 //! Actix glue for authentication: where tokens are found, the middleware that verifies them, the
 //! principal handlers receive.
 
+pub mod guard;
 pub mod middleware;
+pub mod org_scope;
 pub mod principal;
 pub mod revocation;
 pub mod token_source;
 pub mod verifier;
 
+pub use guard::Require;
+pub use org_scope::OrgScope;
 pub use principal::Principal;

@@ -31,6 +31,13 @@ impl Principal {
         }
     }
 
+    /// The organization the principal acts in, if any.
+    pub fn organization_id(&self) -> Option<&str> {
+        match self {
+            Self::User(token) => token.claims.organization.as_ref().map(|o| o.id.as_str()),
+        }
+    }
+
     pub fn session(&self) -> Option<&SessionClaims> {
         match self {
             Self::User(token) => Some(&token.claims),

@@ -5,22 +5,29 @@
 //! role or permission check fails. Features and plans take an optional scope: `o:`/`org:`/
 //! `organization:` or `u:`/`user:`; unscoped names match either scope; an unknown scope fails.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::claims::{with_org_prefix, Scoped, SessionClaims};
 
 /// What a route requires. Every field set must hold.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub struct Requirement {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub permission: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub feature: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reverification: Option<Reverification>,
 }
 
 /// How recently the user must have verified a factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Reverification {
     /// Clerk's presets: `strict_mfa` (10 min, every factor), `strict` (10 min, second factor),
     /// `moderate` (60 min), `lax` (24 h).
@@ -34,7 +41,8 @@ pub enum Reverification {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FactorLevel {
     FirstFactor,
     SecondFactor,

@@ -71,6 +71,35 @@ pub fn memberships_of(
         .map_err(DbError::from)
 }
 
+/// Organizations the user has been removed from (every membership there deleted) or that were
+/// deleted: a token still naming one of them as active is refused.
+pub fn revoked_organizations(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Vec<String>, DbError> {
+    let rows: Vec<(String, Option<i64>, Option<i64>)> = organization_memberships::table
+        .inner_join(organizations::table)
+        .filter(organization_memberships::user_id.eq(user_id))
+        .select((
+            organization_memberships::organization_id,
+            organization_memberships::deleted_at,
+            organizations::deleted_at,
+        ))
+        .load(conn)?;
+    let live = |org: &str| {
+        rows.iter()
+            .any(|(o, m, d)| o == org && m.is_none() && d.is_none())
+    };
+    let mut revoked: Vec<String> = rows
+        .iter()
+        .filter(|(org, _, _)| !live(org))
+        .map(|(org, _, _)| org.clone())
+        .collect();
+    revoked.sort();
+    revoked.dedup();
+    Ok(revoked)
+}
+
 /// Creates a user known only by id (just in time, from a verified token); does nothing if the row
 /// exists. Clerk's timestamps are 0 until the profile arrives from Clerk (a webhook or the Backend
 /// API), so any real update is newer.

@@ -22,6 +22,8 @@ const FIRST_RETRY: Duration = Duration::from_secs(1);
 pub struct UserProfile {
     pub user: UserRow,
     pub memberships: Vec<MembershipRow>,
+    /// Organizations the user was removed from, or that were deleted.
+    pub revoked_organizations: Vec<String>,
 }
 
 pub fn record_from_clerk(user: &ClerkUser) -> UserRecord {
@@ -102,7 +104,12 @@ impl UserDirectory {
                     }
                 };
                 let memberships = users::memberships_of(conn, &id)?;
-                Ok(UserProfile { user, memberships })
+                let revoked_organizations = users::revoked_organizations(conn, &id)?;
+                Ok(UserProfile {
+                    user,
+                    memberships,
+                    revoked_organizations,
+                })
             })
             .await?;
         if profile.user.clerk_updated_at == 0 {

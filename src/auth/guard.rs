@@ -1,0 +1,112 @@
+//! Route guards: `.wrap(Require::role("org:admin"))`, `Require::permission(…)`, `Require::feature(…)`,
+//! `Require::plan(…)` or any [`Requirement`] on a resource or scope. Checked with the semantics of
+//! Clerk's `has()` (see `clerk::authorization`: prefixes normalised, every asked dimension must hold,
+//! no active organization means no role or permission). A failure is 403 `insufficient-permissions`
+//! naming what was required; no principal is 401. Guards judge the token's claims; org-scoped
+//! handlers also take an `OrgScope`, which refuses memberships removed since the token was minted.
+
+use std::future::{ready, Ready};
+use std::rc::Rc;
+
+use actix_web::body::EitherBody;
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::{Error, HttpMessage};
+use futures_util::future::LocalBoxFuture;
+
+use super::principal::Principal;
+use crate::clerk::authorization::Requirement;
+use crate::clerk::reason::Reason;
+use crate::error::ApiError;
+
+#[derive(Clone)]
+pub struct Require(Rc<Requirement>);
+
+impl Require {
+    pub fn new(requirement: Requirement) -> Self {
+        Self(Rc::new(requirement))
+    }
+
+    pub fn role(role: &str) -> Self {
+        Self::new(Requirement::role(role))
+    }
+
+    pub fn permission(permission: &str) -> Self {
+        Self::new(Requirement::permission(permission))
+    }
+
+    pub fn feature(feature: &str) -> Self {
+        Self::new(Requirement::feature(feature))
+    }
+
+    pub fn plan(plan: &str) -> Self {
+        Self::new(Requirement::plan(plan))
+    }
+}
+
+/// Whether `principal` satisfies `requirement`.
+pub fn allows(principal: &Principal, requirement: &Requirement) -> bool {
+    match principal {
+        Principal::User(token) => requirement.is_met_by(&token.claims),
+    }
+}
+
+fn describe(requirement: &Requirement) -> serde_json::Value {
+    serde_json::to_value(requirement).unwrap_or_default()
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Require
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = RequireService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RequireService {
+            service: Rc::new(service),
+            requirement: self.0.clone(),
+        }))
+    }
+}
+
+pub struct RequireService<S> {
+    service: Rc<S>,
+    requirement: Rc<Requirement>,
+}
+
+impl<S, B> Service<ServiceRequest> for RequireService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let principal = req.extensions().get::<Principal>().cloned();
+        let verdict = match principal {
+            None => Err(ApiError::unauthenticated(Reason::SessionTokenMissing)),
+            Some(p) if allows(&p, &self.requirement) => Ok(()),
+            Some(_) => Err(ApiError::insufficient_permissions(describe(
+                &self.requirement,
+            ))),
+        };
+        let service = self.service.clone();
+        Box::pin(async move {
+            match verdict {
+                Ok(()) => service
+                    .call(req)
+                    .await
+                    .map(ServiceResponse::map_into_left_body),
+                Err(error) => Err(error.into()),
+            }
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! The organization a request acts in. Handlers of org-scoped routes take an [`OrgScope`]; it is the
+//! only source of the [`Tenant`] that org-scoped queries require.
+//!
+//! Built from the principal: a user's active organization (from the token, v1 or v2 claims), checked
+//! against memberships that webhooks have since removed (`membership-revoked`, from the cached user
+//! profile, so no database round trip when warm). Without an active organization: 403
+//! `organization-required`. (An organization id anywhere in the path or query other than the active
+//! one is answered 404 by the authentication middleware, exactly like a route that does not exist.)
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+
+use super::principal::Principal;
+use crate::app::AppState;
+use crate::clerk::reason::Reason;
+use crate::db::tenant::Tenant;
+use crate::error::ApiError;
+
+#[derive(Debug, Clone)]
+pub struct OrgScope {
+    tenant: Tenant,
+    role: Option<String>,
+    permissions: Vec<String>,
+    principal: Principal,
+}
+
+impl OrgScope {
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    pub fn organization_id(&self) -> &str {
+        self.tenant.organization_id()
+    }
+
+    pub fn role(&self) -> Option<&str> {
+        self.role.as_deref()
+    }
+
+    pub fn permissions(&self) -> &[String] {
+        &self.permissions
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    async fn resolve(req: HttpRequest) -> Result<Self, ApiError> {
+        let principal = req
+            .extensions()
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthenticated(Reason::SessionTokenMissing))?;
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(ApiError::internal)?;
+        let scope = match &principal {
+            Principal::User(token) => {
+                let org = token
+                    .claims
+                    .organization
+                    .clone()
+                    .ok_or_else(ApiError::organization_required)?;
+                let profile = state.users.profile(&token.claims.user_id).await?;
+                if profile.user.is_deleted() {
+                    return Err(ApiError::unauthenticated(Reason::UserDeleted));
+                }
+                if profile.revoked_organizations.iter().any(|o| *o == org.id) {
+                    return Err(ApiError::membership_revoked());
+                }
+                Self {
+                    tenant: Tenant::new(&org.id),
+                    role: org.role,
+                    permissions: org.permissions,
+                    principal: principal.clone(),
+                }
+            }
+        };
+        Ok(scope)
+    }
+}
+
+/// 404 for any `org_…` value in the path or query that is not the principal's active organization
+/// (with none active, every one is foreign). Run by the authentication middleware before any guard,
+/// so a foreign id is answered like a missing resource whatever else the request lacks.
+pub(crate) fn reject_foreign_ids(req: &HttpRequest, own: Option<&str>) -> Result<(), ApiError> {
+    let in_path = req.path().split('/').map(str::to_owned);
+    let in_query = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .flat_map(|(k, v)| [k.into_owned(), v.into_owned()]);
+    let foreign = in_path
+        .chain(in_query)
+        .any(|value| value.starts_with("org_") && Some(value.as_str()) != own);
+    if foreign {
+        return Err(ApiError::not_found());
+    }
+    Ok(())
+}
+
+impl FromRequest for OrgScope {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(Self::resolve(req.clone()))
+    }
+}

@@ -1,0 +1,174 @@
+//! Queries on one organization's data. Each takes a [`Tenant`], which only `auth::OrgScope` hands
+//! out (its constructor is private to the crate): a handler that forgot the tenant has nothing to
+//! pass, so the omission does not compile.
+
+use diesel::prelude::*;
+
+use super::schema::{audit_events, organization_memberships as om, organizations, users};
+use super::{DbConnection, DbError};
+
+/// The organization a request may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant(String);
+
+impl Tenant {
+    /// For `auth::OrgScope` only: anything else building a tenant bypasses the request's scope.
+    pub(crate) fn new(organization_id: &str) -> Self {
+        Self(organization_id.to_owned())
+    }
+
+    pub fn organization_id(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct OrganizationView {
+    pub id: String,
+    pub name: String,
+    pub slug: Option<String>,
+    pub image_url: Option<String>,
+    pub public_metadata: String,
+    pub max_allowed_memberships: Option<i32>,
+    pub clerk_created_at: i64,
+}
+
+/// The organization, unless deleted (or not synced yet).
+pub fn organization(
+    conn: &mut DbConnection,
+    tenant: &Tenant,
+) -> Result<Option<OrganizationView>, DbError> {
+    organizations::table
+        .find(&tenant.0)
+        .filter(organizations::deleted_at.is_null())
+        .select((
+            organizations::id,
+            organizations::name,
+            organizations::slug,
+            organizations::image_url,
+            organizations::public_metadata,
+            organizations::max_allowed_memberships,
+            organizations::clerk_created_at,
+        ))
+        .first(conn)
+        .optional()
+        .map_err(DbError::from)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct MemberView {
+    pub membership_id: String,
+    pub user_id: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub image_url: Option<String>,
+    pub role: String,
+    pub joined_at: i64,
+}
+
+/// Live members (membership and user not deleted), by membership id, after the cursor.
+pub fn members(
+    conn: &mut DbConnection,
+    tenant: &Tenant,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<MemberView>, DbError> {
+    let mut query = om::table
+        .inner_join(users::table)
+        .filter(om::organization_id.eq(&tenant.0))
+        .filter(om::deleted_at.is_null())
+        .filter(users::deleted_at.is_null())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(om::id.gt(after.to_owned()));
+    }
+    query
+        .order(om::id.asc())
+        .limit(limit)
+        .select((
+            om::id,
+            om::user_id,
+            users::email,
+            users::first_name,
+            users::last_name,
+            users::image_url,
+            om::role,
+            om::clerk_created_at,
+        ))
+        .load(conn)
+        .map_err(DbError::from)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct AuditView {
+    pub id: i64,
+    pub occurred_at: i64,
+    pub request_id: Option<String>,
+    pub principal_type: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub status: i32,
+    pub duration_us: i64,
+    pub client_ip: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Filters of the organization's audit trail; all optional, combined with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub user_id: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Inclusive status range (e.g. 400..=499 for "4xx").
+    pub status: Option<(i32, i32)>,
+    /// Keyset cursor: events with a smaller id (newest first).
+    pub before_id: Option<i64>,
+}
+
+pub fn audit_events(
+    conn: &mut DbConnection,
+    tenant: &Tenant,
+    filter: &AuditFilter,
+    limit: i64,
+) -> Result<Vec<AuditView>, DbError> {
+    let mut query = audit_events::table
+        .filter(audit_events::organization_id.eq(&tenant.0))
+        .into_boxed();
+    if let Some(user) = &filter.user_id {
+        query = query.filter(audit_events::user_id.eq(user.clone()));
+    }
+    if let Some(from) = filter.from_ms {
+        query = query.filter(audit_events::occurred_at.ge(from));
+    }
+    if let Some(to) = filter.to_ms {
+        query = query.filter(audit_events::occurred_at.lt(to));
+    }
+    if let Some((low, high)) = filter.status {
+        query = query.filter(audit_events::status.between(low, high));
+    }
+    if let Some(before) = filter.before_id {
+        query = query.filter(audit_events::id.lt(before));
+    }
+    query
+        .order(audit_events::id.desc())
+        .limit(limit)
+        .select((
+            audit_events::id,
+            audit_events::occurred_at,
+            audit_events::request_id,
+            audit_events::principal_type,
+            audit_events::user_id,
+            audit_events::session_id,
+            audit_events::method,
+            audit_events::path,
+            audit_events::status,
+            audit_events::duration_us,
+            audit_events::client_ip,
+            audit_events::reason,
+        ))
+        .load(conn)
+        .map_err(DbError::from)
+}
