@@ -69,7 +69,7 @@ impl OrgScope {
                 if profile.user.is_deleted() {
                     return Err(ApiError::unauthenticated(Reason::UserDeleted));
                 }
-                if profile.revoked_organizations.iter().any(|o| *o == org.id) {
+                if profile.revoked_organizations.contains(&org.id) {
                     return Err(ApiError::membership_revoked());
                 }
                 Self {
