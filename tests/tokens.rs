@@ -216,15 +216,6 @@ async fn every_reason_code_over_http() {
     );
 }
 
-/// With no reachable key source the keys cannot be resolved: 503 (retry), not a bad-token 401.
-#[actix_web::test]
-async fn unreachable_keys_are_a_503() {
-    let s = setup().await;
-    s.clerk.stop().await;
-    let res = me_with(&s.app, &Minter::a().mint(&claims(json!({})))).await;
-    assert_refused(&res, 503, "jwk-failed-to-resolve");
-}
-
 #[actix_web::test]
 async fn header_wins_over_cookies_and_cookies_work_alone() {
     let s = setup().await;
@@ -480,11 +471,8 @@ async fn users_are_created_just_in_time_and_completed_from_clerk(db: TestDb) {
         .run(|conn| auth_core::db::users::find_user(conn, "user_2test"))
         .await
         .unwrap();
-    assert_eq!(
-        row.map(|u| u.clerk_updated_at),
-        Some(0),
-        "the user row was created on first sight"
-    );
+    // Created on first sight (the background fetch may already have completed it).
+    assert!(row.is_some(), "the user row was created on first sight");
 
     let updated = tokio::time::timeout(Duration::from_secs(10), updates.recv())
         .await

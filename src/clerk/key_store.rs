@@ -207,7 +207,8 @@ impl Remote {
         let cooldown = ms(self.config.refetch_cooldown);
         let within = |at: Option<i64>| at.is_some_and(|at| now - at < cooldown);
         match why {
-            Why::Prefetch => true,
+            // A request may have fetched before the start-up prefetch got to run.
+            Why::Prefetch => state.last_attempt_ms.is_none(),
             // A failed attempt is not repeated by every request during an outage.
             Why::Expired => {
                 let fresh = state
