@@ -7,6 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App};
 
+use crate::auth::service_keys::ServiceKeyVerifier;
 use crate::auth::token_source;
 use crate::auth::verifier::{SessionVerifier, VerifierError};
 use crate::clerk::backend_api::BackendApi;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub cookie_suffix: Option<String>,
     /// Keys of the configured webhook secrets (several while rotating).
     pub webhook_keys: Arc<Vec<SigningKey>>,
+    pub service_keys: Arc<ServiceKeyVerifier>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +86,8 @@ impl AppState {
             .iter()
             .filter_map(|secret| SigningKey::from_secret(secret.expose()))
             .collect();
+        let service_keys =
+            ServiceKeyVerifier::new(db.clone(), clock.clone(), settings.auth.service_key_cache);
         let state = Self {
             settings: Arc::new(settings),
             db,
@@ -92,6 +96,7 @@ impl AppState {
             users: Arc::new(users),
             cookie_suffix,
             webhook_keys: Arc::new(webhook_keys),
+            service_keys: Arc::new(service_keys),
         };
         if let Err(error) = state.reload_revoked_sessions() {
             log::warn!("revoked sessions not loaded yet ({error}); retrying in the background");

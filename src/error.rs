@@ -101,7 +101,9 @@ impl ApiError {
     /// client should retry, not a bad token).
     pub fn unauthenticated(reason: Reason) -> Self {
         let status = match reason {
-            Reason::JwkFailedToResolve => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::JwkFailedToResolve | Reason::ServiceKeyUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::UNAUTHORIZED,
         };
         Self::new(status, ErrorCode::Auth(reason), reason.message())

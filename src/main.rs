@@ -4,7 +4,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use auth_core::app::{AppState, StartupError};
-use auth_core::cli::{check, Cli, Command, ServeArgs, WebhooksCommand};
+use auth_core::cli::{
+    check, parse_lifetime, Cli, Command, KeysCommand, ServeArgs, WebhooksCommand,
+};
 use auth_core::db::DbError;
 use auth_core::server;
 use auth_core::settings::{Settings, SettingsError, SettingsSources};
@@ -28,13 +30,19 @@ enum Failure {
     NotReady,
     #[error("no webhook delivery with svix-id {0}")]
     UnknownDelivery(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Key(#[from] auth_core::auth::service_keys::KeyError),
+    #[error("no live key with id or prefix {0}")]
+    UnknownKey(String),
 }
 
 impl Failure {
     /// 2 for configuration mistakes (fix the settings), 1 for everything else.
     fn exit_code(&self) -> u8 {
         match self {
-            Self::Settings(_) | Self::DotEnv(_) => 2,
+            Self::Settings(_) | Self::DotEnv(_) | Self::Usage(_) => 2,
             Self::Startup(StartupError::Verifier(_)) => 2,
             _ => 1,
         }
@@ -64,6 +72,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(settings, args),
         Command::Migrate => migrate(&settings),
+        Command::Keys { command } => keys(&settings, command),
         Command::Webhooks {
             command: WebhooksCommand::Reprocess { svix_id, failed },
         } => reprocess(&settings, svix_id, failed),
@@ -147,6 +156,77 @@ fn reprocess(settings: &Settings, svix_id: Option<String>, failed: bool) -> Resu
                 other => println!("{id}: {}", other.status()),
             },
             None => return Err(Failure::UnknownDelivery(id)),
+        }
+    }
+    Ok(())
+}
+
+fn keys(settings: &Settings, command: KeysCommand) -> Result<(), Failure> {
+    use auth_core::auth::service_keys;
+    use auth_core::db::service_keys as stored;
+    let db = auth_core::db::Db::open(&settings.database)?;
+    if settings.database.run_migrations {
+        db.migrate()?;
+    }
+    let mut conn = db.get()?;
+    let now = auth_core::clock::Clock::system().now_ms();
+    match command {
+        KeysCommand::Create {
+            name,
+            organization,
+            scopes,
+            expires,
+        } => {
+            if let Some(org) = &organization {
+                if !org.starts_with("org_") {
+                    return Err(Failure::Usage(format!(
+                        "--org {org:?}: expected a Clerk organization id (org_…)"
+                    )));
+                }
+            }
+            let expires_at = expires
+                .as_deref()
+                .map(parse_lifetime)
+                .transpose()
+                .map_err(Failure::Usage)?
+                .map(|ms| now + ms);
+            let created = service_keys::create(
+                &mut conn,
+                &name,
+                organization.as_deref(),
+                &scopes,
+                expires_at,
+                Some("cli"),
+                now,
+            )?;
+            println!("created {} ({name})", created.id);
+            println!("secret (shown once, store it now): {}", created.secret);
+        }
+        KeysCommand::List => {
+            for key in stored::list(&mut conn)? {
+                let state = if key.revoked_at.is_some() {
+                    "revoked"
+                } else if key.expires_at.is_some_and(|at| at <= now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}  {state:<7}  {}  org={}  scopes={}  last_used={}",
+                    key.id,
+                    key.name,
+                    key.organization_id.as_deref().unwrap_or("(global)"),
+                    key.scopes,
+                    key.last_used_at
+                        .map_or("never".to_owned(), |t| t.to_string()),
+                );
+            }
+        }
+        KeysCommand::Revoke { key } => {
+            if !stored::revoke(&mut conn, &key, now)? {
+                return Err(Failure::UnknownKey(key));
+            }
+            println!("revoked {key}");
         }
     }
     Ok(())

@@ -19,6 +19,7 @@ const ORGS: [&str; 3] = ["org_alpha", "org_beta", "org_gamma"];
 struct World {
     app: TestApp,
     _clerk: ClerkStandIn,
+    clock: auth_core::clock::ManualClock,
     next_msg: std::cell::Cell<u32>,
 }
 
@@ -56,7 +57,7 @@ impl World {
     async fn new(db: &TestDb) -> Self {
         let clerk = ClerkStandIn::start(&["a"]);
         let jwks = clerk.jwks_url();
-        let (clock, _) = Clock::manual(NOW_S * 1000);
+        let (clock, handle) = Clock::manual(NOW_S * 1000);
         let settings = db.settings(&[
             ("CLERK_JWKS_URL", jwks.as_str()),
             ("AUTH_CORE__AUTH__ISSUER", ISSUER),
@@ -66,6 +67,7 @@ impl World {
         let world = Self {
             app,
             _clerk: clerk,
+            clock: handle,
             next_msg: std::cell::Cell::new(0),
         };
         for org in ORGS {
@@ -417,4 +419,233 @@ db_test!(
     audit_is_for_admins_and_filters,
     removed_memberships_deny_at_once,
     org_routes_need_an_active_organization,
+);
+
+impl World {
+    /// A service key bound to `org` (or global) with `scopes`, expiring at `expires_at` (ms).
+    async fn key(
+        &self,
+        org: Option<&'static str>,
+        scopes: &[&str],
+        expires_at: Option<i64>,
+    ) -> String {
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self.app
+            .state
+            .db
+            .run(move |conn| {
+                auth_core::auth::service_keys::create(
+                    conn,
+                    "test",
+                    org,
+                    &scopes,
+                    expires_at,
+                    None,
+                    NOW_S * 1000,
+                )
+                .map_err(|e| auth_core::db::DbError::Migration(e.to_string()))
+            })
+            .await
+            .unwrap()
+            .secret
+    }
+}
+
+/// Each organization's key sees its own organization only, on every route, with foreign ids too.
+async fn service_keys_see_only_their_organization(db: TestDb) {
+    let w = World::new(&db).await;
+    for org in ORGS {
+        let key = w.key(Some(org), &["org:reports:read"], None).await;
+        let current = w.get(&key, "/api/orgs/current").await;
+        assert_eq!(current.status, 200);
+        assert_eq!(current.json()["organization"]["id"], org);
+        assert_eq!(current.json()["role"], Value::Null);
+        assert_eq!(current.json()["permissions"], json!(["org:reports:read"]));
+        for path in ORG_ROUTES.iter().map(|p| (*p).to_owned()).chain(
+            ORGS.iter()
+                .filter(|o| **o != org)
+                .map(|o| format!("/api/orgs/{o}")),
+        ) {
+            let res = w.get(&key, &path).await;
+            let body = String::from_utf8_lossy(&res.body).to_string();
+            for other in ORGS.iter().filter(|o| **o != org) {
+                for marker in markers(other) {
+                    assert!(
+                        !body.contains(&marker),
+                        "key of {org} on {path} leaked {marker}"
+                    );
+                }
+            }
+            let expected = if path.contains("/audit") {
+                403
+            } else if ORGS.iter().any(|o| path.contains(o)) {
+                404
+            } else {
+                200
+            };
+            assert_eq!(res.status, expected, "key of {org} on {path}: {body}");
+        }
+    }
+    let global = w.key(None, &[], None).await;
+    assert_eq!(
+        w.get(&global, "/api/orgs/current").await.json()["error"]["code"],
+        "organization-required"
+    );
+}
+
+/// Create, use, expire, revoke, wrong secret, wrong place: the whole lifecycle of a key.
+async fn service_key_lifecycle(db: TestDb) {
+    let w = World::new(&db).await;
+    let key = w
+        .key(
+            Some("org_alpha"),
+            &["org:reports:read"],
+            Some(NOW_S * 1000 + 60_000),
+        )
+        .await;
+    assert!(key.starts_with("ack_") && key.len() > 50);
+    assert_eq!(w.get(&key, "/api/orgs/current").await.status, 200);
+    let (prefix, _) = key.trim_start_matches("ack_").split_once('_').unwrap();
+    let prefix = prefix.to_owned();
+    let (hash, last_used): (String, Option<i64>) = w
+        .app
+        .state
+        .db
+        .run(move |c| {
+            use auth_core::db::schema::service_api_keys as k;
+            Ok(k::table
+                .filter(k::prefix.eq(prefix))
+                .select((k::secret_hash, k::last_used_at))
+                .first(c)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(hash.len(), 64, "a SHA-256 hex digest, never the secret");
+    assert!(!key.contains(&hash));
+    assert_eq!(last_used, Some(NOW_S * 1000));
+
+    let refused = |res: Response, code: &str| {
+        assert_eq!(res.status, 401, "{code}");
+        assert_eq!(res.json()["error"]["code"], code);
+    };
+    let mut wrong = key.clone();
+    wrong.pop();
+    wrong.push(if key.ends_with('A') { 'B' } else { 'A' });
+    refused(
+        w.get(&wrong, "/api/orgs/current").await,
+        "service-key-invalid",
+    );
+    refused(
+        w.get("ack_000000000000_nope", "/api/orgs/current").await,
+        "service-key-invalid",
+    );
+    refused(
+        w.get("ack_short_x", "/api/orgs/current").await,
+        "service-key-invalid",
+    );
+    // Keys are for org routes, sent in the Authorization header: not for /api/auth/me, not in cookies.
+    refused(w.get(&key, "/api/auth/me").await, "token-type-mismatch");
+    let in_cookie = Response::from(
+        client()
+            .get(w.app.url("/api/orgs/current"))
+            .insert_header(("Cookie", format!("__session={key}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    refused(in_cookie, "token-type-mismatch");
+    // Clerk's machine tokens are not accepted on these routes.
+    refused(
+        w.get("ak_2abc", "/api/orgs/current").await,
+        "token-type-mismatch",
+    );
+    // Guards: a key has no role.
+    assert_eq!(
+        w.get(&key, "/api/orgs/current/audit").await.json()["error"]["code"],
+        "insufficient-permissions"
+    );
+
+    // Revoked elsewhere (the CLI): effective once the remembered verdict is older than the cache time.
+    let out = common::binary::run(
+        db.dir.path(),
+        &[("DATABASE_URL", &db.url)],
+        &["keys", "revoke", key.split('_').nth(1).unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        w.get(&key, "/api/orgs/current").await.status,
+        200,
+        "still remembered"
+    );
+    w.clock.advance_ms(10_000);
+    refused(
+        w.get(&key, "/api/orgs/current").await,
+        "service-key-revoked",
+    );
+
+    let expiring = w
+        .key(Some("org_alpha"), &[], Some(NOW_S * 1000 + 30_000))
+        .await;
+    assert_eq!(w.get(&expiring, "/api/orgs/current").await.status, 200);
+    w.clock.advance_ms(20_000);
+    refused(
+        w.get(&expiring, "/api/orgs/current").await,
+        "service-key-expired",
+    );
+}
+
+/// Keys created from the command line work, and their secret is printed once.
+async fn keys_created_by_the_cli_work(db: TestDb) {
+    let w = World::new(&db).await;
+    let out = common::binary::run(
+        db.dir.path(),
+        &[("DATABASE_URL", &db.url)],
+        &[
+            "keys",
+            "create",
+            "--name",
+            "billing",
+            "--org",
+            "org_beta",
+            "--scope",
+            "org:invoices:read",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let secret = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("secret (shown once, store it now): "))
+        .unwrap();
+    let res = w.get(secret, "/api/orgs/current").await;
+    assert_eq!(res.json()["organization"]["id"], "org_beta");
+    let listed = common::binary::run(
+        db.dir.path(),
+        &[("DATABASE_URL", &db.url)],
+        &["keys", "list"],
+    );
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listing.contains("billing")
+            && listing.contains("org=org_beta")
+            && !listing.contains(secret),
+        "{listing}"
+    );
+    let bad = common::binary::run(
+        db.dir.path(),
+        &[("DATABASE_URL", &db.url)],
+        &["keys", "create", "--name", "x", "--org", "acme"],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+db_test!(
+    service_keys_see_only_their_organization,
+    service_key_lifecycle,
+    keys_created_by_the_cli_work
 );

@@ -8,12 +8,13 @@ pub mod webhooks;
 use actix_web::{middleware, web, HttpResponse};
 
 use crate::auth;
+use crate::auth::middleware::{authenticate, Accepts};
 
 use crate::error::ApiError;
 
 /// Registers every API route. Each resource answers other methods with a JSON 405. Public routes come
-/// first; everything else under `/api` is behind the authentication middleware (an unknown path there
-/// answers 401 before 404, so route names are not disclosed to strangers).
+/// first; the rest is behind the authentication middleware, with the credential types each scope
+/// accepts (session tokens only, unless stated).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/healthz")
@@ -31,23 +32,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     )
     .service(
-        web::scope("/api")
-            .wrap(middleware::from_fn(auth::middleware::authenticate))
-            .service(
-                web::resource("/auth/me")
-                    .route(web::get().to(me::me))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::scope("/orgs")
-                    .service(get("/current", orgs::current))
-                    .service(get("/current/members", orgs::members))
-                    .service(
-                        get("/current/audit", orgs::audit).wrap(auth::Require::role("org:admin")),
-                    )
-                    .service(get("/{organization_id}", orgs::current)),
-            )
-            .default_service(web::to(not_found)),
+        web::scope("/api/auth")
+            .wrap(middleware::from_fn(|req, next| {
+                authenticate(Accepts::SESSION_TOKENS, req, next)
+            }))
+            .service(get("/me", me::me)),
+    )
+    .service(
+        web::scope("/api/orgs")
+            .wrap(middleware::from_fn(|req, next| {
+                authenticate(Accepts::SESSION_TOKENS_AND_SERVICE_KEYS, req, next)
+            }))
+            .service(get("/current", orgs::current))
+            .service(get("/current/members", orgs::members))
+            .service(get("/current/audit", orgs::audit).wrap(auth::Require::role("org:admin")))
+            .service(get("/{organization_id}", orgs::current)),
     );
 }
 

@@ -15,6 +15,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::principal::Principal;
 use crate::clerk::authorization::Requirement;
+use crate::clerk::claims::with_org_prefix;
 use crate::clerk::reason::Reason;
 use crate::error::ApiError;
 
@@ -43,10 +44,21 @@ impl Require {
     }
 }
 
-/// Whether `principal` satisfies `requirement`.
+/// Whether `principal` satisfies `requirement`. A service key has no role, features or plans; its
+/// scopes are its permissions, within its organization.
 pub fn allows(principal: &Principal, requirement: &Requirement) -> bool {
     match principal {
         Principal::User(token) => requirement.is_met_by(&token.claims),
+        Principal::ServiceKey(key) => {
+            let only_permission = requirement.role.is_none()
+                && requirement.feature.is_none()
+                && requirement.plan.is_none()
+                && requirement.reverification.is_none();
+            let permission = requirement.permission.as_deref().map(with_org_prefix);
+            only_permission
+                && key.organization_id.is_some()
+                && permission.is_some_and(|p| key.scopes.iter().any(|s| with_org_prefix(s) == p))
+        }
     }
 }
 

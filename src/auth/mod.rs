@@ -6,6 +6,7 @@ pub mod middleware;
 pub mod org_scope;
 pub mod principal;
 pub mod revocation;
+pub mod service_keys;
 pub mod token_source;
 pub mod verifier;
 

@@ -79,6 +79,23 @@ impl OrgScope {
                     principal: principal.clone(),
                 }
             }
+            // A key acts in the organization it is bound to; a global key has none to act in.
+            Principal::ServiceKey(key) => {
+                let org = key
+                    .organization_id
+                    .as_deref()
+                    .ok_or_else(ApiError::organization_required)?;
+                Self {
+                    tenant: Tenant::new(org),
+                    role: None,
+                    permissions: key
+                        .scopes
+                        .iter()
+                        .map(|s| crate::clerk::claims::with_org_prefix(s))
+                        .collect(),
+                    principal: principal.clone(),
+                }
+            }
         };
         Ok(scope)
     }

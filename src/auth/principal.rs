@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
+use super::service_keys::ServiceKeyPrincipal;
 use crate::clerk::claims::SessionClaims;
 use crate::clerk::jwt::VerifiedToken;
 use crate::clerk::reason::Reason;
@@ -16,18 +17,22 @@ use crate::error::ApiError;
 pub enum Principal {
     /// A Clerk user, by a verified session token.
     User(Arc<VerifiedToken>),
+    /// A server, by one of auth-core's service API keys.
+    ServiceKey(Arc<ServiceKeyPrincipal>),
 }
 
 impl Principal {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::User(_) => "user",
+            Self::ServiceKey(_) => "service_key",
         }
     }
 
     pub fn user_id(&self) -> Option<&str> {
         match self {
             Self::User(token) => Some(&token.claims.user_id),
+            Self::ServiceKey(_) => None,
         }
     }
 
@@ -35,12 +40,14 @@ impl Principal {
     pub fn organization_id(&self) -> Option<&str> {
         match self {
             Self::User(token) => token.claims.organization.as_ref().map(|o| o.id.as_str()),
+            Self::ServiceKey(key) => key.organization_id.as_deref(),
         }
     }
 
     pub fn session(&self) -> Option<&SessionClaims> {
         match self {
             Self::User(token) => Some(&token.claims),
+            Self::ServiceKey(_) => None,
         }
     }
 }

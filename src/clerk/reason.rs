@@ -24,10 +24,15 @@ pub enum Reason {
     SessionPending,
     SessionRevoked,
     UserDeleted,
+    ServiceKeyInvalid,
+    ServiceKeyExpired,
+    ServiceKeyRevoked,
+    /// The database could not be asked about a service key.
+    ServiceKeyUnavailable,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 21] = [
         Self::TokenInvalid,
         Self::TokenInvalidAlgorithm,
         Self::JwkKidMismatch,
@@ -45,6 +50,10 @@ impl Reason {
         Self::SessionPending,
         Self::SessionRevoked,
         Self::UserDeleted,
+        Self::ServiceKeyInvalid,
+        Self::ServiceKeyExpired,
+        Self::ServiceKeyRevoked,
+        Self::ServiceKeyUnavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +75,10 @@ impl Reason {
             Self::SessionPending => "session-pending",
             Self::SessionRevoked => "session-revoked",
             Self::UserDeleted => "user-deleted",
+            Self::ServiceKeyInvalid => "service-key-invalid",
+            Self::ServiceKeyExpired => "service-key-expired",
+            Self::ServiceKeyRevoked => "service-key-revoked",
+            Self::ServiceKeyUnavailable => "service-key-unavailable",
         }
     }
 
@@ -95,6 +108,10 @@ impl Reason {
             }
             Self::SessionRevoked => "the session has been revoked or ended",
             Self::UserDeleted => "the user has been deleted in Clerk",
+            Self::ServiceKeyInvalid => "the service key is unknown or its secret is wrong",
+            Self::ServiceKeyExpired => "the service key has expired",
+            Self::ServiceKeyRevoked => "the service key has been revoked",
+            Self::ServiceKeyUnavailable => "service keys cannot be checked right now",
         }
     }
 }

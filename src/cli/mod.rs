@@ -29,6 +29,11 @@ pub enum Command {
     Migrate,
     /// Load the settings, connect to the database and report what is configured and what is missing.
     Check,
+    /// Service API keys for servers calling auth-core.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Webhook deliveries.
     Webhooks {
         #[command(subcommand)]
@@ -57,4 +62,49 @@ pub struct ServeArgs {
     /// Worker threads (overrides server.workers; 0 = one per CPU core).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; its secret is printed once and stored only as a hash.
+    Create {
+        /// What the key is for (shown in listings).
+        #[arg(long)]
+        name: String,
+        /// Bind the key to this organization (org_…); without it the key is global.
+        #[arg(long = "org", value_name = "ORG_ID")]
+        organization: Option<String>,
+        /// A permission the key grants, e.g. org:invoices:read (repeatable).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Lifetime: a number with s, m, h or d (90d), after which the key stops working.
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id (key_…) or prefix.
+    Revoke { key: String },
+}
+
+/// `90d`, `12h`, `30m`, `45s` in milliseconds.
+pub fn parse_lifetime(text: &str) -> Result<i64, String> {
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let factor = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => {
+            return Err(format!(
+                "--expires {text:?}: expected a number followed by s, m, h or d"
+            ))
+        }
+    };
+    let n: i64 =
+        number.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            format!("--expires {text:?}: expected a positive number before the unit")
+        })?;
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("--expires {text:?} is too long"))
 }

@@ -8,6 +8,7 @@ pub mod organizations;
 mod pool;
 pub mod revoked_sessions;
 pub mod schema;
+pub mod service_keys;
 pub mod tenant;
 pub mod users;
 pub mod webhook_deliveries;

@@ -168,6 +168,7 @@ pub struct AuthSettings {
     pub user_cache_ttl: Duration,
     pub revoked_session_retention: Duration,
     pub revocation_sync: Duration,
+    pub service_key_cache: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -321,6 +322,9 @@ impl Settings {
             revocation_sync: parse::integer(&raw.revocation_sync_secs, 1, 3600)
                 .map(Duration::from_secs)
                 .map_err(|p| invalid("auth.revocation_sync_secs", p))?,
+            service_key_cache: parse::integer(&raw.service_key_cache_secs, 0, 3600)
+                .map(Duration::from_secs)
+                .map_err(|p| invalid("auth.service_key_cache_secs", p))?,
         })
     }
 

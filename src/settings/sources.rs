@@ -153,6 +153,7 @@ pub struct RawAuth {
     pub user_cache_ttl_secs: String,
     pub revoked_session_retention_secs: String,
     pub revocation_sync_secs: String,
+    pub service_key_cache_secs: String,
 }
 
 #[derive(Debug, Deserialize)]
