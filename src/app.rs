@@ -7,6 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App};
 
+use crate::auth::machine_tokens::MachineTokenVerifier;
 use crate::auth::service_keys::ServiceKeyVerifier;
 use crate::auth::token_source;
 use crate::auth::verifier::{SessionVerifier, VerifierError};
@@ -33,6 +34,8 @@ pub struct AppState {
     /// Keys of the configured webhook secrets (several while rotating).
     pub webhook_keys: Arc<Vec<SigningKey>>,
     pub service_keys: Arc<ServiceKeyVerifier>,
+    /// Present when `CLERK_SECRET_KEY` is set: Clerk's machine tokens are verified by its Backend API.
+    pub machine_tokens: Option<Arc<MachineTokenVerifier>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +76,9 @@ impl AppState {
         let backend_api = settings.clerk.secret_key.clone().map(|secret| {
             BackendApi::new(&settings.clerk.api_url, secret, settings.clerk.api_timeout)
         });
+        let machine_tokens = backend_api
+            .clone()
+            .map(|api| Arc::new(MachineTokenVerifier::new(api, clock.clone())));
         let users = UserDirectory::new(
             db.clone(),
             clock.clone(),
@@ -97,6 +103,7 @@ impl AppState {
             cookie_suffix,
             webhook_keys: Arc::new(webhook_keys),
             service_keys: Arc::new(service_keys),
+            machine_tokens,
         };
         if let Err(error) = state.reload_revoked_sessions() {
             log::warn!("revoked sessions not loaded yet ({error}); retrying in the background");

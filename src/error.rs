@@ -101,9 +101,11 @@ impl ApiError {
     /// client should retry, not a bad token).
     pub fn unauthenticated(reason: Reason) -> Self {
         let status = match reason {
-            Reason::JwkFailedToResolve | Reason::ServiceKeyUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            // Server-side outages or misconfiguration: the client should retry, not sign out.
+            Reason::JwkFailedToResolve
+            | Reason::ServiceKeyUnavailable
+            | Reason::MachineTokenUnavailable
+            | Reason::SecretKeyInvalid => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         };
         Self::new(status, ErrorCode::Auth(reason), reason.message())

@@ -41,7 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/api/orgs")
             .wrap(middleware::from_fn(|req, next| {
-                authenticate(Accepts::SESSION_TOKENS_AND_SERVICE_KEYS, req, next)
+                authenticate(Accepts::ANY, req, next)
             }))
             .service(get("/current", orgs::current))
             .service(get("/current/members", orgs::members))

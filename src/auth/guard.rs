@@ -44,22 +44,22 @@ impl Require {
     }
 }
 
-/// Whether `principal` satisfies `requirement`. A service key has no role, features or plans; its
-/// scopes are its permissions, within its organization.
+/// Whether `principal` satisfies `requirement`. Keys and machine tokens have no role, features or
+/// plans; their scopes are their permissions, within their organization.
 pub fn allows(principal: &Principal, requirement: &Requirement) -> bool {
-    match principal {
-        Principal::User(token) => requirement.is_met_by(&token.claims),
-        Principal::ServiceKey(key) => {
-            let only_permission = requirement.role.is_none()
-                && requirement.feature.is_none()
-                && requirement.plan.is_none()
-                && requirement.reverification.is_none();
-            let permission = requirement.permission.as_deref().map(with_org_prefix);
-            only_permission
-                && key.organization_id.is_some()
-                && permission.is_some_and(|p| key.scopes.iter().any(|s| with_org_prefix(s) == p))
-        }
-    }
+    let scopes = match principal {
+        Principal::User(token) => return requirement.is_met_by(&token.claims),
+        Principal::ServiceKey(key) => &key.scopes,
+        Principal::MachineToken(machine) => &machine.info.scopes,
+    };
+    let only_permission = requirement.role.is_none()
+        && requirement.feature.is_none()
+        && requirement.plan.is_none()
+        && requirement.reverification.is_none();
+    let permission = requirement.permission.as_deref().map(with_org_prefix);
+    only_permission
+        && principal.organization_id().is_some()
+        && permission.is_some_and(|p| scopes.iter().any(|s| with_org_prefix(s) == p))
 }
 
 fn describe(requirement: &Requirement) -> serde_json::Value {

@@ -13,25 +13,44 @@ use super::principal::Principal;
 use super::service_keys::KEY_PREFIX;
 use super::token_source;
 use crate::app::AppState;
+use crate::clerk::machine_token::MachineKind;
 use crate::clerk::reason::Reason;
 use crate::error::ApiError;
 
-/// The kinds of credential a route accepts. Session tokens only, unless a route says otherwise.
+/// The kinds of credential a route accepts (Clerk's `acceptsToken`). Session tokens only, unless a
+/// route says otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accepts {
     pub session_token: bool,
     pub service_key: bool,
+    pub api_key: bool,
+    pub m2m_token: bool,
+    pub oauth_token: bool,
 }
 
 impl Accepts {
     pub const SESSION_TOKENS: Self = Self {
         session_token: true,
         service_key: false,
+        api_key: false,
+        m2m_token: false,
+        oauth_token: false,
     };
-    pub const SESSION_TOKENS_AND_SERVICE_KEYS: Self = Self {
+    pub const ANY: Self = Self {
         session_token: true,
         service_key: true,
+        api_key: true,
+        m2m_token: true,
+        oauth_token: true,
     };
+
+    fn machine(self, kind: MachineKind) -> bool {
+        match kind {
+            MachineKind::ApiKey => self.api_key,
+            MachineKind::M2mToken => self.m2m_token,
+            MachineKind::OAuthToken => self.oauth_token,
+        }
+    }
 }
 
 /// What a presented credential is, from its form.
@@ -39,16 +58,14 @@ impl Accepts {
 enum Kind {
     SessionToken,
     ServiceKey,
-    /// Clerk's API keys, M2M tokens and opaque OAuth access tokens: not verified by auth-core yet, so
-    /// no route accepts them.
-    ClerkMachineToken,
+    Machine(MachineKind),
 }
 
 fn classify(token: &str) -> Kind {
     if token.starts_with(KEY_PREFIX) {
         Kind::ServiceKey
-    } else if ["ak_", "mt_", "oat_"].iter().any(|p| token.starts_with(p)) {
-        Kind::ClerkMachineToken
+    } else if let Some(kind) = MachineKind::of(token) {
+        Kind::Machine(kind)
     } else {
         Kind::SessionToken
     }
@@ -69,22 +86,32 @@ pub async fn authenticate(
         Err(reason) => return Err(refuse(reason, Some(token_source::Carrier::Header))),
     };
     let kind = classify(&token);
+    let from_header = carrier == token_source::Carrier::Header;
     let accepted = match kind {
         Kind::SessionToken => accepts.session_token,
-        // A key in a cookie is not how servers call: only the Authorization header carries one.
-        Kind::ServiceKey => accepts.service_key && carrier == token_source::Carrier::Header,
-        Kind::ClerkMachineToken => false,
+        // Keys and machine tokens are how servers call: only the Authorization header carries them.
+        Kind::ServiceKey => accepts.service_key && from_header,
+        // Without CLERK_SECRET_KEY Clerk cannot be asked about them: not accepted anywhere.
+        Kind::Machine(machine) => {
+            accepts.machine(machine) && from_header && state.machine_tokens.is_some()
+        }
     };
     if !accepted {
         return Err(refuse(Reason::TokenTypeMismatch, Some(carrier)));
     }
-    let principal = match kind {
-        Kind::ServiceKey => state
+    let principal = match (kind, &state.machine_tokens) {
+        (Kind::SessionToken, _) => state.verifier.verify(&token).await.map(Principal::User),
+        (Kind::ServiceKey, _) => state
             .service_keys
             .verify(&token)
             .await
             .map(Principal::ServiceKey),
-        _ => state.verifier.verify(&token).await.map(Principal::User),
+        (Kind::Machine(machine), Some(verifier)) => verifier
+            .verify(machine, &token)
+            .await
+            .map(Principal::MachineToken),
+        // Refused above: machine tokens are accepted only with a verifier.
+        (Kind::Machine(_), None) => Err(Reason::TokenTypeMismatch),
     };
     match principal {
         Ok(principal) => {

@@ -2,6 +2,7 @@
 //! principal handlers receive.
 
 pub mod guard;
+pub mod machine_tokens;
 pub mod middleware;
 pub mod org_scope;
 pub mod principal;

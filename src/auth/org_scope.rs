@@ -79,17 +79,17 @@ impl OrgScope {
                     principal: principal.clone(),
                 }
             }
-            // A key acts in the organization it is bound to; a global key has none to act in.
-            Principal::ServiceKey(key) => {
-                let org = key
-                    .organization_id
-                    .as_deref()
+            // A key acts in the organization it is bound to (a global key has none); a machine token
+            // in the organization that is its subject. Their scopes are their permissions.
+            Principal::ServiceKey(_) | Principal::MachineToken(_) => {
+                let org = principal
+                    .organization_id()
                     .ok_or_else(ApiError::organization_required)?;
                 Self {
                     tenant: Tenant::new(org),
                     role: None,
-                    permissions: key
-                        .scopes
+                    permissions: principal
+                        .scopes()
                         .iter()
                         .map(|s| crate::clerk::claims::with_org_prefix(s))
                         .collect(),

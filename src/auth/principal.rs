@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
+use super::machine_tokens::MachinePrincipal;
 use super::service_keys::ServiceKeyPrincipal;
 use crate::clerk::claims::SessionClaims;
 use crate::clerk::jwt::VerifiedToken;
@@ -19,6 +20,8 @@ pub enum Principal {
     User(Arc<VerifiedToken>),
     /// A server, by one of auth-core's service API keys.
     ServiceKey(Arc<ServiceKeyPrincipal>),
+    /// A machine, by a Clerk API key, M2M token or OAuth access token.
+    MachineToken(Arc<MachinePrincipal>),
 }
 
 impl Principal {
@@ -26,6 +29,7 @@ impl Principal {
         match self {
             Self::User(_) => "user",
             Self::ServiceKey(_) => "service_key",
+            Self::MachineToken(_) => "machine_token",
         }
     }
 
@@ -33,6 +37,18 @@ impl Principal {
         match self {
             Self::User(token) => Some(&token.claims.user_id),
             Self::ServiceKey(_) => None,
+            Self::MachineToken(m) => {
+                Some(m.info.subject.as_str()).filter(|s| s.starts_with("user_"))
+            }
+        }
+    }
+
+    /// What a key or machine token was granted (users' permissions come from their token's claims).
+    pub fn scopes(&self) -> &[String] {
+        match self {
+            Self::User(_) => &[],
+            Self::ServiceKey(key) => &key.scopes,
+            Self::MachineToken(machine) => &machine.info.scopes,
         }
     }
 
@@ -41,13 +57,14 @@ impl Principal {
         match self {
             Self::User(token) => token.claims.organization.as_ref().map(|o| o.id.as_str()),
             Self::ServiceKey(key) => key.organization_id.as_deref(),
+            Self::MachineToken(m) => m.organization_id(),
         }
     }
 
     pub fn session(&self) -> Option<&SessionClaims> {
         match self {
             Self::User(token) => Some(&token.claims),
-            Self::ServiceKey(_) => None,
+            Self::ServiceKey(_) | Self::MachineToken(_) => None,
         }
     }
 }

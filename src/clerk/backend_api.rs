@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::machine_token::{MachineKind, MachineTokenInfo};
 use super::user::ClerkUser;
 use crate::settings::Secret;
 
@@ -45,6 +46,42 @@ impl BackendApi {
             secret,
             timeout,
         }
+    }
+
+    /// `POST /v1/<kind>/verify`: what Clerk knows of a machine token. `NotFound` when Clerk does
+    /// not know it.
+    pub async fn verify_machine_token(
+        &self,
+        kind: MachineKind,
+        token: &str,
+    ) -> Result<MachineTokenInfo, BackendApiError> {
+        let (path, field) = kind.endpoint();
+        let url = self
+            .base
+            .join(path)
+            .map_err(|e| BackendApiError::Transport(e.to_string()))?;
+        let client = awc::Client::builder().timeout(self.timeout).finish();
+        let mut response = client
+            .post(url.as_str())
+            .bearer_auth(self.secret.expose())
+            .insert_header((
+                "User-Agent",
+                concat!("auth-core/", env!("CARGO_PKG_VERSION")),
+            ))
+            .send_json(&serde_json::json!({ field: token }))
+            .await
+            .map_err(|e| BackendApiError::Transport(e.to_string()))?;
+        match response.status().as_u16() {
+            200 => {}
+            404 => return Err(BackendApiError::NotFound),
+            other => return Err(BackendApiError::Status(other)),
+        }
+        let body = response
+            .body()
+            .limit(MAX_BODY_BYTES)
+            .await
+            .map_err(|e| BackendApiError::Transport(e.to_string()))?;
+        serde_json::from_slice(&body).map_err(|e| BackendApiError::Decode(e.to_string()))
     }
 
     /// `GET /v1/users/{user_id}`.

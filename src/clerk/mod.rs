@@ -8,6 +8,7 @@ pub mod jwks_fetch;
 pub mod jwt;
 pub mod key_source;
 pub mod key_store;
+pub mod machine_token;
 pub mod organization;
 pub mod reason;
 pub mod rsa_key;

@@ -29,10 +29,16 @@ pub enum Reason {
     ServiceKeyRevoked,
     /// The database could not be asked about a service key.
     ServiceKeyUnavailable,
+    /// A machine token Clerk has revoked.
+    TokenRevoked,
+    /// Clerk's Backend API could not be asked about a machine token.
+    MachineTokenUnavailable,
+    /// Clerk refused auth-core's secret key.
+    SecretKeyInvalid,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 24] = [
         Self::TokenInvalid,
         Self::TokenInvalidAlgorithm,
         Self::JwkKidMismatch,
@@ -54,6 +60,9 @@ impl Reason {
         Self::ServiceKeyExpired,
         Self::ServiceKeyRevoked,
         Self::ServiceKeyUnavailable,
+        Self::TokenRevoked,
+        Self::MachineTokenUnavailable,
+        Self::SecretKeyInvalid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +88,9 @@ impl Reason {
             Self::ServiceKeyExpired => "service-key-expired",
             Self::ServiceKeyRevoked => "service-key-revoked",
             Self::ServiceKeyUnavailable => "service-key-unavailable",
+            Self::TokenRevoked => "token-revoked",
+            Self::MachineTokenUnavailable => "machine-token-unavailable",
+            Self::SecretKeyInvalid => "secret-key-invalid",
         }
     }
 
@@ -112,6 +124,11 @@ impl Reason {
             Self::ServiceKeyExpired => "the service key has expired",
             Self::ServiceKeyRevoked => "the service key has been revoked",
             Self::ServiceKeyUnavailable => "service keys cannot be checked right now",
+            Self::TokenRevoked => "the token has been revoked",
+            Self::MachineTokenUnavailable => {
+                "Clerk could not be asked about this token; retry shortly"
+            }
+            Self::SecretKeyInvalid => "Clerk refused auth-core's secret key (CLERK_SECRET_KEY)",
         }
     }
 }

@@ -39,6 +39,11 @@ struct State {
     user_failure_status: AtomicUsize,
     /// While set, the JWKS endpoints answer 503.
     jwks_down: std::sync::atomic::AtomicBool,
+    /// Machine tokens Clerk knows: token → the verify endpoint's 200 body.
+    machine_tokens: Mutex<HashMap<String, Value>>,
+    machine_verifications: AtomicUsize,
+    /// While set, the machine-token verify endpoints answer 503.
+    machine_down: std::sync::atomic::AtomicBool,
 }
 
 pub struct ClerkStandIn {
@@ -59,6 +64,12 @@ impl ClerkStandIn {
                 .route("/jwks", web::get().to(public_jwks))
                 .route("/v1/jwks", web::get().to(backend_jwks))
                 .route("/v1/users/{id}", web::get().to(get_user))
+                .route("/v1/api_keys/verify", web::post().to(verify_api_key))
+                .route("/v1/m2m_tokens/verify", web::post().to(verify_m2m_token))
+                .route(
+                    "/v1/oauth_applications/access_tokens/verify",
+                    web::post().to(verify_oauth_token),
+                )
         })
         .workers(1)
         .disable_signals()
@@ -105,6 +116,23 @@ impl ClerkStandIn {
         self.state
             .user_failure_status
             .store(usize::from(status), Ordering::SeqCst);
+    }
+
+    /// Makes Clerk know `token`, answering its verify endpoint with `body`.
+    pub fn put_machine_token(&self, token: &str, body: Value) {
+        self.state
+            .machine_tokens
+            .lock()
+            .unwrap()
+            .insert(token.to_owned(), body);
+    }
+
+    pub fn machine_verifications(&self) -> usize {
+        self.state.machine_verifications.load(Ordering::SeqCst)
+    }
+
+    pub fn set_machine_down(&self, down: bool) {
+        self.state.machine_down.store(down, Ordering::SeqCst);
     }
 
     /// Stops answering: connections are refused from now on.
@@ -243,4 +271,78 @@ pub fn session_claims(now_s: i64, extra: Value) -> Value {
         }
     }
     claims
+}
+
+/// One verify endpoint: the bearer secret and the exact body field of that endpoint are checked.
+fn verify_machine(state: &State, req: &HttpRequest, body: &Value, field: &str) -> HttpResponse {
+    if !authorized(req) {
+        return clerk_error(401, "authentication_invalid", "Invalid authentication");
+    }
+    state.machine_verifications.fetch_add(1, Ordering::SeqCst);
+    if state.machine_down.load(Ordering::SeqCst) {
+        return clerk_error(503, "service_unavailable", "Service unavailable");
+    }
+    let Some(token) = body.get(field).and_then(Value::as_str) else {
+        return clerk_error(400, "form_param_missing", "Bad Request");
+    };
+    match state.machine_tokens.lock().unwrap().get(token) {
+        Some(found) => HttpResponse::Ok().json(found),
+        None => clerk_error(404, "resource_not_found", "Resource not found"),
+    }
+}
+
+async fn verify_api_key(
+    state: web::Data<State>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> HttpResponse {
+    verify_machine(&state, &req, &body, "secret")
+}
+
+async fn verify_m2m_token(
+    state: web::Data<State>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> HttpResponse {
+    verify_machine(&state, &req, &body, "token")
+}
+
+async fn verify_oauth_token(
+    state: web::Data<State>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> HttpResponse {
+    verify_machine(&state, &req, &body, "access_token")
+}
+
+/// A verify endpoint's 200 body, in the Backend API spec's shape for each kind.
+pub fn machine_token_body(
+    kind: &str,
+    subject: &str,
+    scopes: &[&str],
+    expiration_ms: Option<i64>,
+    revoked: bool,
+    expired: bool,
+) -> Value {
+    let common = json!({"subject": subject, "scopes": scopes, "revoked": revoked,
+        "revocation_reason": if revoked { json!("compromised") } else { Value::Null },
+        "expired": expired, "expiration": expiration_ms, "created_at": 1_716_883_200_000_i64, "updated_at": 1_716_883_200_000_i64});
+    let mut body = match kind {
+        "api_key" => {
+            json!({"object": "api_key", "id": "ak_3beecc9c60adb5f9b850e91a8ee1e992", "type": "api_key",
+            "name": "ci-pipeline", "claims": null, "created_by": "user_admin", "last_used_at": null})
+        }
+        "m2m_token" => {
+            json!({"object": "machine_to_machine_token", "id": "mt_f7f0ba8c3b4843ce7d85fcdd5e71853e",
+            "claims": null, "last_used_at": null})
+        }
+        _ => {
+            json!({"object": "clerk_idp_oauth_access_token", "id": "oat_0ef5a7a33d87ed87ee7954c845d80450",
+            "client_id": "client_2xhFjEI5X2qWRvtV13BzSj8H6Dk"})
+        }
+    };
+    for (k, v) in common.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
 }
