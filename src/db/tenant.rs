@@ -7,7 +7,12 @@ use diesel::prelude::*;
 use super::schema::{audit_events, organization_memberships as om, organizations, users};
 use super::{DbConnection, DbError};
 
-/// The organization a request may see.
+/// The organization a request may see. Code outside auth-core cannot make one up; it gets it from
+/// an `OrgScope` extractor:
+///
+/// ```compile_fail,E0624
+/// let tenant = auth_core::db::tenant::Tenant::new("org_someone_else");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant(String);
 

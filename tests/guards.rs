@@ -1,0 +1,145 @@
+//! Route guards over HTTP, each allowing and denying: auth-core mounted in an application whose own
+//! routes are guarded by role, permission, feature and plan, for users and service keys.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use actix_web::{middleware::from_fn, web, App, HttpResponse, HttpServer};
+use auth_core::app::{mount, AppState};
+use auth_core::auth::middleware::{authenticate, Accepts};
+use auth_core::auth::{OrgScope, Require};
+use auth_core::clock::Clock;
+use common::clerk::{session_claims, ClerkStandIn, Minter, ISSUER};
+use common::{client, Response, TestDb};
+use serde_json::{json, Value};
+
+const NOW_S: i64 = 1_800_000_000;
+
+async fn ok(scope: OrgScope) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"org": scope.organization_id()}))
+}
+
+/// Starts the application: auth-core's routes plus guarded ones of its own.
+async fn start(db: &TestDb, clerk: &ClerkStandIn) -> (String, AppState) {
+    let jwks = clerk.jwks_url();
+    let settings = db.settings(&[
+        ("CLERK_JWKS_URL", jwks.as_str()),
+        ("AUTH_CORE__AUTH__ISSUER", ISSUER),
+    ]);
+    let (clock, _) = Clock::manual(NOW_S * 1000);
+    let state =
+        actix_web::rt::task::spawn_blocking(move || AppState::prepare_with_clock(settings, clock))
+            .await
+            .unwrap()
+            .unwrap();
+    let shared = state.clone();
+    let server = HttpServer::new(move || {
+        App::new().configure(mount(shared.clone())).service(
+            web::scope("/app")
+                .wrap(from_fn(|req, next| authenticate(Accepts::ANY, req, next)))
+                .service(
+                    web::resource("/admin")
+                        .wrap(Require::role("org:admin"))
+                        .to(ok),
+                )
+                .service(
+                    web::resource("/manage")
+                        .wrap(Require::permission("reports:manage"))
+                        .to(ok),
+                )
+                .service(
+                    web::resource("/billing")
+                        .wrap(Require::feature("o:billing"))
+                        .to(ok),
+                )
+                .service(web::resource("/team").wrap(Require::plan("team")).to(ok)),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let base = format!("http://{}", server.addrs()[0]);
+    actix_web::rt::spawn(server.run());
+    (base, state)
+}
+
+async fn call(base: &str, token: &str, path: &str) -> (u16, Value) {
+    let req = client()
+        .get(format!("{base}{path}"))
+        .insert_header(("Authorization", format!("Bearer {token}")));
+    let res = Response::from(req.send().await.unwrap()).await;
+    (res.status, res.json())
+}
+
+fn user(role: &str, fpm: &str, fea: &str, pla: &str) -> String {
+    Minter::a().mint(&session_claims(
+        NOW_S,
+        json!({"fea": fea, "pla": pla, "o": {"id": "org_acme", "rol": role, "per": "read,manage", "fpm": fpm}}),
+    ))
+}
+
+async fn each_guard_allows_and_denies(db: TestDb) {
+    let clerk = ClerkStandIn::start(&["a"]);
+    let (base, state) = start(&db, &clerk).await;
+    let admin = user("admin", "3", "o:reports,o:billing", "o:team");
+    let member = user("member", "1", "o:reports", "u:pro");
+    for (path, required) in [
+        ("/app/admin", json!({"role": "org:admin"})),
+        ("/app/manage", json!({"permission": "reports:manage"})),
+        ("/app/billing", json!({"feature": "o:billing"})),
+        ("/app/team", json!({"plan": "team"})),
+    ] {
+        let (status, body) = call(&base, &admin, path).await;
+        assert_eq!(
+            (status, &body["org"]),
+            (200, &json!("org_acme")),
+            "admin on {path}: {body}"
+        );
+        let (status, body) = call(&base, &member, path).await;
+        assert_eq!(status, 403, "member on {path}: {body}");
+        assert_eq!(body["error"]["code"], "insufficient-permissions");
+        assert_eq!(body["error"]["required"], required);
+    }
+    // No active organization: role and permission guards fail closed.
+    let no_org = Minter::a().mint(&session_claims(
+        NOW_S,
+        json!({"o": null, "fea": "u:billing"}),
+    ));
+    assert_eq!(call(&base, &no_org, "/app/manage").await.0, 403);
+    assert_eq!(call(&base, &no_org, "/app/admin").await.0, 403);
+    // A service key's scopes are its permissions; it has no role, features or plans.
+    let key = state
+        .db
+        .run(|c| {
+            auth_core::auth::service_keys::create(
+                c,
+                "k",
+                Some("org_acme"),
+                &["org:reports:manage".into()],
+                None,
+                None,
+                NOW_S * 1000,
+            )
+            .map_err(|e| auth_core::db::DbError::Migration(e.to_string()))
+        })
+        .await
+        .unwrap()
+        .secret;
+    assert_eq!(call(&base, &key, "/app/manage").await.0, 200);
+    for path in ["/app/admin", "/app/billing", "/app/team"] {
+        assert_eq!(call(&base, &key, path).await.0, 403, "{path}");
+    }
+    // No credential at all: 401, not 403.
+    let res = Response::from(
+        client()
+            .get(format!("{base}/app/admin"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status, 401);
+}
+
+db_test!(each_guard_allows_and_denies);
