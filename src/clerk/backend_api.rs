@@ -60,28 +60,11 @@ impl BackendApi {
             .base
             .join(path)
             .map_err(|e| BackendApiError::Transport(e.to_string()))?;
-        let client = awc::Client::builder().timeout(self.timeout).finish();
-        let mut response = client
-            .post(url.as_str())
-            .bearer_auth(self.secret.expose())
-            .insert_header((
-                "User-Agent",
-                concat!("auth-core/", env!("CARGO_PKG_VERSION")),
-            ))
+        let request = self.request(awc::http::Method::POST, &url);
+        let response = request
             .send_json(&serde_json::json!({ field: token }))
-            .await
-            .map_err(|e| BackendApiError::Transport(e.to_string()))?;
-        match response.status().as_u16() {
-            200 => {}
-            404 => return Err(BackendApiError::NotFound),
-            other => return Err(BackendApiError::Status(other)),
-        }
-        let body = response
-            .body()
-            .limit(MAX_BODY_BYTES)
-            .await
-            .map_err(|e| BackendApiError::Transport(e.to_string()))?;
-        serde_json::from_slice(&body).map_err(|e| BackendApiError::Decode(e.to_string()))
+            .await;
+        Self::read_json(response).await
     }
 
     /// `GET /v1/users/{user_id}`.
@@ -105,18 +88,35 @@ impl BackendApi {
         &self,
         url: Url,
     ) -> Result<T, BackendApiError> {
-        let client = awc::Client::builder().timeout(self.timeout).finish();
-        let mut response = client
-            .get(url.as_str())
+        let response = self.request(awc::http::Method::GET, &url).send().await;
+        Self::read_json(response).await
+    }
+
+    /// A request to the Backend API with the secret key, bounded by the configured timeout.
+    fn request(&self, method: awc::http::Method, url: &Url) -> awc::ClientRequest {
+        awc::Client::builder()
+            .timeout(self.timeout)
+            .finish()
+            .request(method, url.as_str())
             .bearer_auth(self.secret.expose())
             .insert_header(("Accept", "application/json"))
             .insert_header((
                 "User-Agent",
                 concat!("auth-core/", env!("CARGO_PKG_VERSION")),
             ))
-            .send()
-            .await
-            .map_err(|e| BackendApiError::Transport(e.to_string()))?;
+    }
+
+    /// 200 → the decoded body (bounded); 404 → `NotFound`; anything else → `Status`.
+    async fn read_json<T, S>(
+        response: Result<awc::ClientResponse<S>, awc::error::SendRequestError>,
+    ) -> Result<T, BackendApiError>
+    where
+        T: serde::de::DeserializeOwned,
+        S: futures_util::Stream<
+                Item = Result<actix_web::web::Bytes, actix_web::error::PayloadError>,
+            > + Unpin,
+    {
+        let mut response = response.map_err(|e| BackendApiError::Transport(e.to_string()))?;
         match response.status().as_u16() {
             200 => {}
             404 => return Err(BackendApiError::NotFound),
