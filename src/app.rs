@@ -168,8 +168,10 @@ pub fn build(
         InitError = (),
     >,
 > {
+    let cors_origins = state.settings.cors.allowed_origins.clone();
     App::new()
         .configure(mount(state))
         .default_service(web::to(api::not_found))
-        .wrap(middleware::from_fn(http::request_id::middleware))
+        .wrap(http::cors::build(&cors_origins))
+        .wrap(middleware::from_fn(http::envelope::middleware))
 }

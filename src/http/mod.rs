@@ -1,3 +1,7 @@
-//! Cross-cutting HTTP concerns that wrap every route: request ids and the access log.
+//! Cross-cutting HTTP concerns that wrap every route: request ids, security headers, CORS and the
+//! access log.
 
+pub mod cors;
+pub mod envelope;
 pub mod request_id;
+pub mod security_headers;

@@ -1,16 +1,11 @@
-//! The outermost middleware: gives every request an id (kept from `X-Request-Id` when well-formed,
-//! generated otherwise), echoes it on the response, and writes one access-log line per request.
+//! Request ids: kept from `X-Request-Id` when well-formed, generated otherwise; reachable from any code
+//! serving the request (error bodies) through [`current`].
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::error::InternalError;
+use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::http::Method;
-use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest};
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -19,7 +14,7 @@ pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_LEN: usize = 128;
 
 tokio::task_local! {
-    static CURRENT: RequestId;
+    pub(crate) static CURRENT: RequestId;
 }
 
 /// The id of the request being served, for code that has no `HttpRequest` at hand (error bodies).
@@ -76,51 +71,6 @@ impl FromRequest for RequestId {
             .unwrap_or_else(RequestId::generate);
         std::future::ready(Ok(id))
     }
-}
-
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let started = Instant::now();
-    let id = req
-        .headers()
-        .get(&HEADER)
-        .and_then(RequestId::from_client)
-        .unwrap_or_else(RequestId::generate);
-    req.extensions_mut().insert(id.clone());
-    let method = req.method().clone();
-    // The path only: query strings can carry tokens.
-    let path = req.path().to_owned();
-
-    let outcome = CURRENT.scope(id.clone(), next.call(req)).await;
-    let header_value = HeaderValue::from_str(id.as_str()).ok();
-    let mut response = match outcome {
-        Ok(response) => response,
-        Err(error) => {
-            // An error raised by inner middleware: render it here, inside the scope, so that its JSON
-            // body carries the request id, and hand the finished response on.
-            let mut rendered = CURRENT.sync_scope(id.clone(), || error.error_response());
-            if let Some(value) = header_value {
-                rendered.headers_mut().insert(HEADER, value);
-            }
-            log_line(&method, &path, rendered.status().as_u16(), started, &id);
-            return Err(InternalError::from_response(error, rendered).into());
-        }
-    };
-    if let Some(value) = header_value {
-        response.headers_mut().insert(HEADER, value);
-    }
-    log_line(&method, &path, response.status().as_u16(), started, &id);
-    Ok(response)
-}
-
-fn log_line(method: &Method, path: &str, status: u16, started: Instant, id: &RequestId) {
-    log::info!(
-        target: "auth_core::access",
-        "{method} {path} {status} {ms:.1}ms request_id={id}",
-        ms = started.elapsed().as_secs_f64() * 1000.0,
-    );
 }
 
 #[cfg(test)]

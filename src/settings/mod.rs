@@ -54,6 +54,7 @@ pub struct ServerSettings {
     /// 0 = one per CPU core.
     pub workers: usize,
     pub shutdown_timeout: Duration,
+    pub hsts: bool,
     pub debug: bool,
 }
 
@@ -203,6 +204,7 @@ impl Settings {
             shutdown_timeout: parse::integer(&raw.server.shutdown_timeout_secs, 0, 3600)
                 .map(Duration::from_secs)
                 .map_err(|p| invalid("server.shutdown_timeout_secs", p))?,
+            hsts: parse::boolean(&raw.server.hsts).map_err(|p| invalid("server.hsts", p))?,
             debug: parse::boolean(&raw.server.debug).map_err(|p| invalid("server.debug", p))?,
         };
         let log = LogSettings {

@@ -104,6 +104,7 @@ pub struct RawServer {
     pub bind: String,
     pub workers: String,
     pub shutdown_timeout_secs: String,
+    pub hsts: String,
     pub debug: String,
 }
 

@@ -1,0 +1,68 @@
+//! The outermost middleware: every response, errors included, leaves with its request id, the
+//! security headers, and one access-log line (method, path without query, status, duration, id).
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
+use actix_web::http::header::HeaderValue;
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{web, Error, HttpMessage};
+
+use super::request_id::{RequestId, CURRENT, HEADER};
+use super::{cors, security_headers};
+use crate::app::AppState;
+
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get(&HEADER)
+        .and_then(RequestId::from_client)
+        .unwrap_or_else(RequestId::generate);
+    req.extensions_mut().insert(id.clone());
+    let method = req.method().clone();
+    // The path only: query strings can carry tokens.
+    let path = req.path().to_owned();
+
+    let hsts = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.settings.server.hsts);
+    let outcome = CURRENT.scope(id.clone(), next.call(req)).await;
+    let header_value = HeaderValue::from_str(id.as_str()).ok();
+    let mut response = match outcome {
+        Ok(response) => response,
+        Err(error) => {
+            // An error raised by inner middleware: render it here, inside the scope, so that its JSON
+            // body carries the request id, and hand the finished response on.
+            let mut rendered = CURRENT.sync_scope(id.clone(), || error.error_response());
+            if let Some(value) = header_value {
+                rendered.headers_mut().insert(HEADER, value);
+            }
+            security_headers::apply(rendered.headers_mut(), hsts);
+            cors::drop_stray_credentials(rendered.headers_mut());
+            log_line(&method, &path, rendered.status().as_u16(), started, &id);
+            return Err(InternalError::from_response(error, rendered).into());
+        }
+    };
+    if let Some(value) = header_value {
+        response.headers_mut().insert(HEADER, value);
+    }
+    security_headers::apply(response.headers_mut(), hsts);
+    cors::drop_stray_credentials(response.headers_mut());
+    log_line(&method, &path, response.status().as_u16(), started, &id);
+    Ok(response)
+}
+
+fn log_line(method: &Method, path: &str, status: u16, started: Instant, id: &RequestId) {
+    log::info!(
+        target: "auth_core::access",
+        "{method} {path} {status} {ms:.1}ms request_id={id}",
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+    );
+}
