@@ -7,6 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App};
 
+use crate::audit::{AuditConfig, AuditLog};
 use crate::auth::machine_tokens::MachineTokenVerifier;
 use crate::auth::service_keys::ServiceKeyVerifier;
 use crate::auth::token_source;
@@ -36,6 +37,7 @@ pub struct AppState {
     pub service_keys: Arc<ServiceKeyVerifier>,
     /// Present when `CLERK_SECRET_KEY` is set: Clerk's machine tokens are verified by its Backend API.
     pub machine_tokens: Option<Arc<MachineTokenVerifier>>,
+    pub audit: Arc<AuditLog>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,11 @@ impl AppState {
             .iter()
             .filter_map(|secret| SigningKey::from_secret(secret.expose()))
             .collect();
+        let audit_log = AuditLog::new(AuditConfig {
+            queue_capacity: settings.audit.queue_capacity,
+            batch_size: settings.audit.batch_size,
+            linger: settings.audit.linger,
+        });
         let service_keys =
             ServiceKeyVerifier::new(db.clone(), clock.clone(), settings.auth.service_key_cache);
         let state = Self {
@@ -104,6 +111,7 @@ impl AppState {
             webhook_keys: Arc::new(webhook_keys),
             service_keys: Arc::new(service_keys),
             machine_tokens,
+            audit: Arc::new(audit_log),
         };
         if let Err(error) = state.reload_revoked_sessions() {
             log::warn!("revoked sessions not loaded yet ({error}); retrying in the background");
@@ -172,6 +180,7 @@ pub fn build(
     App::new()
         .configure(mount(state))
         .default_service(web::to(api::not_found))
+        .wrap(middleware::from_fn(crate::audit::middleware::record))
         .wrap(http::cors::build(&cors_origins))
         .wrap(middleware::from_fn(http::envelope::middleware))
 }

@@ -103,6 +103,7 @@ fn serve(settings: Settings, args: ServeArgs) -> Result<(), Failure> {
     let state = AppState::prepare(settings)?;
     actix_web::rt::System::new().block_on(async move {
         let signals = server::ShutdownSignals::install().map_err(Failure::Server)?;
+        let audit = state.audit.clone();
         let bound = server::bind(state, &bind, workers).map_err(|error| Failure::Bind {
             bind: bind.clone(),
             error,
@@ -115,6 +116,8 @@ fn serve(settings: Settings, args: ServeArgs) -> Result<(), Failure> {
         let _ = std::io::stdout().flush();
         actix_web::rt::spawn(server::stop_on_signals(bound.server.handle(), signals));
         bound.server.await.map_err(Failure::Server)?;
+        // In-flight requests are done: write every audit event still queued.
+        audit.flush().await;
         log::info!("stopped");
         Ok(())
     })

@@ -23,6 +23,14 @@ pub fn bind(state: AppState, bind: &str, workers: usize) -> std::io::Result<Boun
         actix_web::rt::spawn(async move { keys.prefetch().await });
     }
     actix_web::rt::spawn(sync_revoked_sessions(state.clone()));
+    state.audit.start_writer(state.db.clone());
+    if let Some(max_age) = state.settings.audit.retention {
+        actix_web::rt::spawn(crate::audit::retention::run(
+            state.db.clone(),
+            state.clock.clone(),
+            max_age,
+        ));
+    }
     let shutdown_timeout = state.settings.server.shutdown_timeout.as_secs();
     let mut http = HttpServer::new(move || app::build(state.clone()))
         .shutdown_timeout(shutdown_timeout)

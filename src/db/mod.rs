@@ -1,6 +1,7 @@
 //! Everything that touches the database: the pool over SQLite or PostgreSQL, the schema, migrations.
 //! Code elsewhere reaches it through [`Db::run`] (async handlers) or [`Db::get`] (blocking code).
 
+pub mod audit;
 mod connection;
 mod error;
 pub mod migrations;

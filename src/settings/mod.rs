@@ -43,6 +43,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub clerk: ClerkSettings,
     pub auth: AuthSettings,
+    pub audit: AuditSettings,
     pub webhooks: WebhookSettings,
     pub cors: CorsSettings,
     pub security: SecuritySettings,
@@ -54,6 +55,7 @@ pub struct ServerSettings {
     /// 0 = one per CPU core.
     pub workers: usize,
     pub shutdown_timeout: Duration,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub hsts: bool,
     pub debug: bool,
 }
@@ -173,6 +175,15 @@ pub struct AuthSettings {
 }
 
 #[derive(Debug, Clone)]
+pub struct AuditSettings {
+    pub queue_capacity: usize,
+    pub batch_size: usize,
+    pub linger: Duration,
+    /// `None`: kept forever.
+    pub retention: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
 pub struct WebhookSettings {
     pub max_body_bytes: usize,
     pub tolerance_secs: i64,
@@ -204,6 +215,18 @@ impl Settings {
             shutdown_timeout: parse::integer(&raw.server.shutdown_timeout_secs, 0, 3600)
                 .map(Duration::from_secs)
                 .map_err(|p| invalid("server.shutdown_timeout_secs", p))?,
+            trusted_proxies: raw
+                .server
+                .trusted_proxies
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|ip| {
+                    ip.parse()
+                        .map_err(|_| format!("{ip:?} is not an IP address"))
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|p| invalid("server.trusted_proxies", p))?,
             hsts: parse::boolean(&raw.server.hsts).map_err(|p| invalid("server.hsts", p))?,
             debug: parse::boolean(&raw.server.debug).map_err(|p| invalid("server.debug", p))?,
         };
@@ -229,6 +252,20 @@ impl Settings {
         };
         let clerk = Self::clerk_from_raw(&raw.clerk)?;
         let auth = Self::auth_from_raw(&raw.auth, &clerk)?;
+        let audit = AuditSettings {
+            queue_capacity: parse::integer(&raw.audit.queue_capacity, 1, 10_000_000)
+                .map_err(|p| invalid("audit.queue_capacity", p))?,
+            batch_size: parse::integer(&raw.audit.batch_size, 1, 10_000)
+                .map_err(|p| invalid("audit.batch_size", p))?,
+            linger: parse::millis(&raw.audit.linger_ms, 1, 60_000)
+                .map_err(|p| invalid("audit.linger_ms", p))?,
+            retention: match parse::integer::<u64>(&raw.audit.retention_days, 0, 36_500)
+                .map_err(|p| invalid("audit.retention_days", p))?
+            {
+                0 => None,
+                days => Some(Duration::from_secs(days * 86_400)),
+            },
+        };
         let webhooks = WebhookSettings {
             max_body_bytes: parse::integer(&raw.webhooks.max_body_bytes, 1024, 64 << 20)
                 .map_err(|p| invalid("webhooks.max_body_bytes", p))?,
@@ -252,6 +289,7 @@ impl Settings {
             database,
             clerk,
             auth,
+            audit,
             webhooks,
             cors,
             security,

@@ -93,6 +93,7 @@ pub struct RawSettings {
     pub database: RawDatabase,
     pub clerk: RawClerk,
     pub auth: RawAuth,
+    pub audit: RawAudit,
     pub webhooks: RawWebhooks,
     pub cors: RawCors,
     pub security: RawSecurity,
@@ -104,6 +105,7 @@ pub struct RawServer {
     pub bind: String,
     pub workers: String,
     pub shutdown_timeout_secs: String,
+    pub trusted_proxies: String,
     pub hsts: String,
     pub debug: String,
 }
@@ -155,6 +157,15 @@ pub struct RawAuth {
     pub revoked_session_retention_secs: String,
     pub revocation_sync_secs: String,
     pub service_key_cache_secs: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    pub queue_capacity: String,
+    pub batch_size: String,
+    pub linger_ms: String,
+    pub retention_days: String,
 }
 
 #[derive(Debug, Deserialize)]
