@@ -105,7 +105,9 @@ fn an_unreachable_database_at_start_up_is_a_clear_error_not_a_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
-        last.starts_with("auth-core: database unavailable: timed out waiting for connection: connection to server at \"127.0.0.1\", port 1 failed: Connection refused"),
+        // The cause (libpq's "Connection refused") follows when the first attempt failed before the
+        // acquire timeout, which a loaded machine does not guarantee.
+        last.starts_with("auth-core: database unavailable: timed out waiting for connection"),
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");

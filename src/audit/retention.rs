@@ -20,9 +20,11 @@ pub fn purge(db: &Db, now_ms: i64, max_age: Duration) -> Result<usize, DbError> 
     }
 }
 
-/// Purges once an hour on the blocking pool.
+/// Purges once an hour on the blocking pool, the first time an hour after start-up.
 pub async fn run(db: Db, clock: Clock, max_age: Duration) {
-    let mut interval = actix_web::rt::time::interval(Duration::from_secs(3600));
+    let period = Duration::from_secs(3600);
+    let mut interval =
+        actix_web::rt::time::interval_at(actix_web::rt::time::Instant::now() + period, period);
     loop {
         interval.tick().await;
         let (db, now) = (db.clone(), clock.now_ms());
