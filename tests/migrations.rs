@@ -285,7 +285,17 @@ fn postgres_connection_can_require_tls() {
     let Some(db) = TestDb::postgres("postgres_connection_can_require_tls") else {
         return;
     };
-    let url = format!("{}?sslmode=require", db.url);
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let others: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "sslmode")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(others)
+        .append_pair("sslmode", "require");
+    let url = url.to_string();
     let handle = open(&db, &[("DATABASE_URL", &url)]);
     let mut conn = handle.get().unwrap();
     let DbConnection::Postgresql(pg) = &mut *conn else {

@@ -100,6 +100,12 @@ impl TestDb {
             .unwrap();
         let mut url = Url::parse(&postgres_admin_url()).unwrap();
         url.set_path(&name);
+        // Plain TCP to the test databases: libpq's OpenSSL cleans up at process exit while server
+        // threads left by earlier tests may still hold TLS connections, which can crash the test
+        // binary after every test has passed. TLS itself is tested explicitly (migrations.rs).
+        if !url.query_pairs().any(|(k, _)| k == "sslmode") {
+            url.query_pairs_mut().append_pair("sslmode", "disable");
+        }
         Some(Self {
             backend: Backend::Postgres,
             url: url.to_string(),
@@ -229,6 +235,14 @@ impl TestApp {
 
     pub async fn stop(&self) {
         self.handle.stop(true).await;
+    }
+}
+
+/// Stops the server when the test ends, so its worker threads do not outlive it (the stop command
+/// is sent at once; nothing waits for it).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
     }
 }
 
