@@ -68,7 +68,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
     }
     let settings = Settings::load(&SettingsSources::from_process(cli.config))?;
-    init_logging(&settings.log.filter);
+    init_logging(&settings.log.filter, settings.log.json);
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(settings, args),
         Command::Migrate => migrate(&settings),
@@ -88,13 +88,27 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, json: bool) {
     let mut builder = env_logger::Builder::new();
     match std::env::var("RUST_LOG") {
         Ok(from_env) if !from_env.trim().is_empty() => builder.parse_filters(&from_env),
         _ => builder.parse_filters(filter),
     };
-    builder.format_timestamp_millis().init();
+    if json {
+        // One object per line: what log shippers (Loki, Vector, CloudWatch…) parse without rules.
+        builder.format(|buf, record| {
+            let line = serde_json::json!({
+                "ts": buf.timestamp_millis().to_string(),
+                "level": record.level().as_str(),
+                "target": record.target(),
+                "message": record.args().to_string(),
+            });
+            writeln!(buf, "{line}")
+        });
+    } else {
+        builder.format_timestamp_millis();
+    }
+    builder.init();
 }
 
 fn serve(settings: Settings, args: ServeArgs) -> Result<(), Failure> {

@@ -59,7 +59,61 @@ fn access_log_has_one_line_per_request_without_query_strings() {
     let line = server.wait_for_log("auth_core::access", EXIT_WITHIN);
     assert!(line.contains("GET /healthz 200 "), "{line}");
     assert!(line.contains("request_id="), "{line}");
+    assert!(line.ends_with("user=- org=-"), "anonymous: {line}");
     assert!(!line.contains("secret") && !line.contains('?'), "{line}");
+}
+
+/// `log.format = json`: every line is one JSON object; the access line names user and organization.
+#[test]
+fn json_logs_for_log_shippers() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = std::fs::read_to_string(common::target_dir_file(
+        "tests/fixtures/keys/rsa-2048-a.pub.pem",
+    ))
+    .unwrap();
+    let server = RunningServer::start(
+        dir.path(),
+        &[
+            ("AUTH_CORE__LOG__FORMAT", "json"),
+            ("CLERK_JWT_KEY", pem.as_str()),
+            ("AUTH_CORE__AUTH__ISSUER", common::clerk::ISSUER),
+        ],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = common::clerk::Minter::a().mint(&common::clerk::session_claims(
+        i64::try_from(now).unwrap(),
+        serde_json::json!({}),
+    ));
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        write!(stream, "GET /api/auth/me HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    }
+    let line = server.wait_for_log("auth_core::access", EXIT_WITHIN);
+    let record: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert_eq!(record["level"], "INFO");
+    assert_eq!(record["target"], "auth_core::access");
+    let message = record["message"].as_str().unwrap();
+    assert!(message.starts_with("GET /api/auth/me 200 "), "{message}");
+    assert!(
+        message.ends_with("user=user_2test org=org_2test"),
+        "{message}"
+    );
+    assert!(!line.contains(&token), "the token never reaches the log");
+    for earlier in server.stderr_lines.try_iter() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&earlier).is_ok(),
+            "not JSON: {earlier}"
+        );
+    }
 }
 
 #[test]

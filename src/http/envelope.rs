@@ -14,6 +14,7 @@ use actix_web::{web, Error, HttpMessage};
 use super::request_id::{RequestId, CURRENT, HEADER};
 use super::{cors, security_headers};
 use crate::app::AppState;
+use crate::auth::Principal;
 
 pub async fn middleware(
     req: ServiceRequest,
@@ -46,7 +47,14 @@ pub async fn middleware(
             }
             security_headers::apply(rendered.headers_mut(), hsts);
             cors::drop_stray_credentials(rendered.headers_mut());
-            log_line(&method, &path, rendered.status().as_u16(), started, &id);
+            log_line(
+                &method,
+                &path,
+                rendered.status().as_u16(),
+                started,
+                &id,
+                None,
+            );
             return Err(InternalError::from_response(error, rendered).into());
         }
     };
@@ -55,14 +63,33 @@ pub async fn middleware(
     }
     security_headers::apply(response.headers_mut(), hsts);
     cors::drop_stray_credentials(response.headers_mut());
-    log_line(&method, &path, response.status().as_u16(), started, &id);
+    let principal = response.request().extensions().get::<Principal>().cloned();
+    log_line(
+        &method,
+        &path,
+        response.status().as_u16(),
+        started,
+        &id,
+        principal.as_ref(),
+    );
     Ok(response)
 }
 
-fn log_line(method: &Method, path: &str, status: u16, started: Instant, id: &RequestId) {
+fn log_line(
+    method: &Method,
+    path: &str,
+    status: u16,
+    started: Instant,
+    id: &RequestId,
+    principal: Option<&Principal>,
+) {
+    let user = principal.and_then(Principal::user_id).unwrap_or("-");
+    let org = principal
+        .and_then(Principal::organization_id)
+        .unwrap_or("-");
     log::info!(
         target: "auth_core::access",
-        "{method} {path} {status} {ms:.1}ms request_id={id}",
+        "{method} {path} {status} {ms:.1}ms request_id={id} user={user} org={org}",
         ms = started.elapsed().as_secs_f64() * 1000.0,
     );
 }

@@ -64,6 +64,8 @@ pub struct ServerSettings {
 pub struct LogSettings {
     /// An env_logger filter, already checked.
     pub filter: String,
+    /// One JSON object per line instead of text.
+    pub json: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -232,6 +234,16 @@ impl Settings {
         };
         let log = LogSettings {
             filter: parse::log_filter(&raw.log.level).map_err(|p| invalid("log.level", p))?,
+            json: match raw.log.format.trim() {
+                "text" => false,
+                "json" => true,
+                other => {
+                    return Err(invalid(
+                        "log.format",
+                        format!("expected text or json, got {other:?}"),
+                    ))
+                }
+            },
         };
         let db = &raw.database;
         if !non_empty(&db.data_dir) {

@@ -114,6 +114,7 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawLog {
     pub level: String,
+    pub format: String,
 }
 
 #[derive(Deserialize)]
