@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::db::revoked_sessions;
 use crate::db::{Db, DbError};
 use crate::error::ApiError;
+use crate::http::metrics::Metrics;
 use crate::settings::Settings;
 use crate::sync::users::UserDirectory;
 use crate::{api, http};
@@ -38,6 +39,7 @@ pub struct AppState {
     /// Present when `CLERK_SECRET_KEY` is set: Clerk's machine tokens are verified by its Backend API.
     pub machine_tokens: Option<Arc<MachineTokenVerifier>>,
     pub audit: Arc<AuditLog>,
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +114,7 @@ impl AppState {
             service_keys: Arc::new(service_keys),
             machine_tokens,
             audit: Arc::new(audit_log),
+            metrics: Arc::new(Metrics::default()),
         };
         if let Err(error) = state.reload_revoked_sessions() {
             log::warn!("revoked sessions not loaded yet ({error}); retrying in the background");

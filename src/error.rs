@@ -27,6 +27,8 @@ pub enum ErrorCode {
     MembershipRevoked,
     /// A guard's requirement is not met.
     InsufficientPermissions,
+    /// `/metrics` without the configured token.
+    MetricsUnauthorized,
     NotFound,
     MethodNotAllowed,
     DatabaseUnavailable,
@@ -43,6 +45,7 @@ impl ErrorCode {
             Self::OrganizationRequired => "organization-required",
             Self::MembershipRevoked => "membership-revoked",
             Self::InsufficientPermissions => "insufficient-permissions",
+            Self::MetricsUnauthorized => "metrics-unauthorized",
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::DatabaseUnavailable => "database-unavailable",
@@ -128,6 +131,14 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::PayloadTooLarge,
             format!("the body exceeds {limit} bytes"),
+        )
+    }
+
+    pub fn metrics_unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::MetricsUnauthorized,
+            "send the metrics token as Authorization: Bearer",
         )
     }
 

@@ -2,6 +2,7 @@
 
 pub mod health;
 pub mod me;
+pub mod metrics;
 pub mod orgs;
 pub mod webhooks;
 
@@ -26,6 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(health::readiness))
             .default_service(web::to(method_not_allowed)),
     )
+    .service(get("/metrics", metrics::metrics))
     .service(
         web::resource("/api/auth/webhooks/clerk")
             .route(web::post().to(webhooks::clerk))

@@ -62,6 +62,26 @@ async fn read_body(
     Ok(body)
 }
 
+/// The event's `type`, for metrics only (anything unusual is counted as "other").
+fn event_type_of(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct TypeOnly {
+        #[serde(rename = "type")]
+        event_type: String,
+    }
+    match serde_json::from_slice::<TypeOnly>(body) {
+        Ok(t)
+            if t.event_type.len() <= 64
+                && t.event_type
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.') =>
+        {
+            t.event_type
+        }
+        _ => "other".to_owned(),
+    }
+}
+
 pub async fn clerk(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -79,6 +99,7 @@ pub async fn clerk(
         settings.tolerance_secs,
     ) {
         log::warn!(target: "auth_core::webhooks", "delivery refused: {}", error.as_str());
+        state.metrics.record_webhook("unverified", "refused");
         return Err(ApiError::webhook_refused(error));
     }
     // Verified above: the timestamp parses.
@@ -87,6 +108,7 @@ pub async fn clerk(
     let options = SyncOptions {
         revoked_session_retention: state.settings.auth.revoked_session_retention,
     };
+    let event_type = event_type_of(&body);
     let body = body.freeze();
     let id = svix_id.clone();
     let outcome = state
@@ -112,5 +134,6 @@ pub async fn clerk(
         }
     }
     log::info!(target: "auth_core::webhooks", "delivery {svix_id}: {}", outcome.status());
+    state.metrics.record_webhook(&event_type, outcome.status());
     Ok(HttpResponse::Ok().json(json!({ "status": outcome.status(), "svix_id": svix_id })))
 }

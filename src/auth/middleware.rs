@@ -82,8 +82,8 @@ pub async fn authenticate(
     let found = token_source::find(req.request(), state.cookie_suffix.as_deref());
     let (token, carrier) = match found {
         Ok(Some(found)) => found,
-        Ok(None) => return Err(refuse(Reason::SessionTokenMissing, None)),
-        Err(reason) => return Err(refuse(reason, Some(token_source::Carrier::Header))),
+        Ok(None) => return Err(refuse(&state, Reason::SessionTokenMissing, None)),
+        Err(reason) => return Err(refuse(&state, reason, Some(token_source::Carrier::Header))),
     };
     let kind = classify(&token);
     let from_header = carrier == token_source::Carrier::Header;
@@ -97,7 +97,7 @@ pub async fn authenticate(
         }
     };
     if !accepted {
-        return Err(refuse(Reason::TokenTypeMismatch, Some(carrier)));
+        return Err(refuse(&state, Reason::TokenTypeMismatch, Some(carrier)));
     }
     let principal = match (kind, &state.machine_tokens) {
         (Kind::SessionToken, _) => state.verifier.verify(&token).await.map(Principal::User),
@@ -115,15 +115,17 @@ pub async fn authenticate(
     };
     match principal {
         Ok(principal) => {
+            state.metrics.record_auth("ok");
             org_scope::reject_foreign_ids(req.request(), principal.organization_id())?;
             req.extensions_mut().insert(principal);
             next.call(req).await
         }
-        Err(reason) => Err(refuse(reason, Some(carrier))),
+        Err(reason) => Err(refuse(&state, reason, Some(carrier))),
     }
 }
 
-fn refuse(reason: Reason, carrier: Option<token_source::Carrier>) -> Error {
+fn refuse(state: &AppState, reason: Reason, carrier: Option<token_source::Carrier>) -> Error {
+    state.metrics.record_auth(reason.as_str());
     log::info!(
         target: "auth_core::auth",
         "authentication refused: {reason} (credential from {})",

@@ -31,8 +31,9 @@ pub async fn middleware(
     // The path only: query strings can carry tokens.
     let path = req.path().to_owned();
 
-    let hsts = req
-        .app_data::<web::Data<AppState>>()
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let hsts = state
+        .as_ref()
         .is_some_and(|state| state.settings.server.hsts);
     let outcome = CURRENT.scope(id.clone(), next.call(req)).await;
     let header_value = HeaderValue::from_str(id.as_str()).ok();
@@ -55,6 +56,13 @@ pub async fn middleware(
                 &id,
                 None,
             );
+            if let Some(state) = &state {
+                // No route was matched for a request refused before routing finished.
+                let status = rendered.status().as_u16();
+                state
+                    .metrics
+                    .record_request("unmatched", status, started.elapsed());
+            }
             return Err(InternalError::from_response(error, rendered).into());
         }
     };
@@ -64,6 +72,15 @@ pub async fn middleware(
     security_headers::apply(response.headers_mut(), hsts);
     cors::drop_stray_credentials(response.headers_mut());
     let principal = response.request().extensions().get::<Principal>().cloned();
+    if let Some(state) = &state {
+        let route = response
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        state
+            .metrics
+            .record_request(&route, response.status().as_u16(), started.elapsed());
+    }
     log_line(
         &method,
         &path,

@@ -3,5 +3,6 @@
 
 pub mod cors;
 pub mod envelope;
+pub mod metrics;
 pub mod request_id;
 pub mod security_headers;

@@ -44,6 +44,7 @@ pub struct Settings {
     pub clerk: ClerkSettings,
     pub auth: AuthSettings,
     pub audit: AuditSettings,
+    pub metrics: MetricsSettings,
     pub webhooks: WebhookSettings,
     pub cors: CorsSettings,
     pub security: SecuritySettings,
@@ -177,6 +178,11 @@ pub struct AuthSettings {
 }
 
 #[derive(Debug, Clone)]
+pub struct MetricsSettings {
+    pub token: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
 pub struct AuditSettings {
     pub queue_capacity: usize,
     pub batch_size: usize,
@@ -278,6 +284,21 @@ impl Settings {
                 days => Some(Duration::from_secs(days * 86_400)),
             },
         };
+        let metrics = MetricsSettings {
+            token: match raw.metrics.token.as_str() {
+                "" => None,
+                token if token.chars().count() < 16 => {
+                    return Err(invalid(
+                        "metrics.token",
+                        format!(
+                            "must be at least 16 characters (got {})",
+                            token.chars().count()
+                        ),
+                    ))
+                }
+                token => Some(Secret::new(token)),
+            },
+        };
         let webhooks = WebhookSettings {
             max_body_bytes: parse::integer(&raw.webhooks.max_body_bytes, 1024, 64 << 20)
                 .map_err(|p| invalid("webhooks.max_body_bytes", p))?,
@@ -302,6 +323,7 @@ impl Settings {
             clerk,
             auth,
             audit,
+            metrics,
             webhooks,
             cors,
             security,

@@ -94,6 +94,7 @@ pub struct RawSettings {
     pub clerk: RawClerk,
     pub auth: RawAuth,
     pub audit: RawAudit,
+    pub metrics: RawMetrics,
     pub webhooks: RawWebhooks,
     pub cors: RawCors,
     pub security: RawSecurity,
@@ -169,6 +170,12 @@ pub struct RawAudit {
     pub retention_days: String,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub token: String,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWebhooks {
@@ -198,7 +205,7 @@ macro_rules! redacted_debug {
         }
     )*};
 }
-redacted_debug!(RawDatabase, RawClerk, RawSecurity);
+redacted_debug!(RawDatabase, RawClerk, RawSecurity, RawMetrics);
 
 /// Stacks the layers and deserializes them.
 pub fn load_raw(sources: &SettingsSources) -> Result<RawSettings, SettingsError> {

@@ -184,6 +184,7 @@ fn each_invalid_setting_has_a_clear_message() {
         ("DEBUG", "maybe", "invalid setting server.debug (DEBUG): expected true or false (also 1/0, yes/no, on/off), got \"maybe\""),
         ("DATABASE_URL", "mysql://root@localhost/db", "invalid setting database.url (DATABASE_URL): unsupported database scheme \"mysql\": use postgres://… or sqlite://…"),
         ("DATABASE_URL", "sqlite://:memory:", "invalid setting database.url (DATABASE_URL): in-memory SQLite cannot back a connection pool (each connection would see its own empty database); give a file path"),
+        ("AUTH_CORE__METRICS__TOKEN", "short", "invalid setting metrics.token (AUTH_CORE__METRICS__TOKEN): must be at least 16 characters (got 5)"),
         ("AUTH_CORE__LOG__FORMAT", "xml", "invalid setting log.format (AUTH_CORE__LOG__FORMAT): expected text or json, got \"xml\""),
         ("AUTH_CORE__LOG__LEVEL", "verbose", "invalid setting log.level (AUTH_CORE__LOG__LEVEL): unknown log level \"verbose\" (expected one of off, error, warn, info, debug, trace)"),
         ("AUTH_CORE__LOG__LEVEL", "info,actix_web=loud", "invalid setting log.level (AUTH_CORE__LOG__LEVEL): unknown log level \"loud\" (expected one of off, error, warn, info, debug, trace)"),

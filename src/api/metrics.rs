@@ -1,0 +1,43 @@
+//! `GET /metrics`: Prometheus text format. With `metrics.token` set, a scraper must send it as
+//! `Authorization: Bearer <token>` (compared in constant time); otherwise restrict access by network.
+
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::http::metrics::Gauges;
+
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub async fn metrics(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = &state.settings.metrics.token {
+        let presented = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !same(presented.as_bytes(), token.expose().as_bytes()) {
+            return Err(ApiError::metrics_unauthorized());
+        }
+    }
+    let keys = state.verifier.key_store().map(|k| k.status());
+    let (connections, idle) = state.db.pool_state();
+    let gauges = Gauges {
+        jwks_fetches: keys.as_ref().map_or(0, |k| k.fetches),
+        jwks_fetch_failures: keys.as_ref().map_or(0, |k| k.failures),
+        audit_queue_depth: state.audit.depth(),
+        audit_dropped: state.audit.dropped(),
+        db_connections: connections,
+        db_idle_connections: idle,
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&gauges)))
+}
