@@ -89,6 +89,8 @@ fn main() {
         .env("AUTH_CORE__LOG__LEVEL", env_or("BENCH_LOG_LEVEL", "warn"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
+        // Settings under test (e.g. AUTH_CORE__AUDIT__…) pass through from the bench's environment.
+        .envs(std::env::vars().filter(|(k, _)| k.starts_with("AUTH_CORE__")))
         .spawn()
         .unwrap();
     let mut line = String::new();

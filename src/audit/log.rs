@@ -1,10 +1,13 @@
-//! The audit log: a bounded in-memory queue, drained by one background writer in batches.
+//! The audit log: a bounded in-memory buffer, drained by one background writer in batches.
 //!
-//! Requests never wait: recording is a non-blocking send, and when the queue is full the event is
-//! dropped and counted (and logged once a minute). The writer inserts batches in one multi-row
-//! statement; on a database error it keeps the batch and retries with backoff, so nothing is lost
-//! while the queue has room. `flush` waits until everything queued before it is written (graceful
-//! shutdown calls it; tests use it instead of sleeping).
+//! Requests never wait and never wake anyone: recording appends to the buffer under a short lock
+//! (a cross-thread wake-up per request would cost more than the request itself); when the buffer is
+//! full the event is dropped and counted (logged once a minute). The writer wakes every `linger`,
+//! takes up to `batch_size` events at a time and inserts them in one multi-row statement; on a
+//! database error it keeps the batch and retries with backoff, so nothing is lost while the buffer has
+//! room (memory holds at most `queue_capacity + batch_size` events). `flush` wakes the writer and
+//! waits until everything recorded before it is written (graceful shutdown calls it; tests use it
+//! instead of sleeping).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -15,139 +18,144 @@ use tokio::sync::{mpsc, oneshot};
 use crate::db::audit::{self, NewAuditEvent};
 use crate::db::Db;
 
-enum Message {
-    Event(Box<NewAuditEvent>),
-    Flush(oneshot::Sender<()>),
-}
-
 #[derive(Debug, Clone, Copy)]
 pub struct AuditConfig {
     pub queue_capacity: usize,
     pub batch_size: usize,
-    /// How long a partial batch waits for more events before it is written.
+    /// How often the writer looks for events.
     pub linger: Duration,
 }
 
 pub struct AuditLog {
-    sender: mpsc::Sender<Message>,
-    receiver: Mutex<Option<mpsc::Receiver<Message>>>,
+    buffer: Mutex<Vec<NewAuditEvent>>,
     config: AuditConfig,
     dropped: AtomicU64,
     drop_logged_at: Mutex<Option<Instant>>,
+    flushes: mpsc::Sender<oneshot::Sender<()>>,
+    flush_receiver: Mutex<Option<mpsc::Receiver<oneshot::Sender<()>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl AuditLog {
     pub fn new(config: AuditConfig) -> Self {
-        let (sender, receiver) = mpsc::channel(config.queue_capacity.max(1));
+        let (flushes, flush_receiver) = mpsc::channel(64);
         Self {
-            sender,
-            receiver: Mutex::new(Some(receiver)),
+            buffer: Mutex::new(Vec::new()),
             config,
             dropped: AtomicU64::new(0),
             drop_logged_at: Mutex::new(None),
+            flushes,
+            flush_receiver: Mutex::new(Some(flush_receiver)),
         }
     }
 
-    /// Queues an event without waiting; a full queue drops it (counted).
+    /// Buffers an event without waiting; a full buffer drops it (counted).
     pub fn record(&self, event: NewAuditEvent) {
-        if self
-            .sender
-            .try_send(Message::Event(Box::new(event)))
-            .is_err()
         {
-            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            let mut logged = self
-                .drop_logged_at
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if logged.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
-                log::warn!(target: "auth_core::audit", "audit queue full: {dropped} events dropped so far");
-                *logged = Some(Instant::now());
+            let mut buffer = lock(&self.buffer);
+            if buffer.len() < self.config.queue_capacity {
+                buffer.push(event);
+                return;
             }
         }
+        let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut logged = lock(&self.drop_logged_at);
+        if logged.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+            log::warn!(target: "auth_core::audit", "audit queue full: {dropped} events dropped so far");
+            *logged = Some(Instant::now());
+        }
     }
 
-    /// Events dropped because the queue was full.
+    /// Events dropped because the buffer was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
     /// Events waiting to be written.
     pub fn depth(&self) -> usize {
-        self.sender.max_capacity() - self.sender.capacity()
+        lock(&self.buffer).len()
     }
 
-    /// Waits until everything queued before this call has been written. Returns at once when no
+    /// Waits until everything recorded before this call has been written. Returns at once when no
     /// writer was started.
     pub async fn flush(&self) {
         let (done, written) = oneshot::channel();
-        if self.sender.send(Message::Flush(done)).await.is_ok() {
+        if self.flushes.send(done).await.is_ok() {
             let _ = written.await;
         }
     }
 
     /// Starts the writer on the current Actix system (once; later calls do nothing).
-    pub fn start_writer(&self, db: Db) {
-        let receiver = self
-            .receiver
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(receiver) = receiver {
-            actix_web::rt::spawn(write_loop(receiver, db, self.config));
+    pub fn start_writer(self: &std::sync::Arc<Self>, db: Db) {
+        if let Some(flushes) = lock(&self.flush_receiver).take() {
+            actix_web::rt::spawn(write_loop(self.clone(), flushes, db));
         }
+    }
+
+    /// Takes up to one batch from the buffer.
+    fn take_batch(&self) -> Vec<NewAuditEvent> {
+        let mut buffer = lock(&self.buffer);
+        let n = buffer.len().min(self.config.batch_size);
+        buffer.drain(..n).collect()
     }
 }
 
-async fn write_loop(mut receiver: mpsc::Receiver<Message>, db: Db, config: AuditConfig) {
-    let mut pending: Vec<NewAuditEvent> = Vec::with_capacity(config.batch_size);
+async fn write_loop(
+    log: std::sync::Arc<AuditLog>,
+    mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
+    db: Db,
+) {
+    let mut tick = actix_web::rt::time::interval(log.config.linger);
     loop {
-        let message = if pending.is_empty() {
-            receiver.recv().await
-        } else {
-            match actix_web::rt::time::timeout(config.linger, receiver.recv()).await {
-                Ok(message) => message,
-                Err(_) => {
-                    write(&db, &mut pending).await;
-                    continue;
+        let waiter = tokio::select! {
+            _ = tick.tick() => None,
+            waiter = flushes.recv() => match waiter {
+                Some(waiter) => Some(waiter),
+                // The log itself is gone: write what is left and stop.
+                None => {
+                    drain(&log, &db).await;
+                    return;
                 }
-            }
+            },
         };
-        match message {
-            Some(Message::Event(event)) => {
-                pending.push(*event);
-                if pending.len() >= config.batch_size {
-                    write(&db, &mut pending).await;
-                }
-            }
-            Some(Message::Flush(done)) => {
-                write(&db, &mut pending).await;
-                let _ = done.send(());
-            }
-            None => {
-                write(&db, &mut pending).await;
-                return;
-            }
+        drain(&log, &db).await;
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(());
         }
     }
 }
 
-/// Writes the batch, retrying with backoff (up to 5 s between attempts) until the database takes it.
-async fn write(db: &Db, pending: &mut Vec<NewAuditEvent>) {
+/// Writes batches until the buffer is empty.
+async fn drain(log: &AuditLog, db: &Db) {
+    loop {
+        let batch = log.take_batch();
+        if batch.is_empty() {
+            return;
+        }
+        write(db, batch).await;
+    }
+}
+
+/// Writes one batch, retrying with backoff (up to 5 s between attempts) until the database takes it.
+async fn write(db: &Db, batch: Vec<NewAuditEvent>) {
+    let batch = std::sync::Arc::new(batch);
     let mut wait = Duration::from_millis(100);
     let mut failures = 0u32;
-    while !pending.is_empty() {
-        let batch = pending.clone();
-        match db.run(move |conn| audit::insert_batch(conn, &batch)).await {
+    loop {
+        let events = batch.clone();
+        match db.run(move |conn| audit::insert_batch(conn, &events)).await {
             Ok(_) => {
                 if failures > 0 {
                     log::info!(target: "auth_core::audit", "audit events written again after {failures} failed attempts");
                 }
-                pending.clear();
+                return;
             }
             Err(error) => {
                 if failures == 0 {
-                    log::warn!(target: "auth_core::audit", "audit events not written ({error}); retrying, {} kept", pending.len());
+                    log::warn!(target: "auth_core::audit", "audit events not written ({error}); retrying, {} kept", batch.len());
                 }
                 failures += 1;
                 actix_web::rt::time::sleep(wait).await;
