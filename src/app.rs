@@ -7,6 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App};
 
+use crate::admin::secret_key::SecretKeyError;
 use crate::audit::{AuditConfig, AuditLog};
 use crate::auth::machine_tokens::MachineTokenVerifier;
 use crate::auth::service_keys::ServiceKeyVerifier;
@@ -21,7 +22,7 @@ use crate::error::ApiError;
 use crate::http::metrics::Metrics;
 use crate::settings::Settings;
 use crate::sync::users::UserDirectory;
-use crate::{api, http};
+use crate::{admin, api, http};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -40,6 +41,8 @@ pub struct AppState {
     pub machine_tokens: Option<Arc<MachineTokenVerifier>>,
     pub audit: Arc<AuditLog>,
     pub metrics: Arc<Metrics>,
+    /// Key of the admin console's session cookies; `None` when the console is disabled.
+    pub admin_cookie_key: Option<actix_web::cookie::Key>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +51,8 @@ pub enum StartupError {
     Database(#[from] DbError),
     #[error("{0}")]
     Verifier(#[from] VerifierError),
+    #[error("{0}")]
+    SecretKey(#[from] SecretKeyError),
 }
 
 impl AppState {
@@ -59,6 +64,11 @@ impl AppState {
     /// As [`AppState::prepare`], with a given clock (tests move a manual one).
     pub fn prepare_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         let verifier = SessionVerifier::from_settings(&settings, clock.clone())?;
+        let admin_cookie_key = settings
+            .admin
+            .enabled
+            .then(|| admin::secret_key::cookie_key(&settings))
+            .transpose()?;
         let cookie_suffix = settings
             .clerk
             .publishable_key
@@ -115,6 +125,7 @@ impl AppState {
             machine_tokens,
             audit: Arc::new(audit_log),
             metrics: Arc::new(Metrics::default()),
+            admin_cookie_key,
         };
         if let Err(error) = state.reload_revoked_sessions() {
             log::warn!("revoked sessions not loaded yet ({error}); retrying in the background");
@@ -158,11 +169,13 @@ impl AppState {
 /// ```
 pub fn mount(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
+        let admin_routes = admin::routes(&state.settings, state.admin_cookie_key.clone());
         cfg.app_data(web::Data::new(state))
             .app_data(web::QueryConfig::default().error_handler(|error, _| {
                 log::debug!("bad query string: {error}");
                 ApiError::bad_request("the query string is not valid for this route").into()
             }))
+            .configure(admin_routes)
             .configure(api::routes);
     }
 }

@@ -3,6 +3,7 @@
 //! The library builds the application ([`app::build`], or [`app::mount`] to embed it in another
 //! Actix App); the `auth-core` binary is the command line around it.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod audit;

@@ -36,6 +36,8 @@ enum Failure {
     Key(#[from] auth_core::auth::service_keys::KeyError),
     #[error("no live key with id or prefix {0}")]
     UnknownKey(String),
+    #[error("{0}")]
+    Admin(#[from] auth_core::cli::admin::AdminCliError),
 }
 
 impl Failure {
@@ -43,7 +45,7 @@ impl Failure {
     fn exit_code(&self) -> u8 {
         match self {
             Self::Settings(_) | Self::DotEnv(_) | Self::Usage(_) => 2,
-            Self::Startup(StartupError::Verifier(_)) => 2,
+            Self::Startup(StartupError::Verifier(_) | StartupError::SecretKey(_)) => 2,
             _ => 1,
         }
     }
@@ -73,6 +75,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve(args) => serve(settings, args),
         Command::Migrate => migrate(&settings),
         Command::Keys { command } => keys(&settings, command),
+        Command::Admin { command } => Ok(auth_core::cli::admin::run(&settings, command)?),
         Command::Webhooks {
             command: WebhooksCommand::Reprocess { svix_id, failed },
         } => reprocess(&settings, svix_id, failed),

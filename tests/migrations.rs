@@ -10,7 +10,7 @@ use common::TestDb;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 10] = [
     "users",
     "organizations",
     "organization_memberships",
@@ -19,9 +19,11 @@ const TABLES: [&str; 8] = [
     "service_api_keys",
     "admin_accounts",
     "revoked_sessions",
+    "admin_sessions",
+    "admin_login_attempts",
 ];
 
-const INDEXES: [&str; 13] = [
+const INDEXES: [&str; 23] = [
     "users_email_idx",
     "users_clerk_created_at_idx",
     "organizations_slug_idx",
@@ -35,7 +37,19 @@ const INDEXES: [&str; 13] = [
     "audit_events_org_idx",
     "service_api_keys_org_idx",
     "revoked_sessions_expires_at_idx",
+    "admin_sessions_admin_idx",
+    "admin_login_attempts_email_idx",
+    "admin_login_attempts_ip_idx",
+    "audit_events_principal_idx",
+    "audit_events_reason_idx",
+    "audit_events_status_idx",
+    "audit_events_path_idx",
+    "users_last_name_idx",
+    "organizations_name_idx",
+    "organization_memberships_role_idx",
 ];
+
+const ALL: [&str; 2] = ["20261126000001", "20261126000002"];
 
 #[derive(QueryableByName)]
 struct Name {
@@ -98,7 +112,9 @@ fn select_every_declared_column(conn: &mut DbConnection) {
         audit_events,
         service_api_keys,
         admin_accounts,
-        revoked_sessions
+        revoked_sessions,
+        admin_sessions,
+        admin_login_attempts
     );
 }
 
@@ -109,14 +125,15 @@ fn open(db: &TestDb, env: &[(&str, &str)]) -> Db {
 async fn migrations_go_up_down_and_up_again(db: TestDb) {
     let handle = open(&db, &[]);
     let mut conn = handle.get().unwrap();
-    assert_eq!(migrations::pending(&mut conn).unwrap(), ["20261126000001"]);
+    assert_eq!(migrations::pending(&mut conn).unwrap(), ALL);
 
-    assert_eq!(
-        migrations::run_pending(&mut conn).unwrap(),
-        ["20261126000001"]
-    );
+    assert_eq!(migrations::run_pending(&mut conn).unwrap(), ALL);
     assert!(migrations::pending(&mut conn).unwrap().is_empty());
-    assert_eq!(migrations::applied(&mut conn).unwrap(), ["20261126000001"]);
+    assert_eq!(
+        migrations::applied(&mut conn).unwrap(),
+        ["20261126000002", "20261126000001"],
+        "newest first"
+    );
     let tables = table_names(&mut conn);
     for table in TABLES {
         assert!(
@@ -137,7 +154,7 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
 
     assert_eq!(
         migrations::revert_all(&mut conn).unwrap(),
-        ["20261126000001"]
+        ["20261126000002", "20261126000001"]
     );
     let left: Vec<String> = table_names(&mut conn)
         .into_iter()
@@ -145,10 +162,7 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
         .collect();
     assert!(left.is_empty(), "tables left after down: {left:?}");
 
-    assert_eq!(
-        migrations::run_pending(&mut conn).unwrap(),
-        ["20261126000001"]
-    );
+    assert_eq!(migrations::run_pending(&mut conn).unwrap(), ALL);
     select_every_declared_column(&mut conn);
 }
 
@@ -322,5 +336,5 @@ fn concurrent_migrations_apply_once() {
     });
     let mut applied = [ra.unwrap(), rb.unwrap()];
     applied.sort();
-    assert_eq!(applied, [vec![], vec!["20261126000001".to_owned()]]);
+    assert_eq!(applied, [vec![], ALL.map(str::to_owned).to_vec()]);
 }

@@ -10,7 +10,7 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpRequest};
 
-use super::client_ip;
+use super::{client_ip, AuditNote};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::db::audit::NewAuditEvent;
@@ -20,9 +20,12 @@ use crate::http::request_id::RequestId;
 const MAX_USER_AGENT: usize = 512;
 
 fn audited(path: &str) -> bool {
-    path.starts_with("/api/")
+    let api = path.starts_with("/api/")
         && path != "/api/auth/health"
-        && !path.starts_with("/api/auth/webhooks/")
+        && !path.starts_with("/api/auth/webhooks/");
+    let admin =
+        (path == "/admin" || path.starts_with("/admin/")) && !path.starts_with("/admin/static/");
+    api || admin
 }
 
 pub async fn record(
@@ -75,14 +78,24 @@ pub async fn record(
         ),
     };
     let principal = request.and_then(|r: &HttpRequest| r.extensions().get::<Principal>().cloned());
+    let note = request
+        .and_then(|r: &HttpRequest| r.extensions().get::<AuditNote>().cloned())
+        .unwrap_or_default();
+    let principal_type = match (&principal, &note.admin) {
+        (Some(p), _) => p.kind(),
+        (None, Some(_)) => "admin",
+        (None, None) => "anonymous",
+    };
+    let detail = match (&note.admin, note.detail) {
+        (Some(admin), Some(detail)) => Some(format!("admin {admin}: {detail}")),
+        (None, detail) => detail,
+        (Some(admin), None) => Some(format!("admin {admin}")),
+    };
     let route = request.and_then(HttpRequest::match_pattern);
     let event = NewAuditEvent {
         occurred_at,
         request_id,
-        principal_type: principal
-            .as_ref()
-            .map_or("anonymous", Principal::kind)
-            .to_owned(),
+        principal_type: principal_type.to_owned(),
         user_id: principal
             .as_ref()
             .and_then(|p| p.user_id())
@@ -102,8 +115,8 @@ pub async fn record(
         duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
         client_ip,
         user_agent,
-        reason: reason.map(str::to_owned),
-        detail: None,
+        reason: reason.or(note.reason).map(str::to_owned),
+        detail,
     };
     state.audit.record(event);
     result

@@ -7,3 +7,27 @@ pub mod middleware;
 pub mod retention;
 
 pub use log::{AuditConfig, AuditLog};
+
+/// What a handler outside the JSON API (the admin console) tells the audit trail about its request:
+/// the administrator acting, a failure reason code, and what was done. The audit middleware reads it
+/// from the request's extensions when the response is ready.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditNote {
+    /// Email of the signed-in (or signing-in) administrator.
+    pub admin: Option<String>,
+    pub reason: Option<&'static str>,
+    pub detail: Option<String>,
+}
+
+/// Adds to the request's [`AuditNote`].
+pub fn note(req: &actix_web::HttpRequest, update: impl FnOnce(&mut AuditNote)) {
+    use actix_web::HttpMessage;
+    let mut extensions = req.extensions_mut();
+    if let Some(note) = extensions.get_mut::<AuditNote>() {
+        update(note);
+    } else {
+        let mut note = AuditNote::default();
+        update(&mut note);
+        extensions.insert(note);
+    }
+}

@@ -1,5 +1,6 @@
 //! The `auth-core` command line: argument definitions and one module per subcommand.
 
+pub mod admin;
 pub mod check;
 
 use std::path::PathBuf;
@@ -29,6 +30,11 @@ pub enum Command {
     Migrate,
     /// Load the settings, connect to the database and report what is configured and what is missing.
     Check,
+    /// Administrator accounts of the admin console.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Service API keys for servers calling auth-core.
     Keys {
         #[command(subcommand)]
@@ -39,6 +45,19 @@ pub enum Command {
         #[command(subcommand)]
         command: WebhooksCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator; the password is asked for (or read from standard input).
+    Create {
+        #[arg(long)]
+        email: String,
+    },
+    /// List administrators.
+    List,
+    /// Disable an administrator and end their sessions.
+    Disable { email: String },
 }
 
 #[derive(Debug, Subcommand)]

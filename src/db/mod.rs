@@ -1,9 +1,13 @@
 //! Everything that touches the database: the pool over SQLite or PostgreSQL, the schema, migrations.
 //! Code elsewhere reaches it through [`Db::run`] (async handlers) or [`Db::get`] (blocking code).
 
+pub mod admin_accounts;
+pub mod admin_sessions;
 pub mod audit;
 mod connection;
+pub mod dashboard;
 mod error;
+pub mod login_attempts;
 pub mod migrations;
 pub mod organizations;
 mod pool;
@@ -14,7 +18,7 @@ pub mod tenant;
 pub mod users;
 pub mod webhook_deliveries;
 
-pub use connection::DbConnection;
+pub use connection::{DbConnection, MultiBackend};
 pub use error::DbError;
 pub use pool::{Backend, Db, PooledDbConnection};
 

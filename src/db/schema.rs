@@ -124,6 +124,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    admin_sessions (id_hash) {
+        id_hash -> Text,
+        admin_id -> BigInt,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+        client_ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    admin_login_attempts (id) {
+        id -> BigInt,
+        attempted_at -> BigInt,
+        email -> Text,
+        client_ip -> Nullable<Text>,
+        succeeded -> Bool,
+    }
+}
+
+diesel::joinable!(admin_sessions -> admin_accounts (admin_id));
+
+diesel::table! {
     revoked_sessions (session_id) {
         session_id -> Text,
         user_id -> Nullable<Text>,
@@ -144,5 +168,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     service_api_keys,
     admin_accounts,
+    admin_sessions,
+    admin_login_attempts,
     revoked_sessions,
 );

@@ -48,6 +48,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub cors: CorsSettings,
     pub security: SecuritySettings,
+    pub admin: AdminSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +208,27 @@ pub struct SecuritySettings {
     pub secret_key: Option<Secret>,
 }
 
+/// The admin console's sign-in policy.
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    pub enabled: bool,
+    /// `Secure` on the session cookie: `None` = auto (set unless `server.debug`).
+    pub secure_cookie: Option<bool>,
+    pub session_idle: Duration,
+    pub session_lifetime: Duration,
+    /// Failed sign-ins per account within the window before it is locked for the window.
+    pub login_max_failures: u32,
+    /// Failed sign-ins per client IP within the window before that IP is locked for the window.
+    pub login_ip_max_failures: u32,
+    pub login_window: Duration,
+}
+
+impl AdminSettings {
+    pub fn cookie_secure(&self, debug: bool) -> bool {
+        self.secure_cookie.unwrap_or(!debug)
+    }
+}
+
 impl Settings {
     /// Reads every layer from `sources` and checks every value.
     pub fn load(sources: &SettingsSources) -> Result<Self, SettingsError> {
@@ -316,6 +338,28 @@ impl Settings {
                 .transpose()
                 .map_err(|p| invalid("security.secret_key", p))?,
         };
+        let admin = AdminSettings {
+            enabled: parse::boolean(&raw.admin.enabled).map_err(|p| invalid("admin.enabled", p))?,
+            secure_cookie: match raw.admin.secure_cookie.trim() {
+                "auto" => None,
+                other => {
+                    Some(parse::boolean(other).map_err(|p| invalid("admin.secure_cookie", p))?)
+                }
+            },
+            session_idle: parse::integer(&raw.admin.session_idle_secs, 60, 86_400)
+                .map(Duration::from_secs)
+                .map_err(|p| invalid("admin.session_idle_secs", p))?,
+            session_lifetime: parse::integer(&raw.admin.session_lifetime_secs, 300, 30 * 86_400)
+                .map(Duration::from_secs)
+                .map_err(|p| invalid("admin.session_lifetime_secs", p))?,
+            login_max_failures: parse::integer(&raw.admin.login_max_failures, 1, 1000)
+                .map_err(|p| invalid("admin.login_max_failures", p))?,
+            login_ip_max_failures: parse::integer(&raw.admin.login_ip_max_failures, 1, 100_000)
+                .map_err(|p| invalid("admin.login_ip_max_failures", p))?,
+            login_window: parse::integer(&raw.admin.login_window_secs, 60, 86_400)
+                .map(Duration::from_secs)
+                .map_err(|p| invalid("admin.login_window_secs", p))?,
+        };
         Ok(Self {
             server,
             log,
@@ -327,6 +371,7 @@ impl Settings {
             webhooks,
             cors,
             security,
+            admin,
         })
     }
 

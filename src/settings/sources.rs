@@ -98,6 +98,7 @@ pub struct RawSettings {
     pub webhooks: RawWebhooks,
     pub cors: RawCors,
     pub security: RawSecurity,
+    pub admin: RawAdmin,
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,6 +194,18 @@ pub struct RawCors {
 #[serde(deny_unknown_fields)]
 pub struct RawSecurity {
     pub secret_key: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub enabled: String,
+    pub secure_cookie: String,
+    pub session_idle_secs: String,
+    pub session_lifetime_secs: String,
+    pub login_max_failures: String,
+    pub login_ip_max_failures: String,
+    pub login_window_secs: String,
 }
 
 // The raw sections holding secrets print nothing of their values.

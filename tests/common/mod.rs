@@ -2,6 +2,7 @@
 //! the real binary. Shared by every test file (each uses a subset, hence `dead_code` allowances).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod admin;
 pub mod binary;
 pub mod clerk;
 pub mod webhooks;
@@ -127,6 +128,7 @@ impl TestDb {
     pub fn settings(&self, env: &[(&str, &str)]) -> Settings {
         let mut vars: HashMap<String, String> = HashMap::new();
         vars.insert("DATABASE_URL".into(), self.url.clone());
+        vars.insert("SECRET_KEY".into(), binary::TEST_SECRET_KEY.into());
         vars.insert(
             "AUTH_CORE__DATABASE__DATA_DIR".into(),
             self.dir.path().join("data").display().to_string(),

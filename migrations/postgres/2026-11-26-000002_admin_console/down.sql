@@ -1,0 +1,9 @@
+DROP INDEX organization_memberships_role_idx;
+DROP INDEX organizations_name_idx;
+DROP INDEX users_last_name_idx;
+DROP INDEX audit_events_path_idx;
+DROP INDEX audit_events_status_idx;
+DROP INDEX audit_events_reason_idx;
+DROP INDEX audit_events_principal_idx;
+DROP TABLE admin_login_attempts;
+DROP TABLE admin_sessions;

@@ -1,0 +1,33 @@
+-- Admin console sign-in sessions. The browser holds the session id inside an encrypted cookie; the
+-- server keeps only its SHA-256, so logout, idle expiry and disabling an account end it everywhere.
+CREATE TABLE admin_sessions (
+    id_hash TEXT PRIMARY KEY,                     -- hex SHA-256 of the session id
+    admin_id BIGINT NOT NULL REFERENCES admin_accounts (id),
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    ended_at BIGINT,
+    client_ip TEXT,
+    user_agent TEXT
+);
+CREATE INDEX admin_sessions_admin_idx ON admin_sessions (admin_id);
+
+-- Sign-in attempts, for throttling per account and per client IP across every instance.
+CREATE TABLE admin_login_attempts (
+    id BIGSERIAL PRIMARY KEY,
+    attempted_at BIGINT NOT NULL,
+    email TEXT NOT NULL,                          -- lower-cased, as typed (also unknown ones)
+    client_ip TEXT,
+    succeeded BOOLEAN NOT NULL
+);
+CREATE INDEX admin_login_attempts_email_idx ON admin_login_attempts (email, attempted_at);
+CREATE INDEX admin_login_attempts_ip_idx ON admin_login_attempts (client_ip, attempted_at);
+
+-- The console's audit trail filters page newest first (keyset on id) by these columns.
+CREATE INDEX audit_events_principal_idx ON audit_events (principal_type, id);
+CREATE INDEX audit_events_reason_idx ON audit_events (reason, id);
+CREATE INDEX audit_events_status_idx ON audit_events (status, id);
+CREATE INDEX audit_events_path_idx ON audit_events (path, id);
+-- Users listed by name and searched by id/email; organizations by name.
+CREATE INDEX users_last_name_idx ON users (last_name, first_name, id);
+CREATE INDEX organizations_name_idx ON organizations (name, id);
+CREATE INDEX organization_memberships_role_idx ON organization_memberships (role, id);

@@ -1,0 +1,256 @@
+//! Sign-in and sign-out.
+
+use actix_session::Session;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use diesel::Connection;
+use serde::Deserialize;
+
+use crate::admin::guard::{hash_session_id, CsrfToken, SignedIn, SESSION_ID_KEY};
+use crate::admin::throttle::{self, Verdict};
+use crate::admin::view::{html, redirect, AdminError, Chrome};
+use crate::admin::{accounts, csrf, password};
+use crate::app::AppState;
+use crate::audit::{self, client_ip};
+use crate::db::{admin_accounts, admin_sessions, login_attempts};
+
+#[derive(Template)]
+#[template(path = "admin/login.html")]
+struct LoginPage<'a> {
+    chrome: Chrome,
+    email: &'a str,
+    next: &'a str,
+    error: Option<String>,
+    notice: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    signed_out: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Only console pages are acceptable targets after sign-in (no open redirect).
+fn safe_next(next: &str) -> &str {
+    let local = (next == "/admin" || next.starts_with("/admin/") || next.starts_with("/admin?"))
+        && !next.contains("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control);
+    if local {
+        next
+    } else {
+        "/admin"
+    }
+}
+
+pub async fn form(
+    csrf: CsrfToken,
+    query: web::Query<LoginQuery>,
+    signed_in: Option<SignedIn>,
+) -> HttpResponse {
+    if signed_in.is_some() {
+        return redirect(safe_next(&query.next));
+    }
+    html(
+        StatusCode::OK,
+        &LoginPage {
+            chrome: Chrome::new(None, csrf.0, "login"),
+            email: "",
+            next: safe_next(&query.next),
+            error: None,
+            notice: query.signed_out.as_ref().map(|_| "You have signed out."),
+        },
+    )
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    csrf_token: CsrfToken,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, AdminError> {
+    let form = form.into_inner();
+    let typed_email: String = form.email.trim().to_lowercase().chars().take(254).collect();
+    let email = accounts::normalize_email(&typed_email).unwrap_or(typed_email);
+    let client_ip = client_ip::resolve(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok()),
+        &state.settings.server.trusted_proxies,
+    );
+    let user_agent: Option<String> = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(512).collect());
+    let now = state.clock.now_ms();
+    let next = safe_next(&form.next).to_owned();
+    let failed_page = |status: StatusCode, error: String| {
+        html(
+            status,
+            &LoginPage {
+                chrome: Chrome::new(None, csrf_token.0.clone(), "login"),
+                email: &email,
+                next: &next,
+                error: Some(error),
+                notice: None,
+            },
+        )
+    };
+
+    let policy = state.settings.admin.clone();
+    let (lookup_email, lookup_ip) = (email.clone(), client_ip.clone());
+    let (verdict, account) = state
+        .db
+        .run(move |conn| {
+            let verdict = throttle::check(conn, &policy, &lookup_email, lookup_ip.as_deref(), now)?;
+            let account = admin_accounts::find_by_email(conn, &lookup_email)?;
+            Ok((verdict, account))
+        })
+        .await?;
+    if let Verdict::Locked { retry_after_secs } = verdict {
+        audit::note(&req, |n| {
+            n.reason = Some("admin-login-locked");
+            n.detail = Some(format!("sign-in refused while locked: {email}"));
+        });
+        let minutes = retry_after_secs.div_ceil(60);
+        let mut page = failed_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed sign-ins. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            ),
+        );
+        if let Ok(value) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+            page.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return Ok(page);
+    }
+
+    let password_text = form.password;
+    let stored = account.as_ref().map(|a| a.password_hash.clone());
+    let matches = web::block(move || match stored {
+        Some(hash) => password::verify(&password_text, &hash),
+        None => {
+            password::verify_against_nothing(&password_text);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false);
+    let account = account.filter(|a| matches && !a.is_disabled());
+
+    let Some(account) = account else {
+        let (record_email, record_ip) = (email.clone(), client_ip.clone());
+        state
+            .db
+            .run(move |conn| {
+                login_attempts::record(conn, &record_email, record_ip.as_deref(), false, now)
+            })
+            .await?;
+        audit::note(&req, |n| {
+            n.reason = Some("admin-login-failed");
+            n.detail = Some(format!("failed sign-in for {email}"));
+        });
+        return Ok(failed_page(
+            StatusCode::UNAUTHORIZED,
+            "The email or password is not right.".to_owned(),
+        ));
+    };
+
+    let mut id_bytes = [0u8; 32];
+    getrandom::fill(&mut id_bytes).map_err(|_| AdminError::Forbidden("no random source".into()))?;
+    let session_id = URL_SAFE_NO_PAD.encode(id_bytes);
+    let id_hash = hash_session_id(&session_id);
+    let (admin_id, record_email, record_ip) = (account.id, email.clone(), client_ip.clone());
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                login_attempts::record(conn, &record_email, record_ip.as_deref(), true, now)?;
+                admin_accounts::record_login(conn, admin_id, now)?;
+                admin_sessions::insert(
+                    conn,
+                    &id_hash,
+                    admin_id,
+                    record_ip.as_deref(),
+                    user_agent.as_deref(),
+                    now,
+                )
+            })
+        })
+        .await?;
+    // A new cookie for the new privilege level: anything an attacker planted before sign-in
+    // (session fixation) is dropped, and the form token changes too.
+    session.renew();
+    session
+        .insert(SESSION_ID_KEY, &session_id)
+        .map_err(|_| AdminError::Forbidden("session".into()))?;
+    if let Some(token) = csrf::new_token() {
+        session
+            .insert(csrf::FIELD, token)
+            .map_err(|_| AdminError::Forbidden("session".into()))?;
+    }
+    audit::note(&req, |n| {
+        n.admin = Some(email.clone());
+        n.detail = Some("signed in".to_owned());
+    });
+    Ok(redirect(&next))
+}
+
+pub async fn logout(
+    state: web::Data<AppState>,
+    session: Session,
+    admin: SignedIn,
+    req: HttpRequest,
+) -> Result<HttpResponse, AdminError> {
+    let now = state.clock.now_ms();
+    let id_hash = admin.session_hash.clone();
+    state
+        .db
+        .run(move |conn| admin_sessions::end(conn, &id_hash, now))
+        .await?;
+    session.purge();
+    audit::note(&req, |n| n.detail = Some("signed out".to_owned()));
+    Ok(redirect("/admin/login?signed_out=1"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::safe_next;
+
+    #[test]
+    fn only_console_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next("/admin/users?q=a"), "/admin/users?q=a");
+        assert_eq!(safe_next("/admin"), "/admin");
+        for bad in [
+            "https://evil.example/admin",
+            "//evil.example",
+            "/admin//evil.example",
+            "/administrator",
+            "/admin/\\evil",
+            "",
+            "/api/auth/me",
+        ] {
+            assert_eq!(safe_next(bad), "/admin", "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Rendering: the layout's shared data, HTML responses, and the console's error page.
+
+use std::borrow::Cow;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use super::static_files;
+use crate::db::DbError;
+
+/// What the shared layout (`templates/admin/base.html`) shows around every page.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// The signed-in administrator; `None` on the sign-in page.
+    pub email: Option<String>,
+    pub csrf: String,
+    /// The navigation entry to mark as current.
+    pub section: &'static str,
+    pub css: &'static str,
+}
+
+impl Chrome {
+    pub fn new(email: Option<String>, csrf: String, section: &'static str) -> Self {
+        Self {
+            email,
+            csrf,
+            section,
+            css: static_files::css_path(),
+        }
+    }
+
+    /// `aria-current` for a navigation link.
+    pub fn current(&self, section: &str) -> &'static str {
+        if self.section == section {
+            "page"
+        } else {
+            "false"
+        }
+    }
+}
+
+/// An HTML page with the given status. Console pages hold personal data: nothing is cached.
+pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body),
+        Err(error) => {
+            log::error!("admin page failed to render: {error}");
+            HttpResponse::InternalServerError()
+                .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+                .body("The page could not be rendered.")
+        }
+    }
+}
+
+pub fn page(page: &impl Template) -> HttpResponse {
+    html(StatusCode::OK, page)
+}
+
+/// 303 See Other: where a form post sends the browser next.
+pub fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+#[derive(Template)]
+#[template(path = "admin/error.html")]
+struct ErrorPage<'a> {
+    chrome: Chrome,
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+/// Errors of console handlers, shown as a page.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden: {0}")]
+    Forbidden(Cow<'static, str>),
+    #[error("{0}")]
+    BadRequest(Cow<'static, str>),
+    #[error("{0}")]
+    Database(#[from] DbError),
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Database(DbError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let (title, message): (&str, Cow<'_, str>) = match self {
+            Self::NotFound => ("Not found", "Nothing exists at this address.".into()),
+            Self::Forbidden(why) => ("Forbidden", why.clone()),
+            Self::BadRequest(why) => ("Bad request", why.clone()),
+            Self::Database(DbError::Unavailable(_)) => (
+                "Database unavailable",
+                "The database did not answer in time. Try again in a moment.".into(),
+            ),
+            Self::Database(error) => {
+                log::error!("admin console: {error}");
+                (
+                    "Server error",
+                    "Something went wrong; it has been logged.".into(),
+                )
+            }
+        };
+        html(
+            status,
+            &ErrorPage {
+                chrome: Chrome::new(None, String::new(), ""),
+                status: status.as_u16(),
+                title,
+                message: &message,
+            },
+        )
+    }
+}
+
+/// Time in milliseconds since the epoch as `2026-11-26 09:30:00 UTC`.
+pub fn format_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `2026-11-26` or `2026-11-26T09:30` (UTC, as `<input type=datetime-local>` sends) to milliseconds.
+pub fn parse_time(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, time) = text.split_once(['T', ' ']).unwrap_or((text, "00:00"));
+    let mut parts = date.splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    let mut hm = time.splitn(3, ':');
+    let h: i64 = hm.next()?.parse().ok()?;
+    let min: i64 = hm.next().unwrap_or("0").parse().ok()?;
+    let s: i64 = hm.next().unwrap_or("0").parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || min > 59 || s > 59 {
+        return None;
+    }
+    // days_from_civil, the inverse of the above.
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400) + h * 3600 + min * 60 + s) * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn times_format_and_parse_in_utc() {
+        assert_eq!(format_ms(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_ms(1_795_000_000_000), "2026-11-18 11:06:40 UTC");
+        assert_eq!(parse_time("2026-11-18T11:06:40"), Some(1_795_000_000_000));
+        assert_eq!(parse_time("1970-01-01"), Some(0));
+        assert_eq!(parse_time("2024-02-29 12:00"), Some(1_709_208_000_000));
+        assert_eq!(parse_time("2026-13-01"), None);
+        assert_eq!(parse_time("yesterday"), None);
+    }
+}

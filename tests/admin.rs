@@ -1,0 +1,448 @@
+//! The admin console's sign-in: redirects, passwords, throttling, expiry, CSRF, sign-out, the audit
+//! trail of it all, the session cookie, the SECRET_KEY rules at start-up and the `admin` commands.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use auth_core::clock::{Clock, ManualClock};
+use auth_core::db::schema::audit_events as ae;
+use common::admin::{create_admin, csrf_of, text, Browser, PASSWORD};
+use common::{TestApp, TestDb};
+use diesel::prelude::*;
+
+const NOW_MS: i64 = 1_795_000_000_000;
+
+async fn app(db: &TestDb, env: &[(&str, &str)]) -> (TestApp, ManualClock) {
+    let (clock, handle) = Clock::manual(NOW_MS);
+    let app = TestApp::spawn_with_clock(db.settings(env), clock).await;
+    (app, handle)
+}
+
+/// `(principal_type, reason, detail)` of every audited console request, oldest first.
+async fn admin_audit(app: &TestApp) -> Vec<(String, Option<String>, Option<String>, String)> {
+    app.state.audit.flush().await;
+    let mut conn = app.state.db.get().unwrap();
+    ae::table
+        .filter(ae::path.like("/admin%"))
+        .order(ae::id.asc())
+        .select((ae::principal_type, ae::reason, ae::detail, ae::path))
+        .load(&mut conn)
+        .unwrap()
+}
+
+async fn pages_need_a_session(db: TestDb) {
+    let (app, _) = app(&db, &[]).await;
+    let mut browser = Browser::new(&app);
+    for path in ["/admin", "/admin/users?q=a%20b", "/admin/audit"] {
+        let res = browser.get(path).await;
+        assert_eq!(res.status, 303, "{path}");
+        let expected = format!(
+            "/admin/login?next={}",
+            url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+        );
+        assert_eq!(res.header("location"), Some(expected.as_str()));
+    }
+    // The sign-in page itself is reachable, with a CSRF token and a strict session cookie.
+    let mut fresh = Browser::new(&app);
+    let login = fresh.get("/admin/login").await;
+    assert_eq!(login.status, 200);
+    assert_eq!(csrf_of(&login).len(), 43);
+    let cookie = login.header("set-cookie").unwrap();
+    assert!(cookie.starts_with("auth_core_admin="), "{cookie}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(cookie.contains("; Secure"), "Secure unless DEBUG: {cookie}");
+    assert_eq!(login.header("cache-control"), Some("no-store"));
+    assert!(login
+        .header("content-security-policy")
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+}
+
+async fn development_cookies_are_not_secure_and_the_key_is_generated(db: TestDb) {
+    let (app, _) = app(&db, &[("SECRET_KEY", ""), ("DEBUG", "true")]).await;
+    let login = Browser::new(&app).get("/admin/login").await;
+    let cookie = login.header("set-cookie").unwrap();
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let key_file = db.dir.path().join("data").join("secret_key");
+    assert!(std::fs::read_to_string(key_file).unwrap().len() >= 64);
+}
+
+async fn wrong_then_right_password(db: TestDb) {
+    let (app, _) = app(&db, &[]).await;
+    create_admin(&app.state, "root@example.com");
+    let mut browser = Browser::new(&app);
+
+    let wrong = browser
+        .sign_in("root@example.com", "not the password")
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(text(&wrong).contains("The email or password is not right."));
+    let unknown = browser.sign_in("nobody@example.com", PASSWORD).await;
+    assert_eq!(unknown.status, 401);
+    assert!(text(&unknown).contains("The email or password is not right."));
+    assert_eq!(browser.get("/admin").await.status, 303, "still signed out");
+
+    let before = browser.cookie.clone();
+    let right = browser.sign_in("Root@Example.com ", PASSWORD).await;
+    assert_eq!(right.status, 303, "{}", text(&right));
+    assert_eq!(right.header("location"), Some("/admin"));
+    assert_ne!(
+        browser.cookie, before,
+        "the session cookie is renewed at sign-in"
+    );
+    let dashboard = browser.get("/admin").await;
+    assert_eq!(dashboard.status, 200);
+    assert!(text(&dashboard).contains("root@example.com"));
+
+    let events = admin_audit(&app).await;
+    let posts: Vec<_> = events
+        .iter()
+        .filter(|e| e.3 == "/admin/login" && (e.1.is_some() || e.2.is_some()))
+        .map(|e| (e.0.as_str(), e.1.as_deref(), e.2.as_deref()))
+        .collect();
+    assert_eq!(
+        posts,
+        vec![
+            (
+                "anonymous",
+                Some("admin-login-failed"),
+                Some("failed sign-in for root@example.com")
+            ),
+            (
+                "anonymous",
+                Some("admin-login-failed"),
+                Some("failed sign-in for nobody@example.com")
+            ),
+            ("admin", None, Some("admin root@example.com: signed in")),
+        ]
+    );
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last.0.as_str(), last.2.as_deref(), last.3.as_str()),
+        ("admin", Some("admin root@example.com"), "/admin")
+    );
+}
+
+async fn sign_out_ends_the_session_everywhere(db: TestDb) {
+    let (app, _) = app(&db, &[]).await;
+    create_admin(&app.state, "root@example.com");
+    let mut browser = Browser::new(&app);
+    assert_eq!(
+        browser.sign_in("root@example.com", PASSWORD).await.status,
+        303
+    );
+    let copied_cookie = browser.cookie.clone();
+
+    let out = browser.submit("/admin", "/admin/logout", &[]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.header("location"), Some("/admin/login?signed_out=1"));
+    assert_eq!(browser.get("/admin").await.status, 303);
+
+    // A copy of the signed-in cookie is worth nothing after sign-out: the server session has ended.
+    let mut thief = Browser::new(&app);
+    thief.cookie = copied_cookie;
+    let res = thief.get("/admin").await;
+    assert_eq!(res.status, 303);
+    let events = admin_audit(&app).await;
+    assert!(events
+        .iter()
+        .any(|e| e.3 == "/admin/logout"
+            && e.2.as_deref() == Some("admin root@example.com: signed out")));
+}
+
+async fn csrf_is_required_on_every_post(db: TestDb) {
+    let (app, _) = app(&db, &[]).await;
+    create_admin(&app.state, "root@example.com");
+    let mut browser = Browser::new(&app);
+
+    // Sign-in itself: no token, a wrong token.
+    browser.get("/admin/login").await;
+    let fields = [("email", "root@example.com"), ("password", PASSWORD)];
+    assert_eq!(browser.post("/admin/login", &fields).await.status, 403);
+    let mut with_wrong = vec![("csrf", "A".repeat(43))];
+    with_wrong.extend(fields.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let wrong: Vec<(&str, &str)> = with_wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(browser.post("/admin/login", &wrong).await.status, 403);
+
+    assert_eq!(
+        browser.sign_in("root@example.com", PASSWORD).await.status,
+        303
+    );
+    let res = browser.post("/admin/logout", &[]).await;
+    assert_eq!(res.status, 403);
+    assert!(text(&res).contains("security token"));
+    let res = browser.post("/admin/logout", &[("csrf", "nope")]).await;
+    assert_eq!(res.status, 403);
+    // The right token from another origin.
+    let token = csrf_of(&browser.get("/admin").await);
+    browser.origin = Some("https://evil.example".into());
+    assert_eq!(
+        browser
+            .post("/admin/logout", &[("csrf", &token)])
+            .await
+            .status,
+        403
+    );
+    browser.origin = None;
+    assert_eq!(browser.get("/admin").await.status, 200, "still signed in");
+    // The token of the pre-sign-in session no longer works after sign-in (it was renewed).
+    assert_eq!(
+        browser
+            .post("/admin/logout", &[("csrf", &token)])
+            .await
+            .status,
+        303
+    );
+
+    let reasons: Vec<Option<String>> = admin_audit(&app)
+        .await
+        .into_iter()
+        .filter(|e| e.1.as_deref().is_some_and(|r| r.starts_with("csrf")))
+        .map(|e| e.1)
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            Some("csrf-invalid".into()),
+            Some("csrf-invalid".into()),
+            Some("csrf-invalid".into()),
+            Some("csrf-invalid".into()),
+            Some("csrf-origin".into()),
+        ]
+    );
+}
+
+async fn failures_lock_the_account_then_the_lock_lifts(db: TestDb) {
+    let (app, clock) = app(&db, &[]).await;
+    create_admin(&app.state, "root@example.com");
+    create_admin(&app.state, "other@example.com");
+    let mut browser = Browser::new(&app);
+    for _ in 0..5 {
+        assert_eq!(
+            browser.sign_in("root@example.com", "guess").await.status,
+            401
+        );
+    }
+    // Locked: even the right password is refused, without being checked.
+    let locked = browser.sign_in("root@example.com", PASSWORD).await;
+    assert_eq!(locked.status, 429);
+    assert_eq!(locked.header("retry-after"), Some("900"));
+    assert!(text(&locked).contains("Too many failed sign-ins. Try again in 15 minutes."));
+    // Another account from the same address is not affected (5 < the per-IP limit of 20).
+    let other = browser.sign_in("other@example.com", PASSWORD).await;
+    assert_eq!(other.status, 303, "{}", text(&other));
+
+    clock.advance_ms(14 * 60_000);
+    let mut again = Browser::new(&app);
+    let still = again.sign_in("root@example.com", PASSWORD).await;
+    assert_eq!(still.status, 429);
+    assert_eq!(still.header("retry-after"), Some("60"));
+    clock.advance_ms(60_000);
+    assert_eq!(
+        again.sign_in("root@example.com", PASSWORD).await.status,
+        303
+    );
+}
+
+async fn failures_from_one_address_lock_that_address(db: TestDb) {
+    let (app, _) = app(&db, &[("AUTH_CORE__ADMIN__LOGIN_IP_MAX_FAILURES", "3")]).await;
+    create_admin(&app.state, "root@example.com");
+    let mut browser = Browser::new(&app);
+    for guess in ["a@example.com", "b@example.com", "c@example.com"] {
+        assert_eq!(browser.sign_in(guess, "guess").await.status, 401);
+    }
+    let res = browser.sign_in("root@example.com", PASSWORD).await;
+    assert_eq!(res.status, 429, "the address is locked for every account");
+}
+
+async fn idle_and_old_sessions_expire(db: TestDb) {
+    let (app, clock) = app(&db, &[]).await;
+    create_admin(&app.state, "root@example.com");
+    let mut browser = Browser::new(&app);
+    assert_eq!(
+        browser.sign_in("root@example.com", PASSWORD).await.status,
+        303
+    );
+    clock.advance_ms(29 * 60_000);
+    assert_eq!(
+        browser.get("/admin").await.status,
+        200,
+        "29 idle minutes are fine"
+    );
+    clock.advance_ms(29 * 60_000);
+    assert_eq!(
+        browser.get("/admin").await.status,
+        200,
+        "activity keeps it alive"
+    );
+    clock.advance_ms(30 * 60_000 + 1_000);
+    let res = browser.get("/admin").await;
+    assert_eq!(res.status, 303, "over 30 idle minutes");
+    assert_eq!(res.header("location"), Some("/admin/login?next=%2Fadmin"));
+
+    // Absolute lifetime: 12 hours even when active.
+    assert_eq!(
+        browser.sign_in("root@example.com", PASSWORD).await.status,
+        303
+    );
+    for _ in 0..24 {
+        clock.advance_ms(29 * 60_000);
+        assert_eq!(browser.get("/admin").await.status, 200);
+    }
+    clock.advance_ms(29 * 60_000);
+    assert_eq!(browser.get("/admin").await.status, 303, "past 12 hours");
+}
+
+async fn disabling_an_account_ends_its_sessions(db: TestDb) {
+    let (app, _) = app(&db, &[]).await;
+    let id = create_admin(&app.state, "root@example.com");
+    let mut browser = Browser::new(&app);
+    assert_eq!(
+        browser.sign_in("root@example.com", PASSWORD).await.status,
+        303
+    );
+    {
+        let mut conn = app.state.db.get().unwrap();
+        assert!(auth_core::admin::accounts::disable(&mut conn, id, NOW_MS).unwrap());
+    }
+    assert_eq!(browser.get("/admin").await.status, 303);
+    assert_eq!(
+        browser.sign_in("root@example.com", PASSWORD).await.status,
+        401
+    );
+}
+
+async fn next_is_followed_only_within_the_console(db: TestDb) {
+    let (app, _) = app(&db, &[]).await;
+    create_admin(&app.state, "root@example.com");
+    for (next, expected) in [
+        ("/admin/audit?status=4xx", "/admin/audit?status=4xx"),
+        ("https://evil.example/", "/admin"),
+        ("//evil.example/admin", "/admin"),
+    ] {
+        let mut browser = Browser::new(&app);
+        let res = browser
+            .submit(
+                "/admin/login",
+                "/admin/login",
+                &[
+                    ("email", "root@example.com"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303);
+        assert_eq!(res.header("location"), Some(expected), "{next}");
+    }
+}
+
+async fn the_stylesheet_is_cached_and_other_static_names_are_not_found(db: TestDb) {
+    let (app, _) = app(&db, &[]).await;
+    let mut browser = Browser::new(&app);
+    let login = text(&browser.get("/admin/login").await);
+    let start = login.find("/admin/static/admin.").unwrap();
+    let path = &login[start..start + login[start..].find('"').unwrap()];
+    let css = browser.get(path).await;
+    assert_eq!(css.status, 200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(
+        css.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert!(css.header("set-cookie").is_none());
+    assert_eq!(browser.get("/admin/static/other.css").await.status, 404);
+    assert_eq!(
+        browser.get("/admin/static/..%2FCargo.toml").await.status,
+        404
+    );
+}
+
+db_test!(
+    pages_need_a_session,
+    development_cookies_are_not_secure_and_the_key_is_generated,
+    wrong_then_right_password,
+    sign_out_ends_the_session_everywhere,
+    csrf_is_required_on_every_post,
+    failures_lock_the_account_then_the_lock_lifts,
+    failures_from_one_address_lock_that_address,
+    idle_and_old_sessions_expire,
+    disabling_an_account_ends_its_sessions,
+    next_is_followed_only_within_the_console,
+    the_stylesheet_is_cached_and_other_static_names_are_not_found,
+);
+
+#[test]
+fn production_without_secret_key_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::binary::run(
+        dir.path(),
+        &[("DEBUG", "false")],
+        &["serve", "--bind", "127.0.0.1:0"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SECRET_KEY is not set"), "{stderr}");
+}
+
+#[test]
+fn the_admin_commands_manage_accounts() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = common::binary::command(dir.path(), &[])
+        .args(["admin", "create", "--email", "Ops@Example.com"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "created administrator ops@example.com (id 1)\n"
+    );
+
+    let short = common::binary::command(dir.path(), &[])
+        .args(["admin", "create", "--email", "b@example.com"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(short.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+
+    let dup = common::binary::command(dir.path(), &[])
+        .args(["admin", "create", "--email", "ops@example.com"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!dup.status.success());
+
+    let list = common::binary::run(dir.path(), &[], &["admin", "list"]);
+    let listed = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(
+        listed.contains("ops@example.com") && listed.contains("active"),
+        "{listed}"
+    );
+
+    let disable = common::binary::run(dir.path(), &[], &["admin", "disable", "ops@example.com"]);
+    assert!(disable.status.success());
+    let listed =
+        String::from_utf8_lossy(&common::binary::run(dir.path(), &[], &["admin", "list"]).stdout)
+            .into_owned();
+    assert!(listed.contains("disabled"), "{listed}");
+    let unknown = common::binary::run(dir.path(), &[], &["admin", "disable", "x@example.com"]);
+    assert_eq!(unknown.status.code(), Some(1));
+}
