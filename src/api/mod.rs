@@ -3,9 +3,11 @@
 pub mod health;
 pub mod me;
 pub mod metrics;
+pub mod openapi;
 pub mod orgs;
 pub mod webhooks;
 
+use actix_web::http::Method;
 use actix_web::{middleware, web, HttpResponse};
 
 use crate::auth;
@@ -28,6 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     )
     .service(get("/metrics", metrics::metrics))
+    .service(get("/api/openapi.json", openapi::openapi_json))
     .service(
         web::resource("/api/auth/webhooks/clerk")
             .route(web::post().to(webhooks::clerk))
@@ -48,8 +51,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(get("/current", orgs::current))
             .service(get("/current/members", orgs::members))
             .service(get("/current/audit", orgs::audit).wrap(auth::Require::role("org:admin")))
-            .service(get("/{organization_id}", orgs::current)),
+            .service(get("/{organization_id}", orgs::by_id)),
     );
+}
+
+/// Every (method, path) [`routes`] registers, paths as the OpenAPI document writes them. Keep it in
+/// step with `routes`: `tests/openapi.rs` checks that the document describes exactly these, that each
+/// is served and that the resource refuses other methods with 405.
+pub fn route_table() -> Vec<(Method, &'static str)> {
+    vec![
+        (Method::GET, "/healthz"),
+        (Method::GET, "/api/auth/health"),
+        (Method::GET, "/metrics"),
+        (Method::GET, "/api/openapi.json"),
+        (Method::POST, "/api/auth/webhooks/clerk"),
+        (Method::GET, "/api/auth/me"),
+        (Method::GET, "/api/orgs/current"),
+        (Method::GET, "/api/orgs/current/members"),
+        (Method::GET, "/api/orgs/current/audit"),
+        (Method::GET, "/api/orgs/{organization_id}"),
+    ]
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
