@@ -86,6 +86,8 @@ pub struct ApiError {
     pub message: Cow<'static, str>,
     /// What was required, for `insufficient-permissions`.
     pub required: Option<serde_json::Value>,
+    /// The methods the resource answers, sent as `Allow` with a 405 (RFC 9110).
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
@@ -95,6 +97,7 @@ impl ApiError {
             code,
             message: message.into(),
             required: None,
+            allow: None,
         }
     }
 
@@ -190,6 +193,13 @@ impl ApiError {
         )
     }
 
+    /// 405 naming the methods the resource does answer.
+    pub fn method_not_allowed_allowing(allow: &'static str) -> Self {
+        let mut error = Self::method_not_allowed();
+        error.allow = Some(allow);
+        error
+    }
+
     pub fn database_unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -262,6 +272,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status);
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let Some(allow) = self.allow {
+            response.insert_header((header::ALLOW, allow));
         }
         if self.status == StatusCode::UNAUTHORIZED && matches!(self.code, ErrorCode::Auth(_)) {
             // RFC 6750: no error attribute when the request carried no credentials at all.

@@ -112,6 +112,7 @@ async fn document_describes_exactly_the_served_routes(db: TestDb) {
         let res = send(&app, &other, &concrete(path), Some(&token)).await;
         assert_eq!(res.status, 405, "{other} {path}");
         assert_eq!(res.json()["error"]["code"], "method-not-allowed");
+        assert_eq!(res.header("allow"), Some(method.as_str()), "{other} {path}");
         assert!(operation["responses"].get("405").is_some(), "{path}: 405");
     }
     // The probe can fail: a path the app does not serve is a 404.

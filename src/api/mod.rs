@@ -22,19 +22,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/healthz")
             .route(web::get().to(health::liveness))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("GET")),
     )
     .service(
         web::resource("/api/auth/health")
             .route(web::get().to(health::readiness))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("GET")),
     )
     .service(get("/metrics", metrics::metrics))
     .service(get("/api/openapi.json", openapi::openapi_json))
     .service(
         web::resource("/api/auth/webhooks/clerk")
             .route(web::post().to(webhooks::clerk))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("POST")),
     )
     .service(
         web::scope("/api/auth")
@@ -81,7 +81,7 @@ pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::method_not_allowed())
 }
 
-/// A resource answering GET with `handler` and other methods with a JSON 405.
+/// A resource answering GET with `handler` and other methods with a JSON 405 (`Allow: GET`).
 fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
 where
     F: actix_web::Handler<Args>,
@@ -90,5 +90,12 @@ where
 {
     web::resource(path)
         .route(web::get().to(handler))
-        .default_service(web::to(method_not_allowed))
+        .default_service(allow_only("GET"))
+}
+
+/// The JSON 405 of a resource, with `Allow` naming the methods it answers (RFC 9110).
+fn allow_only(allow: &'static str) -> actix_web::Route {
+    web::to(
+        move || async move { Err::<HttpResponse, _>(ApiError::method_not_allowed_allowing(allow)) },
+    )
 }

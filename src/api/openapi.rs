@@ -131,7 +131,10 @@ pub struct Forbidden(pub ErrorBody<'static>);
 pub struct NotFound(pub ErrorBody<'static>);
 
 #[derive(ToResponse)]
-#[response(description = "The resource does not answer this method (`method-not-allowed`)")]
+#[response(
+    description = "The resource does not answer this method (`method-not-allowed`)",
+    headers(("Allow" = String, description = "The methods the resource answers"))
+)]
 pub struct MethodNotAllowed(pub ErrorBody<'static>);
 
 #[derive(ToResponse)]
