@@ -144,6 +144,26 @@ impl AppState {
     }
 }
 
+/// The largest body an extractor (`web::Json`, `web::Bytes`, `String`) reads: 64 KiB.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON body that cannot be read, in the one error shape: 413 too large, 415 not JSON, 400 malformed.
+fn json_body_error(error: &actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::{JsonPayloadError, PayloadError};
+    log::debug!("bad JSON body: {error}");
+    match error {
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => ApiError::payload_too_large(*limit),
+        JsonPayloadError::Payload(PayloadError::Overflow) => {
+            ApiError::payload_too_large(BODY_LIMIT)
+        }
+        JsonPayloadError::ContentType => {
+            ApiError::unsupported_media_type("send the body as Content-Type: application/json")
+        }
+        _ => ApiError::bad_request("the body is not valid JSON for this route"),
+    }
+}
+
 /// Adds auth-core's state and routes to a service config, for embedding in another App:
 ///
 /// ```no_run
@@ -175,6 +195,13 @@ pub fn mount(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 log::debug!("bad query string: {error}");
                 ApiError::bad_request("the query string is not valid for this route").into()
             }))
+            // Bodies read by extractors (the webhook route reads its own, with its own limit).
+            .app_data(web::PayloadConfig::new(BODY_LIMIT))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(BODY_LIMIT)
+                    .error_handler(|error, _| json_body_error(&error).into()),
+            )
             .configure(admin_routes)
             .configure(api::routes);
     }

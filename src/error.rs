@@ -21,6 +21,8 @@ pub enum ErrorCode {
     Webhook(SignatureError),
     BadRequest,
     PayloadTooLarge,
+    /// A body of a content type the route does not read.
+    UnsupportedMediaType,
     /// An org-scoped route without an active organization.
     OrganizationRequired,
     /// The token names an organization the user has since been removed from (or that was deleted).
@@ -36,12 +38,34 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code an error body can carry (the OpenAPI document lists them as the `code` enum).
+    pub fn all() -> impl Iterator<Item = ErrorCode> {
+        Reason::ALL
+            .into_iter()
+            .map(Self::Auth)
+            .chain(SignatureError::ALL.into_iter().map(Self::Webhook))
+            .chain([
+                Self::BadRequest,
+                Self::PayloadTooLarge,
+                Self::UnsupportedMediaType,
+                Self::OrganizationRequired,
+                Self::MembershipRevoked,
+                Self::InsufficientPermissions,
+                Self::MetricsUnauthorized,
+                Self::NotFound,
+                Self::MethodNotAllowed,
+                Self::DatabaseUnavailable,
+                Self::InternalError,
+            ])
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Auth(reason) => reason.as_str(),
             Self::Webhook(error) => error.as_str(),
             Self::BadRequest => "bad-request",
             Self::PayloadTooLarge => "payload-too-large",
+            Self::UnsupportedMediaType => "unsupported-media-type",
             Self::OrganizationRequired => "organization-required",
             Self::MembershipRevoked => "membership-revoked",
             Self::InsufficientPermissions => "insufficient-permissions",
@@ -62,6 +86,8 @@ pub struct ApiError {
     pub message: Cow<'static, str>,
     /// What was required, for `insufficient-permissions`.
     pub required: Option<serde_json::Value>,
+    /// The methods the resource answers, sent as `Allow` with a 405 (RFC 9110).
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
@@ -71,6 +97,7 @@ impl ApiError {
             code,
             message: message.into(),
             required: None,
+            allow: None,
         }
     }
 
@@ -134,6 +161,14 @@ impl ApiError {
         )
     }
 
+    pub fn unsupported_media_type(message: &'static str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            message,
+        )
+    }
+
     pub fn metrics_unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -156,6 +191,13 @@ impl ApiError {
             ErrorCode::MethodNotAllowed,
             "method not allowed on this resource",
         )
+    }
+
+    /// 405 naming the methods the resource does answer.
+    pub fn method_not_allowed_allowing(allow: &'static str) -> Self {
+        let mut error = Self::method_not_allowed();
+        error.allow = Some(allow);
+        error
     }
 
     pub fn database_unavailable() -> Self {
@@ -191,18 +233,34 @@ impl From<DbError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
+/// The one error shape of every JSON error response.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'static str,
-    message: &'a str,
-    request_id: Option<String>,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Stable machine-readable code; clients branch on it, never on `message`.
+    #[schema(schema_with = error_code_schema)]
+    pub code: &'static str,
+    pub message: &'a str,
+    /// The `X-Request-Id` of the response (null only outside a request).
+    #[schema(required = true)]
+    pub request_id: Option<String>,
+    /// What was required, for `insufficient-permissions` only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    required: Option<&'a serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub required: Option<&'a serde_json::Value>,
+}
+
+/// `code` as an enum of every [`ErrorCode`], generated from the code itself.
+fn error_code_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(ErrorCode::all().map(ErrorCode::as_str)))
+        .build()
 }
 
 impl ResponseError for ApiError {
@@ -214,6 +272,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status);
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let Some(allow) = self.allow {
+            response.insert_header((header::ALLOW, allow));
         }
         if self.status == StatusCode::UNAUTHORIZED && matches!(self.code, ErrorCode::Auth(_)) {
             // RFC 6750: no error attribute when the request carried no credentials at all.

@@ -76,7 +76,7 @@ fn history() -> Vec<Value> {
         u["last_name"] = format!("v{v}").into();
         u["username"] = format!("user{i}_v{v}").into();
         u["public_metadata"] =
-            json!({"version": v, "tier": if v % 2 == 0 { "free" } else { "pro" }});
+            json!({"version": v, "tier": if v.is_multiple_of(2) { "free" } else { "pro" }});
         u["primary_email_address_id"] = format!("idn_{i}").into();
         u["email_addresses"] = json!([{"id": format!("idn_{i}"), "object": "email_address",
             "email_address": format!("u{i}.v{v}@example.com"), "reserved": false, "verification": null,

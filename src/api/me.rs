@@ -10,41 +10,62 @@ use crate::clerk::claims::{ActiveOrganization, Scoped};
 use crate::clerk::reason::Reason;
 use crate::error::ApiError;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MeResponse {
     pub user: UserView,
     pub session_id: String,
     /// The active organization of the session, from the token.
+    #[schema(required = true)]
     pub organization: Option<ActiveOrganization>,
     pub memberships: Vec<MembershipView>,
     pub features: Scoped,
     pub plans: Scoped,
     /// Set when someone is impersonating the user.
+    #[schema(required = true)]
     pub actor: Option<Value>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: String,
+    #[schema(required = true)]
     pub email: Option<String>,
+    #[schema(required = true)]
     pub first_name: Option<String>,
+    #[schema(required = true)]
     pub last_name: Option<String>,
+    #[schema(required = true)]
     pub username: Option<String>,
+    #[schema(required = true)]
     pub image_url: Option<String>,
     pub public_metadata: Value,
     /// False until the profile has arrived from Clerk (webhook or Backend API).
     pub profile_synced: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MembershipView {
     pub id: String,
     pub organization_id: String,
     pub organization_name: String,
+    #[schema(required = true)]
     pub organization_slug: Option<String>,
     pub role: String,
 }
 
+/// The signed-in user.
+///
+/// The user (created just in time on a first request), the session, its active organization with role
+/// and permissions, the user's memberships, features and plans. Session tokens only.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+    security(("session_token" = []), ("session_cookie" = [])),
+    responses(
+        (status = 200, description = "The signed-in user", body = MeResponse),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 405, response = crate::api::openapi::MethodNotAllowed),
+        (status = 503, response = crate::api::openapi::ServiceUnavailable),
+    )
+)]
 pub async fn me(
     state: web::Data<AppState>,
     principal: Principal,

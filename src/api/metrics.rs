@@ -12,6 +12,21 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Prometheus metrics.
+///
+/// Requests by route and status, latency, authentication outcomes, webhook deliveries, JWKS, audit
+/// queue and pool. With `metrics.token` set the scraper must send it as a bearer token; otherwise the
+/// route is open (restrict it by network).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    security((), ("metrics_token" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4",
+            content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+        (status = 401, description = "`metrics.token` is set and was not sent (`metrics-unauthorized`)",
+            body = crate::error::ErrorBody),
+        (status = 405, response = crate::api::openapi::MethodNotAllowed),
+    )
+)]
 pub async fn metrics(
     state: web::Data<AppState>,
     req: HttpRequest,

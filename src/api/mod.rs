@@ -3,9 +3,11 @@
 pub mod health;
 pub mod me;
 pub mod metrics;
+pub mod openapi;
 pub mod orgs;
 pub mod webhooks;
 
+use actix_web::http::Method;
 use actix_web::{middleware, web, HttpResponse};
 
 use crate::auth;
@@ -20,18 +22,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/healthz")
             .route(web::get().to(health::liveness))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("GET")),
     )
     .service(
         web::resource("/api/auth/health")
             .route(web::get().to(health::readiness))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("GET")),
     )
     .service(get("/metrics", metrics::metrics))
+    .service(get("/api/openapi.json", openapi::openapi_json))
     .service(
         web::resource("/api/auth/webhooks/clerk")
             .route(web::post().to(webhooks::clerk))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(allow_only("POST")),
     )
     .service(
         web::scope("/api/auth")
@@ -48,8 +51,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(get("/current", orgs::current))
             .service(get("/current/members", orgs::members))
             .service(get("/current/audit", orgs::audit).wrap(auth::Require::role("org:admin")))
-            .service(get("/{organization_id}", orgs::current)),
+            .service(get("/{organization_id}", orgs::by_id)),
     );
+}
+
+/// Every (method, path) [`routes`] registers, paths as the OpenAPI document writes them. Keep it in
+/// step with `routes`: `tests/openapi.rs` checks that the document describes exactly these, that each
+/// is served and that the resource refuses other methods with 405.
+pub fn route_table() -> Vec<(Method, &'static str)> {
+    vec![
+        (Method::GET, "/healthz"),
+        (Method::GET, "/api/auth/health"),
+        (Method::GET, "/metrics"),
+        (Method::GET, "/api/openapi.json"),
+        (Method::POST, "/api/auth/webhooks/clerk"),
+        (Method::GET, "/api/auth/me"),
+        (Method::GET, "/api/orgs/current"),
+        (Method::GET, "/api/orgs/current/members"),
+        (Method::GET, "/api/orgs/current/audit"),
+        (Method::GET, "/api/orgs/{organization_id}"),
+    ]
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -60,7 +81,7 @@ pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::method_not_allowed())
 }
 
-/// A resource answering GET with `handler` and other methods with a JSON 405.
+/// A resource answering GET with `handler` and other methods with a JSON 405 (`Allow: GET`).
 fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
 where
     F: actix_web::Handler<Args>,
@@ -69,5 +90,12 @@ where
 {
     web::resource(path)
         .route(web::get().to(handler))
-        .default_service(web::to(method_not_allowed))
+        .default_service(allow_only("GET"))
+}
+
+/// The JSON 405 of a resource, with `Allow` naming the methods it answers (RFC 9110).
+fn allow_only(allow: &'static str) -> actix_web::Route {
+    web::to(
+        move || async move { Err::<HttpResponse, _>(ApiError::method_not_allowed_allowing(allow)) },
+    )
 }

@@ -2,13 +2,63 @@
 //! trail. Every handler takes an [`OrgScope`]; queries are built from its tenant only.
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
+use crate::api::openapi::{
+    BadRequest, Forbidden, MethodNotAllowed, NotFound, ServiceUnavailable, Unauthorized,
+};
 use crate::app::AppState;
 use crate::auth::OrgScope;
-use crate::db::tenant::{self, AuditFilter};
+use crate::db::tenant::{self, AuditFilter, AuditView, MemberView};
 use crate::error::ApiError;
+
+/// The active organization, the caller's role in it and its permissions.
+#[derive(Serialize, ToSchema)]
+pub struct CurrentOrganization {
+    pub organization: OrganizationDetails,
+    /// `org:admin`, `org:member`, … (null for a key or machine token without a role).
+    #[schema(required = true)]
+    pub role: Option<String>,
+    pub permissions: Vec<String>,
+}
+
+/// The organization as mirrored from Clerk. Until its webhook has arrived (`synced: false`) only `id`
+/// is known, from the credential, and every other field is null.
+#[derive(Serialize, ToSchema)]
+pub struct OrganizationDetails {
+    pub id: String,
+    #[schema(required = true)]
+    pub name: Option<String>,
+    #[schema(required = true)]
+    pub slug: Option<String>,
+    #[schema(required = true)]
+    pub image_url: Option<String>,
+    pub public_metadata: Value,
+    #[schema(required = true)]
+    pub max_allowed_memberships: Option<i32>,
+    /// Clerk's `created_at`, Unix milliseconds.
+    #[schema(required = true)]
+    pub created_at: Option<i64>,
+    pub synced: bool,
+}
+
+/// A page of members, by membership id; `next` is the `after` of the next page, null on the last.
+#[derive(Serialize, ToSchema)]
+pub struct MembersPage {
+    pub data: Vec<MemberView>,
+    #[schema(required = true)]
+    pub next: Option<String>,
+}
+
+/// A page of audit events, newest first; `next` is the `before` of the next page, null on the last.
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub data: Vec<AuditView>,
+    #[schema(required = true)]
+    pub next: Option<i64>,
+}
 
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 100;
@@ -21,7 +71,20 @@ fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
-/// `GET /api/orgs/current` (and `GET /api/orgs/{id}` for the active organization's own id).
+/// The active organization.
+///
+/// The caller's active organization (from the session token, or the organization a service key or
+/// machine token belongs to), the caller's role and permissions.
+#[utoipa::path(get, path = "/api/orgs/current", tag = "organizations",
+    security(("session_token" = []), ("session_cookie" = []), ("service_key" = []), ("machine_token" = [])),
+    responses(
+        (status = 200, description = "The active organization", body = CurrentOrganization),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 405, response = MethodNotAllowed),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 pub async fn current(
     state: web::Data<AppState>,
     scope: OrgScope,
@@ -32,30 +95,83 @@ pub async fn current(
         .run(move |conn| tenant::organization(conn, &tenant))
         .await?;
     let organization = match stored {
-        Some(org) => json!({
-            "id": org.id, "name": org.name, "slug": org.slug, "image_url": org.image_url,
-            "public_metadata": serde_json::from_str::<Value>(&org.public_metadata).unwrap_or(Value::Null),
-            "max_allowed_memberships": org.max_allowed_memberships, "created_at": org.clerk_created_at,
-            "synced": true,
-        }),
+        Some(org) => OrganizationDetails {
+            id: org.id,
+            name: Some(org.name),
+            slug: org.slug,
+            image_url: org.image_url,
+            public_metadata: serde_json::from_str::<Value>(&org.public_metadata)
+                .unwrap_or(Value::Null),
+            max_allowed_memberships: org.max_allowed_memberships,
+            created_at: Some(org.clerk_created_at),
+            synced: true,
+        },
         // Not mirrored yet (its webhook has not arrived): what the token says.
-        None => json!({ "id": scope.organization_id(), "synced": false }),
+        None => OrganizationDetails {
+            id: scope.organization_id().to_owned(),
+            name: None,
+            slug: None,
+            image_url: None,
+            public_metadata: Value::Null,
+            max_allowed_memberships: None,
+            created_at: None,
+            synced: false,
+        },
     };
-    Ok(HttpResponse::Ok().json(json!({
-        "organization": organization,
-        "role": scope.role(),
-        "permissions": scope.permissions(),
-    })))
+    Ok(HttpResponse::Ok().json(CurrentOrganization {
+        organization,
+        role: scope.role().map(str::to_owned),
+        permissions: scope.permissions().to_vec(),
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+/// An organization by id: the active organization's own id only.
+///
+/// As `/api/orgs/current` when `organization_id` is the active organization's; any other id is 404
+/// (whether or not it exists), so ids of other tenants cannot be probed.
+#[utoipa::path(get, path = "/api/orgs/{organization_id}", tag = "organizations",
+    params(("organization_id" = String, Path, description = "An organization id (`org_…`)")),
+    security(("session_token" = []), ("session_cookie" = []), ("service_key" = []), ("machine_token" = [])),
+    responses(
+        (status = 200, description = "The active organization", body = CurrentOrganization),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 405, response = MethodNotAllowed),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
+pub async fn by_id(state: web::Data<AppState>, scope: OrgScope) -> Result<HttpResponse, ApiError> {
+    current(state, scope).await
+}
+
+/// Query of `GET /api/orgs/current/members`; unknown parameters are refused (400).
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MembersQuery {
+    /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// Keyset cursor: the `next` of the previous page (a membership id); members after it.
     after: Option<String>,
 }
 
-/// `GET /api/orgs/current/members?limit=&after=`: keyset-paginated by membership id.
+/// The organization's live members.
+///
+/// Members with their roles, ordered by membership id and keyset-paginated.
+#[utoipa::path(get, path = "/api/orgs/current/members", tag = "organizations",
+    params(MembersQuery),
+    security(("session_token" = []), ("session_cookie" = []), ("service_key" = []), ("machine_token" = [])),
+    responses(
+        (status = 200, description = "A page of members", body = MembersPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 405, response = MethodNotAllowed),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 pub async fn members(
     state: web::Data<AppState>,
     scope: OrgScope,
@@ -68,34 +184,41 @@ pub async fn members(
         .db
         .run(move |conn| tenant::members(conn, &tenant, after.as_deref(), limit + 1))
         .await?;
-    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    let page: Vec<Value> = rows
-        .iter()
-        .take(usize::try_from(limit).unwrap_or(0))
-        .map(|m| {
-            json!({"membership_id": m.membership_id, "user_id": m.user_id, "email": m.email,
-                "first_name": m.first_name, "last_name": m.last_name, "image_url": m.image_url,
-                "role": m.role, "joined_at": m.joined_at})
-        })
-        .collect();
+    let (data, more) = split_page(rows, limit);
     let next = more
-        .then(|| page.last().map(|m| m["membership_id"].clone()))
+        .then(|| data.last().map(|m| m.membership_id.clone()))
         .flatten();
-    Ok(HttpResponse::Ok().json(json!({ "data": page, "next": next })))
+    Ok(HttpResponse::Ok().json(MembersPage { data, next }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /api/orgs/current/audit`; filters combine with AND; unknown parameters are
+/// refused (400).
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// Keyset cursor: the `next` of the previous page (an event id); events older than it.
     before: Option<i64>,
+    /// Only this user's events (`user_…`).
     user_id: Option<String>,
     /// Milliseconds since the epoch, inclusive.
     from: Option<i64>,
     /// Milliseconds since the epoch, exclusive.
     to: Option<i64>,
-    /// An exact status (`403`) or a class (`4xx`).
+    /// An exact status (`403`, 100 to 599) or a class (`4xx`, 1xx to 5xx).
+    #[param(pattern = "^([1-5]xx|[1-5][0-9]{2})$")]
     status: Option<String>,
+}
+
+/// The first `limit` rows of a query that asked for `limit + 1`, and whether there were more.
+fn split_page<T>(mut rows: Vec<T>, limit: i64) -> (Vec<T>, bool) {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    (rows, more)
 }
 
 fn status_range(status: &str) -> Result<(i32, i32), ApiError> {
@@ -118,7 +241,21 @@ fn status_range(status: &str) -> Result<(i32, i32), ApiError> {
     }
 }
 
-/// `GET /api/orgs/current/audit`: the organization's audit events, newest first (admins only).
+/// The organization's audit trail.
+///
+/// Its audit events, newest first, keyset-paginated; organization admins (`org:admin`) only.
+#[utoipa::path(get, path = "/api/orgs/current/audit", tag = "organizations",
+    params(AuditQuery),
+    security(("session_token" = []), ("session_cookie" = []), ("service_key" = []), ("machine_token" = [])),
+    responses(
+        (status = 200, description = "A page of audit events", body = AuditPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 405, response = MethodNotAllowed),
+        (status = 503, response = ServiceUnavailable),
+    )
+)]
 pub async fn audit(
     state: web::Data<AppState>,
     scope: OrgScope,
@@ -137,17 +274,7 @@ pub async fn audit(
         .db
         .run(move |conn| tenant::audit_events(conn, &tenant, &filter, limit + 1))
         .await?;
-    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    let page: Vec<Value> = rows
-        .iter()
-        .take(usize::try_from(limit).unwrap_or(0))
-        .map(|e| {
-            json!({"id": e.id, "occurred_at": e.occurred_at, "request_id": e.request_id,
-                "principal_type": e.principal_type, "user_id": e.user_id, "session_id": e.session_id,
-                "method": e.method, "path": e.path, "status": e.status, "duration_us": e.duration_us,
-                "client_ip": e.client_ip, "reason": e.reason})
-        })
-        .collect();
-    let next = more.then(|| page.last().map(|e| e["id"].clone())).flatten();
-    Ok(HttpResponse::Ok().json(json!({ "data": page, "next": next })))
+    let (data, more) = split_page(rows, limit);
+    let next = more.then(|| data.last().map(|e| e.id)).flatten();
+    Ok(HttpResponse::Ok().json(AuditPage { data, next }))
 }

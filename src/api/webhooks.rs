@@ -4,7 +4,6 @@
 use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use serde_json::json;
 
 use crate::app::AppState;
 use crate::clerk::webhook::signature::{self, SignedHeaders};
@@ -82,6 +81,38 @@ fn event_type_of(body: &[u8]) -> String {
     }
 }
 
+/// The answer to a delivery that was verified.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DeliveryReceipt {
+    /// `applied`, `duplicate` (already received), `ignored` (a type auth-core does not use) or
+    /// `failed` (stored with its error, to reprocess after a fix).
+    pub status: &'static str,
+    pub svix_id: String,
+}
+
+/// Clerk's webhooks, delivered by Svix.
+///
+/// The signature (`svix-*` headers, or the Standard Webhooks `webhook-*` names) is verified on the raw
+/// bytes before anything parses them; a body over `webhooks.max_body_bytes` is refused before it is
+/// read. A signed delivery that cannot be understood is stored as `failed` and answered 200.
+#[utoipa::path(post, path = "/api/auth/webhooks/clerk", tag = "webhooks",
+    params(
+        ("svix-id" = Option<String>, Header, description = "Delivery id (`msg_…`); the idempotency key"),
+        ("svix-timestamp" = Option<String>, Header, description = "Unix time in seconds; within `webhooks.tolerance_secs` of now"),
+        ("svix-signature" = Option<String>, Header, description = "Space-separated `v1,<base64 HMAC-SHA256>` entries"),
+    ),
+    request_body(content = Object, content_type = "application/json",
+        description = "A Clerk event (`{\"type\": \"user.created\", \"data\": {…}, …}`), signed as it is sent"),
+    responses(
+        (status = 200, description = "Verified; applied, a duplicate, ignored or stored as failed", body = DeliveryReceipt),
+        (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 401, description = "The signature was refused: `webhook-secret-not-configured`, `webhook-headers-missing`, `webhook-timestamp-invalid`, `webhook-timestamp-too-old`, `webhook-timestamp-too-new`, `webhook-signature-invalid`",
+            body = crate::error::ErrorBody),
+        (status = 405, response = crate::api::openapi::MethodNotAllowed),
+        (status = 413, response = crate::api::openapi::PayloadTooLarge),
+        (status = 503, response = crate::api::openapi::ServiceUnavailable),
+    )
+)]
 pub async fn clerk(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -135,5 +166,8 @@ pub async fn clerk(
     }
     log::info!(target: "auth_core::webhooks", "delivery {svix_id}: {}", outcome.status());
     state.metrics.record_webhook(&event_type, outcome.status());
-    Ok(HttpResponse::Ok().json(json!({ "status": outcome.status(), "svix_id": svix_id })))
+    Ok(HttpResponse::Ok().json(DeliveryReceipt {
+        status: outcome.status(),
+        svix_id,
+    }))
 }

@@ -1,6 +1,7 @@
 //! Records one audit event per API request that authenticated or failed to (health, webhooks,
-//! metrics and static files are not audited): who (principal, user, organization, session), what
-//! (method, path without query, matched route), outcome (status, reason code), how long, from where.
+//! metrics, the OpenAPI document and static files are not audited): who (principal, user,
+//! organization, session), what (method, path without query, matched route), outcome (status,
+//! reason code), how long, from where.
 
 use std::time::Instant;
 
@@ -22,6 +23,7 @@ const MAX_USER_AGENT: usize = 512;
 fn audited(path: &str) -> bool {
     let api = path.starts_with("/api/")
         && path != "/api/auth/health"
+        && path != "/api/openapi.json"
         && !path.starts_with("/api/auth/webhooks/");
     let admin =
         (path == "/admin" || path.starts_with("/admin/")) && !path.starts_with("/admin/static/");

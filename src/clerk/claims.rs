@@ -15,18 +15,20 @@ use serde_json::{Map, Value};
 use super::reason::Reason;
 
 /// The active organization of a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ActiveOrganization {
     pub id: String,
+    #[schema(required = true)]
     pub slug: Option<String>,
     /// With exactly one `org:` prefix, e.g. `org:admin`.
+    #[schema(required = true)]
     pub role: Option<String>,
     /// Full keys, e.g. `org:invoices:read`.
     pub permissions: Vec<String>,
 }
 
 /// Features or plans, split by scope.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Scoped {
     pub org: Vec<String>,
     pub user: Vec<String>,

@@ -60,15 +60,22 @@ pub fn organization(
         .map_err(DbError::from)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+/// A live member of the organization (serialized as is by `GET /api/orgs/current/members`).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Member)]
 pub struct MemberView {
     pub membership_id: String,
     pub user_id: String,
+    #[schema(required = true)]
     pub email: Option<String>,
+    #[schema(required = true)]
     pub first_name: Option<String>,
+    #[schema(required = true)]
     pub last_name: Option<String>,
+    #[schema(required = true)]
     pub image_url: Option<String>,
     pub role: String,
+    /// Clerk's `created_at` of the membership, Unix milliseconds.
     pub joined_at: i64,
 }
 
@@ -105,19 +112,26 @@ pub fn members(
         .map_err(DbError::from)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+/// One audit event (serialized as is by `GET /api/orgs/current/audit`).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = AuditEvent)]
 pub struct AuditView {
     pub id: i64,
     pub occurred_at: i64,
+    #[schema(required = true)]
     pub request_id: Option<String>,
     pub principal_type: String,
+    #[schema(required = true)]
     pub user_id: Option<String>,
+    #[schema(required = true)]
     pub session_id: Option<String>,
     pub method: String,
     pub path: String,
     pub status: i32,
     pub duration_us: i64,
+    #[schema(required = true)]
     pub client_ip: Option<String>,
+    #[schema(required = true)]
     pub reason: Option<String>,
 }
 

@@ -27,6 +27,15 @@ pub enum SignatureError {
 }
 
 impl SignatureError {
+    pub const ALL: [SignatureError; 6] = [
+        Self::NotConfigured,
+        Self::HeadersMissing,
+        Self::TimestampInvalid,
+        Self::TimestampTooOld,
+        Self::TimestampTooNew,
+        Self::SignatureInvalid,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NotConfigured => "webhook-secret-not-configured",
