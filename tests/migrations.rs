@@ -23,7 +23,7 @@ const TABLES: [&str; 10] = [
     "admin_login_attempts",
 ];
 
-const INDEXES: [&str; 23] = [
+const INDEXES: [&str; 24] = [
     "users_email_idx",
     "users_clerk_created_at_idx",
     "organizations_slug_idx",
@@ -44,7 +44,8 @@ const INDEXES: [&str; 23] = [
     "audit_events_reason_idx",
     "audit_events_status_idx",
     "audit_events_path_idx",
-    "users_last_name_idx",
+    "users_email_sort_idx",
+    "users_created_idx",
     "organizations_name_idx",
     "organization_memberships_role_idx",
 ];

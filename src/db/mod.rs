@@ -5,6 +5,7 @@ pub mod admin_accounts;
 pub mod admin_sessions;
 pub mod audit;
 mod connection;
+pub mod console;
 pub mod dashboard;
 mod error;
 pub mod login_attempts;

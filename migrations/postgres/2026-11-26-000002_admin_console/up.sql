@@ -28,6 +28,7 @@ CREATE INDEX audit_events_reason_idx ON audit_events (reason, id);
 CREATE INDEX audit_events_status_idx ON audit_events (status, id);
 CREATE INDEX audit_events_path_idx ON audit_events (path, id);
 -- Users listed by name and searched by id/email; organizations by name.
-CREATE INDEX users_last_name_idx ON users (last_name, first_name, id);
+CREATE INDEX users_email_sort_idx ON users ((COALESCE(email, '')), id);
+CREATE INDEX users_created_idx ON users (clerk_created_at, id);
 CREATE INDEX organizations_name_idx ON organizations (name, id);
 CREATE INDEX organization_memberships_role_idx ON organization_memberships (role, id);

@@ -1,6 +1,7 @@
 DROP INDEX organization_memberships_role_idx;
 DROP INDEX organizations_name_idx;
-DROP INDEX users_last_name_idx;
+DROP INDEX users_email_sort_idx;
+DROP INDEX users_created_idx;
 DROP INDEX audit_events_path_idx;
 DROP INDEX audit_events_status_idx;
 DROP INDEX audit_events_reason_idx;

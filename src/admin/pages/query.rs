@@ -1,0 +1,94 @@
+//! Helpers for the console's GET forms: blank fields are absent, links keep the filters.
+
+/// `Some(trimmed)` for a non-blank field, bounded in length (filters are short; a huge query string
+/// must not become a huge SQL parameter).
+pub fn field(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.chars().take(256).collect())
+}
+
+/// A console URL with these query parameters (blank ones left out), properly encoded.
+pub fn link(path: &str, params: &[(&str, Option<&str>)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    let mut any = false;
+    for (name, value) in params {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            query.append_pair(name, value);
+            any = true;
+        }
+    }
+    if any {
+        format!("{path}?{}", query.finish())
+    } else {
+        path.to_owned()
+    }
+}
+
+/// First and last name, else username, else email, else the id.
+pub fn display_name(
+    first: Option<&str>,
+    last: Option<&str>,
+    username: Option<&str>,
+    email: Option<&str>,
+    id: &str,
+) -> String {
+    let full = [first, last]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !full.is_empty() {
+        return full;
+    }
+    username
+        .or(email)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(id)
+        .to_owned()
+}
+
+/// JSON text pretty-printed for a `<pre>` (escaped by the template like everything else).
+pub fn pretty_json(text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_encode_and_skip_blanks() {
+        assert_eq!(
+            link(
+                "/admin/audit",
+                &[("path", Some("/a b&c")), ("user", None), ("x", Some(""))]
+            ),
+            "/admin/audit?path=%2Fa+b%26c"
+        );
+        assert_eq!(link("/admin/users", &[]), "/admin/users");
+    }
+
+    #[test]
+    fn names_fall_back() {
+        assert_eq!(
+            display_name(Some("Ada"), Some("Lovelace"), None, None, "u"),
+            "Ada Lovelace"
+        );
+        assert_eq!(
+            display_name(None, None, None, Some("a@x.io"), "u"),
+            "a@x.io"
+        );
+        assert_eq!(
+            display_name(Some(" "), None, None, None, "user_1"),
+            "user_1"
+        );
+    }
+}

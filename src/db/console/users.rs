@@ -1,0 +1,172 @@
+//! Users for the console: search, status, sort, keyset pages; one user's details.
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+use super::{contains_pattern, lower, Page};
+use crate::db::schema::{audit_events, revoked_sessions, users};
+use crate::db::{DbConnection, DbError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct UserListRow {
+    pub id: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+    pub banned: bool,
+    pub clerk_created_at: i64,
+    pub last_sign_in_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    #[default]
+    Active,
+    Deleted,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    Newest,
+    Oldest,
+    Email,
+}
+
+/// Where the next page starts: the sort key and id of the last row shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    Time(i64, String),
+    Text(String, String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub query: Option<String>,
+    pub status: Status,
+    pub sort: Sort,
+    pub after: Option<Cursor>,
+}
+
+/// The email sort key: an expression the `users_email_sort_idx` index is built on.
+fn email_key() -> diesel::expression::SqlLiteral<Text> {
+    sql::<Text>("COALESCE(users.email, '')")
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &UserFilter,
+    size: i64,
+) -> Result<Page<UserListRow>, DbError> {
+    let mut query = users::table
+        .select((
+            users::id,
+            users::email,
+            users::first_name,
+            users::last_name,
+            users::username,
+            users::banned,
+            users::clerk_created_at,
+            users::last_sign_in_at,
+            users::deleted_at,
+        ))
+        .into_boxed();
+    query = match filter.status {
+        Status::Active => query.filter(users::deleted_at.is_null()),
+        Status::Deleted => query.filter(users::deleted_at.is_not_null()),
+        Status::All => query,
+    };
+    if let Some(text) = filter
+        .query
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        if text.starts_with("user_") {
+            query = query.filter(users::id.eq(text.to_owned()));
+        } else {
+            let pattern = contains_pattern(text);
+            query = query.filter(
+                lower(users::email.nullable())
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(users::first_name).like(pattern.clone()).escape('\\'))
+                    .or(lower(users::last_name).like(pattern.clone()).escape('\\'))
+                    .or(lower(users::username).like(pattern).escape('\\')),
+            );
+        }
+    }
+    query = match (filter.sort, &filter.after) {
+        (Sort::Newest, Some(Cursor::Time(t, id))) => query.filter(
+            users::clerk_created_at
+                .lt(*t)
+                .or(users::clerk_created_at.eq(*t).and(users::id.lt(id.clone()))),
+        ),
+        (Sort::Oldest, Some(Cursor::Time(t, id))) => query.filter(
+            users::clerk_created_at
+                .gt(*t)
+                .or(users::clerk_created_at.eq(*t).and(users::id.gt(id.clone()))),
+        ),
+        (Sort::Email, Some(Cursor::Text(key, id))) => query.filter(
+            email_key()
+                .gt(key.clone())
+                .or(email_key().eq(key.clone()).and(users::id.gt(id.clone()))),
+        ),
+        _ => query,
+    };
+    query = match filter.sort {
+        Sort::Newest => query.order((users::clerk_created_at.desc(), users::id.desc())),
+        Sort::Oldest => query.order((users::clerk_created_at.asc(), users::id.asc())),
+        Sort::Email => query.order((email_key().asc(), users::id.asc())),
+    };
+    let rows = query.limit(size + 1).load(conn)?;
+    Ok(Page::from_rows(rows, size))
+}
+
+/// Sessions of a user that webhooks revoked, newest first.
+pub fn revoked_sessions_of(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Vec<(String, String, i64)>, DbError> {
+    revoked_sessions::table
+        .filter(revoked_sessions::user_id.eq(user_id))
+        .order(revoked_sessions::revoked_at.desc())
+        .limit(50)
+        .select((
+            revoked_sessions::session_id,
+            revoked_sessions::reason,
+            revoked_sessions::revoked_at,
+        ))
+        .load(conn)
+        .map_err(DbError::from)
+}
+
+/// The full stored profile's metadata columns (public, private, unsafe), as JSON text.
+pub fn metadata_of(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Option<(String, String, String)>, DbError> {
+    users::table
+        .find(user_id)
+        .select((
+            users::public_metadata,
+            users::private_metadata,
+            users::unsafe_metadata,
+        ))
+        .first(conn)
+        .optional()
+        .map_err(DbError::from)
+}
+
+/// Ids of a user's most recent audit events (the audit listing shows them).
+pub fn has_audit_events(conn: &mut DbConnection, user_id: &str) -> Result<bool, DbError> {
+    diesel::select(diesel::dsl::exists(
+        audit_events::table.filter(audit_events::user_id.eq(user_id)),
+    ))
+    .get_result(conn)
+    .map_err(DbError::from)
+}

@@ -1,0 +1,62 @@
+//! Webhook deliveries for the console: filter by type and status; keyset pages, newest first.
+
+use diesel::prelude::*;
+
+use super::Page;
+use crate::db::schema::webhook_deliveries as deliveries;
+use crate::db::{DbConnection, DbError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct DeliveryListRow {
+    pub svix_id: String,
+    pub event_type: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub attempts: i32,
+    pub received_at: i64,
+    pub processed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub event_type: Option<String>,
+    pub status: Option<String>,
+    /// (received_at, svix_id) of the last row shown.
+    pub before: Option<(i64, String)>,
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &DeliveryFilter,
+    size: i64,
+) -> Result<Page<DeliveryListRow>, DbError> {
+    let mut query = deliveries::table
+        .select((
+            deliveries::svix_id,
+            deliveries::event_type,
+            deliveries::status,
+            deliveries::error,
+            deliveries::attempts,
+            deliveries::received_at,
+            deliveries::processed_at,
+        ))
+        .into_boxed();
+    if let Some(event_type) = &filter.event_type {
+        query = query.filter(deliveries::event_type.eq(event_type.clone()));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(deliveries::status.eq(status.clone()));
+    }
+    if let Some((at, id)) = &filter.before {
+        query = query.filter(
+            deliveries::received_at.lt(*at).or(deliveries::received_at
+                .eq(*at)
+                .and(deliveries::svix_id.lt(id.clone()))),
+        );
+    }
+    let rows = query
+        .order((deliveries::received_at.desc(), deliveries::svix_id.desc()))
+        .limit(size + 1)
+        .load(conn)?;
+    Ok(Page::from_rows(rows, size))
+}
