@@ -96,6 +96,12 @@ async function step(name, body) {
     fs.writeFileSync(path.join(artifacts, `${label}-FAILED.html`), await page.content().catch(() => ""));
     console.error(`FAIL ${label}  (at ${pathOf(page.url())})`);
     console.error(`     ${error instanceof StepFailure ? error.message : error.stack ?? error}`);
+    const shown = await page
+      .locator("main")
+      .first()
+      .innerText({ timeout: 1000 })
+      .catch(() => "");
+    if (shown) console.error(`     the page shows: ${JSON.stringify(shown.replace(/\s+/g, " ").trim().slice(0, 300))}`);
     for (const warning of warnings) console.error(`warning (not failed): ${warning}`);
     console.error(`\nbrowser test: ${passed.length} passed, 1 failed (step ${label})`);
     await browser.close().catch(() => {});
@@ -180,8 +186,11 @@ await step("dashboard", async () => {
   await page.fill("#password", password);
   const button = page.getByRole("button", { name: "Sign in" });
   assert((await button.count()) === 1, 'there is no button named "Sign in"');
-  await Promise.all([page.waitForURL((u) => u.pathname !== "/admin/login"), button.click()]);
-  assert(/^\/admin\/?$/.test(new URL(page.url()).pathname), `signing in landed on ${page.url()}, not /admin`);
+  const [response] = await Promise.all([page.waitForNavigation(), button.click()]);
+  assert(
+    /^\/admin\/?$/.test(new URL(page.url()).pathname),
+    `signing in did not reach the dashboard: POST /admin/login ended at ${pathOf(page.url())} with HTTP ${response?.status()}`,
+  );
   await expectHeading("Dashboard");
   for (const name of ["Dashboard", "Users", "Organizations", "Memberships", "Audit trail", "Webhooks", "API keys", "Administrators"]) {
     assert((await nav().getByRole("link", { name, exact: true }).count()) === 1, `the navigation has no link "${name}"`);
@@ -300,10 +309,10 @@ await step("audit-csv", async () => {
   const text = fs.readFileSync(file, "utf8");
   const rows = parseCsv(text.replace(/^\uFEFF/, "")).filter((r) => !(r.length === 1 && r[0] === ""));
   assert(rows.length >= 1, "the CSV is empty");
-  const header = rows[0].map((h) => h.trim().toLowerCase());
-  for (const column of ["path", "status"]) {
-    assert(header.some((h) => h === column || h.includes(column)), `the CSV header has no "${column}" column: ${rows[0].join(",")}`);
-  }
+  const expectedHeader =
+    "id,occurred_at,request_id,principal_type,user_id,organization_id,session_id,method,path,route,status,duration_us,client_ip,user_agent,reason,detail";
+  assert(rows[0].join(",") === expectedHeader, `the CSV header is\n       ${rows[0].join(",")}\n     expected\n       ${expectedHeader}`);
+  const header = rows[0];
   const pathColumn = header.findIndex((h) => h === "path");
   const data = rows.slice(1);
   if (pathColumn >= 0) {
