@@ -54,25 +54,25 @@ admin_email="admin@example.com"
 admin_password="browser-test-$(node -e 'process.stdout.write(require("crypto").randomBytes(12).toString("hex"))')"
 
 # The server and the CLI see only these variables (no .env, no developer settings leak in).
-in_env() {
-  (cd "$work" && exec env -i PATH="$PATH" \
-    DATABASE_URL="$work/auth-core.sqlite3" \
-    SECRET_KEY="$secret_key" \
-    CLERK_WEBHOOK_SECRET="$webhook_secret" \
-    CLERK_JWT_KEY="$(cat "$root/tests/fixtures/keys/rsa-2048-a.pub.pem")" \
-    "$@")
-}
+server_env=(
+  PATH="$PATH"
+  DATABASE_URL="$work/auth-core.sqlite3"
+  SECRET_KEY="$secret_key"
+  CLERK_WEBHOOK_SECRET="$webhook_secret"
+  CLERK_JWT_KEY="$(cat "$root/tests/fixtures/keys/rsa-2048-a.pub.pem")"
+)
 
 step "administrator $admin_email"
-printf '%s\n' "$admin_password" | in_env "$bin" admin create --email "$admin_email"
+printf '%s\n' "$admin_password" | (cd "$work" && env -i "${server_env[@]}" "$bin" admin create --email "$admin_email")
 
 step "auth-core serve"
-# The binary prints "auth-core listening on http://…" once it listens.
-in_env "$bin" serve --bind 127.0.0.1:0 --workers 1 >"$work/stdout" 2>"$work/stderr" &
+# exec: $! is the server itself, so the trap stops it. It prints "auth-core listening on http://…"
+# once it listens.
+(cd "$work" && exec env -i "${server_env[@]}" "$bin" serve --bind 127.0.0.1:0 --workers 1 >"$work/stdout" 2>"$work/stderr") &
 server_pid=$!
 base=""
 for _ in $(seq 1 100); do
-  base="$(sed -n 's/^auth-core listening on //p' "$work/stdout" | head -n 1)"
+  base="$(sed -n 's/^auth-core listening on //p' "$work/stdout" 2>/dev/null | head -n 1 || true)"
   [ -n "$base" ] && break
   kill -0 "$server_pid" 2>/dev/null || break
   sleep 0.1
