@@ -185,6 +185,15 @@ async fn csrf_is_required_on_every_post(db: TestDb) {
             .status,
         403
     );
+    // `Origin: null` (what browsers send under no-referrer) only with Sec-Fetch-Site: same-origin.
+    browser.origin = Some("null".into());
+    assert_eq!(
+        browser
+            .post("/admin/logout", &[("csrf", &token)])
+            .await
+            .status,
+        403
+    );
     browser.origin = None;
     assert_eq!(browser.get("/admin").await.status, 200, "still signed in");
     // The token of the pre-sign-in session no longer works after sign-in (it was renewed).
@@ -209,6 +218,7 @@ async fn csrf_is_required_on_every_post(db: TestDb) {
             Some("csrf-invalid".into()),
             Some("csrf-invalid".into()),
             Some("csrf-invalid".into()),
+            Some("csrf-origin".into()),
             Some("csrf-origin".into()),
         ]
     );

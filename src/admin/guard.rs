@@ -217,6 +217,15 @@ fn same_origin(req: &ServiceRequest) -> Result<(), &'static str> {
     let Some(origin) = header(header::ORIGIN.as_str()) else {
         return Ok(());
     };
+    // Under `Referrer-Policy: no-referrer` (sent on every response) browsers post `Origin: null`;
+    // the browser's own `Sec-Fetch-Site` then says whether the form was ours.
+    if origin == "null" {
+        return if header("sec-fetch-site") == Some("same-origin") {
+            Ok(())
+        } else {
+            Err("Form posts from an opaque origin are refused.")
+        };
+    }
     let host = header(header::HOST.as_str()).unwrap_or_default();
     let origin_host = url::Url::parse(origin).ok().map(|u| {
         let mut h = u.host_str().unwrap_or_default().to_owned();
