@@ -8,6 +8,8 @@
 #   RUNS          timed runs per page (default 10)
 #   RESULTS       also write the table as Markdown to this file
 #   KEEP_DB=1     keep the database afterwards (for EXPLAIN ANALYZE); it is dropped otherwise
+#   EXTRA_SQL     SQL file applied after seeding, e.g. candidate-indexes.sql to try indexes before a
+#                 migration adds them
 #   PG_LOG        PostgreSQL server log to read statements >= LIMIT_MS from
 #                 (default /var/log/postgresql/postgresql-*-main.log when readable)
 set -euo pipefail
@@ -60,7 +62,6 @@ run_bin() {
 echo "== database $db"
 psql -q -v ON_ERROR_STOP=1 "$pg/postgres" -c "CREATE DATABASE $db"
 db_created=1
-psql -q -v ON_ERROR_STOP=1 "$pg/postgres" -c "ALTER DATABASE $db SET log_min_duration_statement = $limit_ms"
 run_bin migrate
 
 echo "== seed"
@@ -71,6 +72,11 @@ seed_s="$(awk -v ms="$seed_ms" 'BEGIN { printf "%.1f", ms / 1000 }')"
 echo "seeded in ${seed_s} s"
 psql -X -A -t -F ' ' "$pg/$db" -c "SELECT 'users', count(*) FROM users UNION ALL SELECT 'organizations', count(*) FROM organizations UNION ALL SELECT 'memberships', count(*) FROM organization_memberships UNION ALL SELECT 'audit_events', count(*) FROM audit_events UNION ALL SELECT 'webhook_deliveries', count(*) FROM webhook_deliveries UNION ALL SELECT 'service_api_keys', count(*) FROM service_api_keys"
 
+if [ -n "${EXTRA_SQL:-}" ]; then
+  echo "== extra SQL: $EXTRA_SQL"
+  psql -q -X -v ON_ERROR_STOP=1 "$pg/$db" -f "$EXTRA_SQL" >/dev/null
+fi
+
 printf '%s\n' "$admin_password" | run_bin admin create --email "$admin_email"
 
 # Ids to look at: the user with the most audit events, the largest organization.
@@ -79,6 +85,9 @@ user_id="$(q "SELECT user_id FROM audit_events WHERE user_id IS NOT NULL GROUP B
 org_id="$(q "SELECT organization_id FROM organization_memberships GROUP BY organization_id ORDER BY count(*) DESC, organization_id LIMIT 1")"
 from_date="$(date -u -d '3 days ago' +%F)"
 to_date="$(date -u -d '2 days ago' +%F)"
+
+# From here on the server logs this database's statements that take >= LIMIT_MS (new connections).
+psql -q -v ON_ERROR_STOP=1 "$pg/postgres" -c "ALTER DATABASE $db SET log_min_duration_statement = $limit_ms"
 
 echo "== serve"
 : >"$work/stdout"
@@ -211,6 +220,7 @@ report="$work/report.md"
   echo
   echo "- code: \`$commit\`; release build, \`serve --workers 2\`; $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)); PostgreSQL $(q 'SHOW server_version') on the same machine"
   echo "- data: 100,000 users (2% deleted), 2,000 organizations, 150,000 memberships, 1,000,000 audit events over 30 days, 20,000 webhook deliveries; seeding took ${seed_s} s"
+  if [ -n "${EXTRA_SQL:-}" ]; then echo "- extra SQL applied after seeding: \`$(basename "$EXTRA_SQL")\`"; fi
   echo "- user \`$user_id\` (most audit events), organization \`$org_id\` (most members); $runs runs after 1 warm-up, curl \`time_total\`; limit ${limit_ms} ms"
   echo
   cat "$table"
