@@ -78,30 +78,10 @@ fn main() {
     let seconds = env_or("BENCH_SECONDS", "8");
     let rounds: usize = env_or("BENCH_ROUNDS", "3").parse().unwrap();
     let connections = env_or("BENCH_CONNECTIONS", "64");
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-core"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
-        .current_dir(dir.path())
-        .env_clear()
-        .env("CLERK_JWT_KEY", fixture("rsa-2048-a.pub.pem"))
-        .env("CLERK_AUTHORIZED_PARTIES", "https://app.example.com")
-        .env("AUTH_CORE__AUTH__ISSUER", "https://clerk.example.com")
-        .env("AUTH_CORE__LOG__LEVEL", env_or("BENCH_LOG_LEVEL", "warn"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        // Settings under test (e.g. AUTH_CORE__AUDIT__…) pass through from the bench's environment.
-        .envs(std::env::vars().filter(|(k, _)| k.starts_with("AUTH_CORE__")))
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("auth-core listening on ")
-        .unwrap()
-        .to_owned();
+    // Two servers, identical but for the audit trail, so its cost is measured in the same run.
+    let (dir, mut child, base) = start_auth_core(&[]);
+    let (_dir_off, mut child_off, base_off) =
+        start_auth_core(&[("AUTH_CORE__AUDIT__ENABLED", "false")]);
     let hello = start_hello_world();
 
     let now = i64::try_from(
@@ -120,25 +100,35 @@ fn main() {
     let token = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap();
     let auth = format!("Authorization: Bearer {token}");
     let me = format!("{base}/api/auth/me");
+    let me_off = format!("{base_off}/api/auth/me");
     let healthz = format!("{base}/healthz");
     // One request first: creates the user just in time and fills the caches.
     wrk(&me, Some(&auth), "1", "1");
+    wrk(&me_off, Some(&auth), "1", "1");
 
-    let (mut h, mut z, mut m) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut h, mut z, mut m, mut o) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         // Alternate the order so drift in machine load does not favour one target.
-        let order: [u8; 3] = if round % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
+        let order: [u8; 4] = if round % 2 == 0 {
+            [0, 1, 2, 3]
+        } else {
+            [3, 2, 1, 0]
+        };
         for target in order {
             match target {
                 0 => h.push(wrk(&hello, None, &seconds, &connections)),
                 1 => z.push(wrk(&healthz, None, &seconds, &connections)),
-                _ => m.push(wrk(&me, Some(&auth), &seconds, &connections)),
+                2 => m.push(wrk(&me, Some(&auth), &seconds, &connections)),
+                _ => o.push(wrk(&me_off, Some(&auth), &seconds, &connections)),
             }
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let (h, z, m) = (median(h), median(z), median(m));
+    for child in [&mut child, &mut child_off] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let audited_rows = count_audit_rows(dir.path());
+    let (h, z, m, o) = (median(h), median(z), median(m), median(o));
     println!("\nrequests/s (median of {rounds} rounds of {seconds}s, {connections} connections, 1 server worker, 1 wrk thread)");
     println!("{:<40} {:>10.0}", "bare actix-web hello world", h);
     println!(
@@ -154,4 +144,55 @@ fn main() {
         100.0 * m / z,
         100.0 * m / h
     );
+    println!(
+        "{:<40} {:>10.0}   {:>5.1}% of /healthz; auditing costs {:.1}% ({audited_rows} audit rows written)",
+        "  same, audit trail off",
+        o,
+        100.0 * o / z,
+        100.0 * (o - m) / o
+    );
+}
+
+/// Starts the real binary on a free port in a temp dir; returns the dir, the process and its base URL.
+fn start_auth_core(extra: &[(&str, &str)]) -> (tempfile::TempDir, std::process::Child, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-core"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("CLERK_JWT_KEY", fixture("rsa-2048-a.pub.pem"))
+        .env("CLERK_AUTHORIZED_PARTIES", "https://app.example.com")
+        .env("AUTH_CORE__AUTH__ISSUER", "https://clerk.example.com")
+        .env("AUTH_CORE__LOG__LEVEL", env_or("BENCH_LOG_LEVEL", "warn"))
+        .env("SECRET_KEY", "bench-secret-key-0123456789abcdef0123456789")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        // Settings under test (e.g. AUTH_CORE__AUDIT__…) pass through from the bench's environment.
+        .envs(std::env::vars().filter(|(k, _)| k.starts_with("AUTH_CORE__")))
+        .envs(extra.iter().copied())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("auth-core listening on ")
+        .unwrap()
+        .to_owned();
+    (dir, child, base)
+}
+
+/// Rows in the audited server's SQLite database (read with the sqlite3 CLI when present).
+fn count_audit_rows(dir: &std::path::Path) -> String {
+    Command::new("sqlite3")
+        .arg(dir.join("data/auth-core.sqlite3"))
+        .arg("SELECT count(*) FROM audit_events")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("?".to_owned(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_owned()
+        })
 }

@@ -52,6 +52,7 @@ fn main() {
         .env_clear()
         .env("DATABASE_URL", url.as_str())
         .env("CLERK_WEBHOOK_SECRET", SECRET)
+        .env("SECRET_KEY", "bench-secret-key-0123456789abcdef0123456789")
         .env("AUTH_CORE__LOG__LEVEL", "warn")
         .env("AUTH_CORE__DATABASE__MAX_CONNECTIONS", "16")
         .stdout(Stdio::piped())

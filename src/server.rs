@@ -31,6 +31,13 @@ pub fn bind(state: AppState, bind: &str, workers: usize) -> std::io::Result<Boun
             max_age,
         ));
     }
+    if state.settings.admin.enabled {
+        actix_web::rt::spawn(crate::admin::housekeeping::run(
+            state.db.clone(),
+            state.clock.clone(),
+            state.settings.admin.clone(),
+        ));
+    }
     let shutdown_timeout = state.settings.server.shutdown_timeout.as_secs();
     let mut http = HttpServer::new(move || app::build(state.clone()))
         .shutdown_timeout(shutdown_timeout)

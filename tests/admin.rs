@@ -370,8 +370,38 @@ async fn the_stylesheet_is_cached_and_other_static_names_are_not_found(db: TestD
     );
 }
 
+async fn housekeeping_deletes_old_attempts_and_sessions(db: TestDb) {
+    use auth_core::db::schema::{admin_login_attempts as la, admin_sessions as s};
+    let (app, _clock) = app(&db, &[]).await;
+    create_admin(&app.state, "root@example.com");
+    let mut browser = Browser::new(&app);
+    assert_eq!(
+        browser.sign_in("root@example.com", "wrong").await.status,
+        401
+    );
+    assert_eq!(
+        browser.sign_in("root@example.com", PASSWORD).await.status,
+        303
+    );
+    let policy = app.state.settings.admin.clone();
+    let count = |app: &TestApp| {
+        let mut conn = app.state.db.get().unwrap();
+        let attempts: i64 = la::table.count().get_result(&mut conn).unwrap();
+        let sessions: i64 = s::table.count().get_result(&mut conn).unwrap();
+        (attempts, sessions)
+    };
+    let purge = |now| auth_core::admin::housekeeping::purge(&app.state.db, &policy, now).unwrap();
+    assert_eq!(purge(NOW_MS), (0, 0));
+    assert_eq!(count(&app), (2, 1));
+    // Past the 15-minute window the attempts go; the session stays until its 12-hour lifetime ends.
+    assert_eq!(purge(NOW_MS + 16 * 60_000), (2, 0));
+    assert_eq!(purge(NOW_MS + 12 * 3_600_000 + 1), (0, 1));
+    assert_eq!(count(&app), (0, 0));
+}
+
 db_test!(
     pages_need_a_session,
+    housekeeping_deletes_old_attempts_and_sessions,
     development_cookies_are_not_secure_and_the_key_is_generated,
     wrong_then_right_password,
     sign_out_ends_the_session_everywhere,

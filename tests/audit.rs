@@ -287,8 +287,19 @@ async fn retention_deletes_old_events_only(db: TestDb) {
     assert_eq!(rows(&app).await.len(), 100);
 }
 
+/// `audit.enabled=false` (for measuring its cost) records nothing at all.
+async fn the_trail_can_be_switched_off(db: TestDb) {
+    let clerk = ClerkStandIn::start(&["a"]);
+    let app = app_on(&db, &clerk, &[("AUTH_CORE__AUDIT__ENABLED", "false")]).await;
+    assert_eq!(get(&app, None, "/api/auth/me").await.status, 401);
+    app.state.audit.flush().await;
+    assert!(rows(&app).await.is_empty());
+    assert_eq!(app.state.audit.depth(), 0);
+}
+
 db_test!(
     one_row_per_request_with_every_field,
+    the_trail_can_be_switched_off,
     nothing_is_lost_through_a_database_outage,
     overflow_is_counted_and_requests_never_block,
     retention_deletes_old_events_only,

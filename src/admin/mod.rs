@@ -6,6 +6,7 @@ pub mod accounts;
 mod chart;
 pub mod csrf;
 pub mod guard;
+pub mod housekeeping;
 mod pages;
 pub mod password;
 pub mod secret_key;

@@ -35,7 +35,7 @@ pub async fn record(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let Some(state) = state.filter(|_| audited(req.path())) else {
+    let Some(state) = state.filter(|s| s.settings.audit.enabled && audited(req.path())) else {
         return next.call(req).await;
     };
     let started = Instant::now();

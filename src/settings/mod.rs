@@ -185,6 +185,7 @@ pub struct MetricsSettings {
 
 #[derive(Debug, Clone)]
 pub struct AuditSettings {
+    pub enabled: bool,
     pub queue_capacity: usize,
     pub batch_size: usize,
     pub linger: Duration,
@@ -293,6 +294,7 @@ impl Settings {
         let clerk = Self::clerk_from_raw(&raw.clerk)?;
         let auth = Self::auth_from_raw(&raw.auth, &clerk)?;
         let audit = AuditSettings {
+            enabled: parse::boolean(&raw.audit.enabled).map_err(|p| invalid("audit.enabled", p))?,
             queue_capacity: parse::integer(&raw.audit.queue_capacity, 1, 10_000_000)
                 .map_err(|p| invalid("audit.queue_capacity", p))?,
             batch_size: parse::integer(&raw.audit.batch_size, 1, 10_000)

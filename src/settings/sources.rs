@@ -165,6 +165,7 @@ pub struct RawAuth {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAudit {
+    pub enabled: String,
     pub queue_capacity: String,
     pub batch_size: String,
     pub linger_ms: String,
