@@ -141,6 +141,7 @@ pages=(
   "/admin/users"
   "/admin/users?q=smith"
   "/admin/users?q=user_00042"
+  "/admin/users?q=zzqx"
   "/admin/users?sort=email"
   "/admin/users?status=deleted"
   "/admin/users/$user_id"
@@ -200,6 +201,7 @@ for page in "${pages[@]}"; do
     rows=$(( $(wc -l <"$work/body") - 1 ))
     note="$rows rows, $(wc -c <"$work/body") bytes"
   fi
+  if [[ "$page" == "/admin/users?q=zzqx" ]]; then note="worst case: matches nobody${note:+; $note}"; fi
   if [[ "$page" == "$older" ]]; then note="page 2 (Older link)${note:+; $note}"; fi
   if [ "$status" = 200 ] && awk -v m="$median" -v l="$limit_ms" 'BEGIN { exit !(m >= l) }'; then
     note="**SLOW**${note:+; $note}"; slow=$((slow + 1))
