@@ -23,7 +23,7 @@ const TABLES: [&str; 10] = [
     "admin_login_attempts",
 ];
 
-const INDEXES: [&str; 24] = [
+const INDEXES: [&str; 27] = [
     "users_email_idx",
     "users_clerk_created_at_idx",
     "organizations_slug_idx",
@@ -46,6 +46,9 @@ const INDEXES: [&str; 24] = [
     "audit_events_path_idx",
     "users_email_sort_idx",
     "users_created_idx",
+    "users_deleted_at_idx",
+    "organization_memberships_live_org_idx",
+    "audit_events_failures_idx",
     "organizations_name_idx",
     "organization_memberships_role_idx",
 ];

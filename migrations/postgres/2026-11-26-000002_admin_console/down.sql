@@ -1,3 +1,7 @@
+DROP INDEX users_search_trgm_idx;
+DROP INDEX audit_events_failures_idx;
+DROP INDEX organization_memberships_live_org_idx;
+DROP INDEX users_deleted_at_idx;
 DROP INDEX organization_memberships_role_idx;
 DROP INDEX organizations_name_idx;
 DROP INDEX users_email_sort_idx;

@@ -32,3 +32,13 @@ CREATE INDEX users_email_sort_idx ON users ((COALESCE(email, '')), id);
 CREATE INDEX users_created_idx ON users (clerk_created_at, id);
 CREATE INDEX organizations_name_idx ON organizations (name, id);
 CREATE INDEX organization_memberships_role_idx ON organization_memberships (role, id);
+
+-- The dashboard's counts and failure chart read only what they count (partial indexes).
+CREATE INDEX users_deleted_at_idx ON users (deleted_at) WHERE deleted_at IS NOT NULL;
+CREATE INDEX organization_memberships_live_org_idx ON organization_memberships (organization_id) WHERE deleted_at IS NULL;
+CREATE INDEX audit_events_failures_idx ON audit_events (occurred_at) INCLUDE (reason) WHERE reason IS NOT NULL;
+-- User search is a case-insensitive substring match on four columns: trigram indexes answer it without
+-- reading every user when the term is rare (pg_trgm is a trusted extension: the database owner may add it).
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX users_search_trgm_idx ON users USING gin
+    (lower(email) gin_trgm_ops, lower(first_name) gin_trgm_ops, lower(last_name) gin_trgm_ops, lower(username) gin_trgm_ops);

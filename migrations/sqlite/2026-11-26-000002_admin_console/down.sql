@@ -1,3 +1,6 @@
+DROP INDEX audit_events_failures_idx;
+DROP INDEX organization_memberships_live_org_idx;
+DROP INDEX users_deleted_at_idx;
 DROP INDEX organization_memberships_role_idx;
 DROP INDEX organizations_name_idx;
 DROP INDEX users_email_sort_idx;
