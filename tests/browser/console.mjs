@@ -366,9 +366,36 @@ await step("key-revoked", async () => {
   console.log(`     GET /api/orgs/current with the revoked key: ${api.status} ${api.code ?? ""}`);
 });
 
+// ---- keyboard and small screens ----
+
+await step("keyboard-skip-link", async () => {
+  await page.goto(`${base}/admin`);
+  await page.keyboard.press("Tab");
+  const first = await page.evaluate(() => document.activeElement?.textContent?.trim());
+  assert(first === "Skip to content", `the first Tab stop is ${JSON.stringify(first)}, not the skip link`);
+  await page.keyboard.press("Enter");
+  const focused = await page.evaluate(() => document.activeElement?.id);
+  assert(focused === "main", `the skip link moved focus to ${JSON.stringify(focused)}, not #main`);
+});
+
+await step("phone-users", async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${base}/admin/users?q=ada`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert(overflow <= 0, `the page is ${overflow}px wider than a 390px screen`);
+  assert((await (await bodyRows()).count()) >= 1, "the search result is not shown on a small screen");
+});
+
+await step("phone-audit", async () => {
+  await page.goto(`${base}/admin/audit`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert(overflow <= 0, `the page is ${overflow}px wider than a 390px screen (tables must scroll inside their frame)`);
+});
+
 // ---- sign-out ----
 
 await step("signed-out", async () => {
+  await page.setViewportSize({ width: 1280, height: 900 });
   await Promise.all([page.waitForNavigation(), page.getByRole("button", { name: "Sign out" }).click()]);
   assert(new URL(page.url()).pathname === "/admin/login", `signing out landed on ${page.url()}`);
   await page.goto(`${base}/admin`);

@@ -210,9 +210,7 @@ pub async fn show(
             &user.id,
         ),
         email: user.email.clone().unwrap_or_default(),
-        emails: serde_json::from_str::<Vec<String>>(&user.email_addresses)
-            .map(|list| list.join(", "))
-            .unwrap_or_else(|_| user.email_addresses.clone()),
+        emails: email_list(&user.email_addresses),
         username: user.username.clone().unwrap_or_default(),
         created: if user.clerk_created_at > 0 {
             format_ms(user.clerk_created_at)
@@ -244,4 +242,34 @@ pub async fn show(
         audit_link: link("/admin/audit", &[("user", Some(&id))]),
         id,
     }))
+}
+
+/// The stored `email_addresses` (Clerk's objects, or plain strings) as `a@x.io, b@y.io`.
+fn email_list(stored: &str) -> String {
+    let Ok(serde_json::Value::Array(items)) = serde_json::from_str(stored) else {
+        return stored.to_owned();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            item.as_str()
+                .or_else(|| item.get("email_address").and_then(|e| e.as_str()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::email_list;
+
+    #[test]
+    fn emails_are_listed_from_either_shape() {
+        assert_eq!(
+            email_list(r#"[{"id":"idn_1","email_address":"a@x.io"},{"email_address":"b@y.io"}]"#),
+            "a@x.io, b@y.io"
+        );
+        assert_eq!(email_list(r#"["a@x.io"]"#), "a@x.io");
+        assert_eq!(email_list("not json"), "not json");
+    }
 }
