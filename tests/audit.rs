@@ -287,6 +287,105 @@ async fn retention_deletes_old_events_only(db: TestDb) {
     assert_eq!(rows(&app).await.len(), 100);
 }
 
+/// Batches go through the databases' JSON functions: every value comes back exactly, in order.
+async fn batches_round_trip_exactly_in_order(db: TestDb) {
+    use auth_core::db::audit::{insert_batch, NewAuditEvent};
+    let settings = db.settings(&[]);
+    let handle = auth_core::db::Db::open(&settings.database).unwrap();
+    handle.migrate().unwrap();
+    let tricky = [
+        "plain",
+        "quote \" and backslash \\ and \\u0000-looking text",
+        "ünïcödé ✓ 🚀",
+        "line\nbreak\ttab",
+        "NULL",
+        "",
+    ];
+    let events: Vec<NewAuditEvent> = (0..1200)
+        .map(|i| {
+            let text = tricky[i % tricky.len()].to_owned();
+            NewAuditEvent {
+                occurred_at: i64::MAX - i as i64,
+                request_id: (i % 2 == 0).then(|| text.clone()),
+                principal_type: "user".into(),
+                user_id: Some(format!("user_{i}")),
+                organization_id: None,
+                session_id: Some(text.clone()),
+                method: "GET".into(),
+                path: format!("/api/{i}"),
+                route: None,
+                status: i32::try_from(i).unwrap(),
+                duration_us: -1,
+                client_ip: Some("::1".into()),
+                user_agent: Some(text.clone()),
+                reason: (i % 3 == 0).then(|| "token-expired".into()),
+                detail: Some(text),
+            }
+        })
+        .collect();
+    let mut conn = handle.get().unwrap();
+    assert_eq!(insert_batch(&mut conn, &events[..700]).unwrap(), 700);
+    assert_eq!(insert_batch(&mut conn, &events[700..]).unwrap(), 500);
+    assert_eq!(insert_batch(&mut conn, &[]).unwrap(), 0);
+    let back: Vec<NewAuditEvent> = ae::table
+        .order(ae::id.asc())
+        .select((
+            ae::occurred_at,
+            ae::request_id,
+            ae::principal_type,
+            ae::user_id,
+            ae::organization_id,
+            ae::session_id,
+            ae::method,
+            ae::path,
+            ae::route,
+            ae::status,
+            ae::duration_us,
+            ae::client_ip,
+            ae::user_agent,
+            ae::reason,
+            ae::detail,
+        ))
+        .load::<(
+            i64,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            Option<String>,
+            i32,
+            i64,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|r| NewAuditEvent {
+            occurred_at: r.0,
+            request_id: r.1,
+            principal_type: r.2,
+            user_id: r.3,
+            organization_id: r.4,
+            session_id: r.5,
+            method: r.6,
+            path: r.7,
+            route: r.8,
+            status: r.9,
+            duration_us: r.10,
+            client_ip: r.11,
+            user_agent: r.12,
+            reason: r.13,
+            detail: r.14,
+        })
+        .collect();
+    assert_eq!(back, events);
+}
+
 /// `audit.enabled=false` (for measuring its cost) records nothing at all.
 async fn the_trail_can_be_switched_off(db: TestDb) {
     let clerk = ClerkStandIn::start(&["a"]);
@@ -300,6 +399,7 @@ async fn the_trail_can_be_switched_off(db: TestDb) {
 db_test!(
     one_row_per_request_with_every_field,
     the_trail_can_be_switched_off,
+    batches_round_trip_exactly_in_order,
     nothing_is_lost_through_a_database_outage,
     overflow_is_counted_and_requests_never_block,
     retention_deletes_old_events_only,

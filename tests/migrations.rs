@@ -23,7 +23,7 @@ const TABLES: [&str; 10] = [
     "admin_login_attempts",
 ];
 
-const INDEXES: [&str; 27] = [
+const INDEXES: [&str; 25] = [
     "users_email_idx",
     "users_clerk_created_at_idx",
     "organizations_slug_idx",
@@ -40,10 +40,8 @@ const INDEXES: [&str; 27] = [
     "admin_sessions_admin_idx",
     "admin_login_attempts_email_idx",
     "admin_login_attempts_ip_idx",
-    "audit_events_principal_idx",
     "audit_events_reason_idx",
-    "audit_events_status_idx",
-    "audit_events_path_idx",
+    "audit_events_errors_idx",
     "users_email_sort_idx",
     "users_created_idx",
     "users_deleted_at_idx",

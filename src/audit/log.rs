@@ -9,6 +9,7 @@
 //! waits until everything recorded before it is written (graceful shutdown calls it; tests use it
 //! instead of sleeping).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -27,7 +28,9 @@ pub struct AuditConfig {
 }
 
 pub struct AuditLog {
-    buffer: Mutex<Vec<NewAuditEvent>>,
+    /// A ring buffer: taking a batch from the front costs the batch, not the whole queue (a `Vec`
+    /// drained from the front moved every waiting event, under the lock requests take).
+    buffer: Mutex<VecDeque<NewAuditEvent>>,
     config: AuditConfig,
     dropped: AtomicU64,
     drop_logged_at: Mutex<Option<Instant>>,
@@ -43,7 +46,7 @@ impl AuditLog {
     pub fn new(config: AuditConfig) -> Self {
         let (flushes, flush_receiver) = mpsc::channel(64);
         Self {
-            buffer: Mutex::new(Vec::new()),
+            buffer: Mutex::new(VecDeque::new()),
             config,
             dropped: AtomicU64::new(0),
             drop_logged_at: Mutex::new(None),
@@ -57,7 +60,7 @@ impl AuditLog {
         {
             let mut buffer = lock(&self.buffer);
             if buffer.len() < self.config.queue_capacity {
-                buffer.push(event);
+                buffer.push_back(event);
                 return;
             }
         }

@@ -88,6 +88,13 @@ pub fn list(
                 .ge(class * 100)
                 .and(ae::status.lt(class * 100 + 100)),
         );
+        if class >= 4 {
+            // Spelled as in the partial index `audit_events_errors_idx`, so that SQLite (which
+            // matches a partial index's condition literally) may use it.
+            query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "audit_events.status >= 400",
+            ));
+        }
     }
     if let Some(path) = &filter.path {
         query = query.filter(ae::path.eq(path.clone()));
