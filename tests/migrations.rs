@@ -23,7 +23,7 @@ const TABLES: [&str; 10] = [
     "admin_login_attempts",
 ];
 
-const INDEXES: [&str; 25] = [
+const INDEXES: [&str; 26] = [
     "users_email_idx",
     "users_clerk_created_at_idx",
     "organizations_slug_idx",
@@ -42,6 +42,7 @@ const INDEXES: [&str; 25] = [
     "admin_login_attempts_ip_idx",
     "audit_events_reason_idx",
     "audit_events_errors_idx",
+    "audit_events_path_idx",
     "users_email_sort_idx",
     "users_created_idx",
     "users_deleted_at_idx",

@@ -24,10 +24,13 @@ CREATE INDEX admin_login_attempts_ip_idx ON admin_login_attempts (client_ip, att
 
 -- The console's audit trail pages newest first (keyset on id). Every index here is written on every
 -- audited request, so only failures get their own (partial, small) indexes: rare values are what a
--- filter would otherwise scan the whole table for; common ones (2xx, a principal type, a path) are
--- found within the first rows of a newest-first scan.
+-- filter would otherwise scan the whole table for; common ones (2xx, a principal type) are found
+-- within the first rows of a newest-first scan.
 CREATE INDEX audit_events_reason_idx ON audit_events (reason, id) WHERE reason IS NOT NULL;
 CREATE INDEX audit_events_errors_idx ON audit_events (status, id) WHERE status >= 400;
+-- Paths are many and some are rare (a probe of /api/old-thing): without this a filter on one reads
+-- every event (145 ms at 1M events).
+CREATE INDEX audit_events_path_idx ON audit_events (path, id);
 -- Users listed by name and searched by id/email; organizations by name.
 CREATE INDEX users_email_sort_idx ON users ((COALESCE(email, '')), id);
 CREATE INDEX users_created_idx ON users (clerk_created_at, id);

@@ -7,5 +7,6 @@ DROP INDEX users_email_sort_idx;
 DROP INDEX users_created_idx;
 DROP INDEX audit_events_reason_idx;
 DROP INDEX audit_events_errors_idx;
+DROP INDEX audit_events_path_idx;
 DROP TABLE admin_login_attempts;
 DROP TABLE admin_sessions;

@@ -3,6 +3,7 @@
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
+use diesel::Connection;
 
 use super::{contains_pattern, lower, Page};
 use crate::db::schema::{audit_events, revoked_sessions, users};
@@ -123,7 +124,21 @@ pub fn list(
         Sort::Oldest => query.order((users::clerk_created_at.asc(), users::id.asc())),
         Sort::Email => query.order((email_key().asc(), users::id.asc())),
     };
-    let rows = query.limit(size + 1).load(conn)?;
+    let searching = filter
+        .query
+        .as_deref()
+        .is_some_and(|t| !t.trim().is_empty());
+    let rows = conn.transaction(|conn| {
+        if searching {
+            if let DbConnection::Postgresql(pg) = conn {
+                // Diesel keeps this statement prepared (its text is the same for every search term),
+                // and after a few runs PostgreSQL may switch to a generic plan that cannot use the
+                // trigram index for a `LIKE $1`: a rare term would then read every user again.
+                diesel::sql_query("SET LOCAL plan_cache_mode = force_custom_plan").execute(pg)?;
+            }
+        }
+        query.limit(size + 1).load(conn)
+    })?;
     Ok(Page::from_rows(rows, size))
 }
 
