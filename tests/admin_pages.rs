@@ -373,8 +373,72 @@ async fn dashboard_counts_and_charts(db: TestDb) {
     assert!(html.contains("<svg class=\"chart\""));
 }
 
+async fn failed_deliveries_are_listed_shown_and_reprocessed(db: TestDb) {
+    let (app, mut browser) = signed_in(&db).await;
+    let mut broken = user_event("user_fix", "Fixed", "fix@example.com", 1);
+    broken["data"]["email_addresses"] = json!("not a list");
+    let res = deliver(&app, "msg_broken", NOW_S, &broken).await;
+    assert_eq!(res.json()["status"], "failed");
+    let good = user_event("user_ok", "Good", "ok@example.com", 1);
+    deliver(&app, "msg_good", NOW_S, &good).await;
+
+    let failed = text(&browser.get("/admin/webhooks?status=failed").await);
+    assert!(failed.contains("msg_broken") && !failed.contains("msg_good"));
+    let by_type = text(&browser.get("/admin/webhooks?type=user.created").await);
+    assert!(by_type.contains("msg_broken") && by_type.contains("msg_good"));
+    // Received at NOW_S (the test clock): a window after it is empty, one around it is not.
+    let later = text(&browser.get("/admin/webhooks?from=2030-01-01T00:00").await);
+    assert!(later.contains("No deliveries match."));
+    let around = text(
+        &browser
+            .get("/admin/webhooks?from=2026-11-18T11:00&to=2026-11-18T12:00")
+            .await,
+    );
+    assert!(around.contains("msg_good"), "{around}");
+    assert_eq!(browser.get("/admin/webhooks?from=soon").await.status, 400);
+
+    let detail = text(&browser.get("/admin/webhooks/msg_broken").await);
+    assert!(detail.contains("Reprocess this delivery") && detail.contains("not a list"));
+    // Still broken: reprocessing reports the failure again and keeps it failed.
+    let again = browser
+        .submit(
+            "/admin/webhooks/msg_broken",
+            "/admin/webhooks/msg_broken/reprocess",
+            &[],
+        )
+        .await;
+    assert_eq!(again.status, 303);
+    let shown = text(&browser.get(again.header("location").unwrap()).await);
+    assert!(shown.contains("Reprocessed: failed"), "{shown}");
+    // After a fix (here: the stored payload repaired), reprocessing applies it.
+    let fixed = user_event("user_fix", "Fixed", "fix@example.com", 1).to_string();
+    {
+        use auth_core::db::schema::webhook_deliveries as wd;
+        use diesel::prelude::*;
+        let mut conn = app.state.db.get().unwrap();
+        diesel::update(wd::table.find("msg_broken"))
+            .set(wd::payload.eq(fixed))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let applied = browser
+        .submit(
+            "/admin/webhooks/msg_broken",
+            "/admin/webhooks/msg_broken/reprocess",
+            &[],
+        )
+        .await;
+    assert!(
+        text(&browser.get(applied.header("location").unwrap()).await)
+            .contains("Reprocessed: applied")
+    );
+    assert_eq!(browser.get("/admin/users/user_fix").await.status, 200);
+    assert_eq!(browser.get("/admin/webhooks/msg_nope").await.status, 404);
+}
+
 db_test!(
     synced_names_render_inert,
+    failed_deliveries_are_listed_shown_and_reprocessed,
     users_search_filter_and_keyset_pages,
     audit_filters_pages_and_exports_exactly,
     keys_are_created_once_and_revoked,

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::query::{field, link, pretty_json};
 use crate::admin::guard::SignedIn;
-use crate::admin::view::{format_ms, page, redirect, AdminError, Chrome};
+use crate::admin::view::{format_ms, page, parse_time, redirect, AdminError, Chrome};
 use crate::app::AppState;
 use crate::audit;
 use crate::db::console::webhooks::{self as deliveries_db, DeliveryFilter};
@@ -19,6 +19,8 @@ pub struct DeliveriesQuery {
     #[serde(rename = "type")]
     event_type: Option<String>,
     status: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
     before_at: Option<String>,
     before_id: Option<String>,
 }
@@ -47,6 +49,8 @@ struct DeliveriesPage {
     chrome: Chrome,
     event_type: String,
     status: String,
+    from: String,
+    to: String,
     rows: Vec<DeliveryItem>,
     next: Option<String>,
 }
@@ -56,9 +60,23 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<DeliveriesQuery>,
 ) -> Result<HttpResponse, AdminError> {
+    let time = |value: &Option<String>, name: &str| -> Result<Option<i64>, AdminError> {
+        field(value)
+            .map(|text| {
+                parse_time(&text).ok_or_else(|| {
+                    AdminError::BadRequest(
+                        format!("{name}: expected a date and time like 2026-11-26T09:30 (UTC)")
+                            .into(),
+                    )
+                })
+            })
+            .transpose()
+    };
     let filter = DeliveryFilter {
         event_type: field(&query.event_type),
         status: field(&query.status),
+        from_ms: time(&query.from, "from")?,
+        to_ms: time(&query.to, "to")?,
         before: field(&query.before_at)
             .and_then(|at| at.parse::<i64>().ok())
             .zip(field(&query.before_id)),
@@ -74,6 +92,8 @@ pub async fn list(
             &[
                 ("type", shown.event_type.as_deref()),
                 ("status", shown.status.as_deref()),
+                ("from", field(&query.from).as_deref()),
+                ("to", field(&query.to).as_deref()),
                 ("before_at", Some(&last.received_at.to_string())),
                 ("before_id", Some(&last.svix_id)),
             ],
@@ -83,6 +103,8 @@ pub async fn list(
         chrome: Chrome::new(Some(admin.email), admin.csrf, "webhooks"),
         event_type: shown.event_type.unwrap_or_default(),
         status: shown.status.unwrap_or_default(),
+        from: field(&query.from).unwrap_or_default(),
+        to: field(&query.to).unwrap_or_default(),
         rows: found
             .rows
             .into_iter()

@@ -21,6 +21,9 @@ pub struct DeliveryListRow {
 pub struct DeliveryFilter {
     pub event_type: Option<String>,
     pub status: Option<String>,
+    /// Received at or after / before these times (ms).
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
     /// (received_at, svix_id) of the last row shown.
     pub before: Option<(i64, String)>,
 }
@@ -46,6 +49,12 @@ pub fn list(
     }
     if let Some(status) = &filter.status {
         query = query.filter(deliveries::status.eq(status.clone()));
+    }
+    if let Some(from) = filter.from_ms {
+        query = query.filter(deliveries::received_at.ge(from));
+    }
+    if let Some(to) = filter.to_ms {
+        query = query.filter(deliveries::received_at.lt(to));
     }
     if let Some((at, id)) = &filter.before {
         query = query.filter(
