@@ -297,7 +297,7 @@ impl Settings {
             enabled: parse::boolean(&raw.audit.enabled).map_err(|p| invalid("audit.enabled", p))?,
             queue_capacity: parse::integer(&raw.audit.queue_capacity, 1, 10_000_000)
                 .map_err(|p| invalid("audit.queue_capacity", p))?,
-            batch_size: parse::integer(&raw.audit.batch_size, 1, 10_000)
+            batch_size: parse::integer(&raw.audit.batch_size, 1, 100_000)
                 .map_err(|p| invalid("audit.batch_size", p))?,
             linger: parse::millis(&raw.audit.linger_ms, 1, 60_000)
                 .map_err(|p| invalid("audit.linger_ms", p))?,
