@@ -194,10 +194,47 @@ fn check_explains_what_is_missing_for_clerk() {
         "session tokens      MISSING: no key source; set CLERK_JWT_KEY, CLERK_JWKS_URL, CLERK_SECRET_KEY or CLERK_PUBLISHABLE_KEY",
         "webhooks            MISSING: no webhook secret: webhooks will be refused (set CLERK_WEBHOOK_SECRET)",
         "backend api         not set: no backfill from Clerk and no Clerk machine tokens",
+        "admin console       on at /admin; SECRET_KEY set; administrators unknown until the database is migrated",
         "not ready: no key source for session tokens",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
+}
+
+#[test]
+fn check_reports_the_admin_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &[("DEBUG", "false")], &["check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "admin console       MISSING: SECRET_KEY is not set, so `serve` will not start"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("no SECRET_KEY for the admin console"),
+        "{stdout}"
+    );
+
+    assert!(run(dir.path(), &[], &["migrate"]).status.success());
+    let out = run(dir.path(), &[], &["check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("SECRET_KEY set; no administrator yet: create one with `auth-core admin create --email …`"), "{stdout}");
+    let off = run(
+        dir.path(),
+        &[("DEBUG", "false"), ("AUTH_CORE__ADMIN__ENABLED", "false")],
+        &["check"],
+    );
+    assert!(String::from_utf8_lossy(&off.stdout)
+        .contains("admin console       off (admin.enabled = false)"));
+    let dev = run(dir.path(), &[("DEBUG", "true")], &["check"]);
+    assert!(
+        String::from_utf8_lossy(&dev.stdout)
+            .contains("SECRET_KEY not set: a development key is kept in ./data/secret_key"),
+        "{}",
+        String::from_utf8_lossy(&dev.stdout)
+    );
 }
 
 #[test]

@@ -74,14 +74,11 @@ pub fn run(settings: &Settings) -> Report {
     } else {
         line("cors", &settings.cors.allowed_origins.join(", "));
     }
-    line(
-        "secret key",
-        if settings.security.secret_key.is_some() {
-            "set"
-        } else {
-            "not set (SECRET_KEY)"
-        },
-    );
+    let (console, console_ready) = admin_console_status(settings);
+    line("admin console", &console);
+    if !console_ready {
+        problems.push("no SECRET_KEY for the admin console");
+    }
     line(
         "debug",
         if settings.server.debug {
@@ -98,6 +95,43 @@ pub fn run(settings: &Settings) -> Report {
         let _ = writeln!(out, "\nnot ready: {}", problems.join("; "));
     }
     Report { text: out, ready }
+}
+
+/// Whether `serve` will start the console, and whether anyone can sign in to it.
+fn admin_console_status(settings: &Settings) -> (String, bool) {
+    if !settings.admin.enabled {
+        return ("off (admin.enabled = false)".to_owned(), true);
+    }
+    let key = match (&settings.security.secret_key, settings.server.debug) {
+        (Some(_), _) => "SECRET_KEY set".to_owned(),
+        (None, true) => format!(
+            "SECRET_KEY not set: a development key is kept in {}",
+            settings.database.data_dir.join("secret_key").display()
+        ),
+        (None, false) => {
+            return (
+                "MISSING: SECRET_KEY is not set, so `serve` will not start (set it, or \
+                 AUTH_CORE__ADMIN__ENABLED=false to run without the console)"
+                    .to_owned(),
+                false,
+            )
+        }
+    };
+    let admins = Db::open(&settings.database)
+        .and_then(|db| {
+            let mut conn = db.get()?;
+            crate::db::admin_accounts::list(&mut conn)
+        })
+        .map(|list| list.iter().filter(|a| !a.is_disabled()).count());
+    let who = match admins {
+        Ok(0) => {
+            "no administrator yet: create one with `auth-core admin create --email …`".to_owned()
+        }
+        Ok(1) => "1 active administrator".to_owned(),
+        Ok(n) => format!("{n} active administrators"),
+        Err(_) => "administrators unknown until the database is migrated".to_owned(),
+    };
+    (format!("on at /admin; {key}; {who}"), true)
 }
 
 fn database_status(settings: &Settings) -> Result<String, String> {
