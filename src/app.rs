@@ -133,6 +133,20 @@ impl AppState {
         Ok(state)
     }
 
+    /// Brings this instance's caches in line with a webhook just applied (from Clerk or reprocessed
+    /// from the console): stale profiles are dropped, a revoked session is refused at once.
+    pub fn apply_webhook_effects(&self, effects: &crate::sync::webhooks::Effects) {
+        if effects.all_users {
+            self.users.forget_all();
+        }
+        for user in &effects.users {
+            self.users.forget(user);
+        }
+        if let Some((session, until)) = &effects.revoked_session {
+            self.verifier.revoked_sessions().revoke(session, *until);
+        }
+    }
+
     /// Loads the sessions revoked by webhooks (here or on other instances) and purges expired ones.
     pub fn reload_revoked_sessions(&self) -> Result<(), DbError> {
         let now = self.clock.now_ms();

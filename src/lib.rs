@@ -11,6 +11,7 @@ pub mod auth;
 pub mod clerk;
 pub mod cli;
 pub mod clock;
+pub mod constant_time;
 pub mod db;
 pub mod error;
 pub mod http;

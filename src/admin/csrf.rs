@@ -16,13 +16,7 @@ pub fn new_token() -> Option<String> {
 
 /// Constant-time comparison of the submitted token with the session's.
 pub fn matches(expected: &str, submitted: &str) -> bool {
-    expected.len() == submitted.len()
-        && !expected.is_empty()
-        && expected
-            .bytes()
-            .zip(submitted.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    !expected.is_empty() && crate::constant_time::eq(expected.as_bytes(), submitted.as_bytes())
 }
 
 /// The `csrf` field of an `application/x-www-form-urlencoded` body.

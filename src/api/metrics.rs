@@ -8,10 +8,6 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::http::metrics::Gauges;
 
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Prometheus metrics.
 ///
 /// Requests by route and status, latency, authentication outcomes, webhook deliveries, JWKS, audit
@@ -38,7 +34,7 @@ pub async fn metrics(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
-        if !same(presented.as_bytes(), token.expose().as_bytes()) {
+        if !crate::constant_time::eq(presented.as_bytes(), token.expose().as_bytes()) {
             return Err(ApiError::metrics_unauthorized());
         }
     }

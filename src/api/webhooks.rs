@@ -154,15 +154,7 @@ pub async fn clerk(
         })
         .await?;
     if let Outcome::Applied(effects) = &outcome {
-        if effects.all_users {
-            state.users.forget_all();
-        }
-        for user in &effects.users {
-            state.users.forget(user);
-        }
-        if let Some((session, until)) = &effects.revoked_session {
-            state.verifier.revoked_sessions().revoke(session, *until);
-        }
+        state.apply_webhook_effects(effects);
     }
     log::info!(target: "auth_core::webhooks", "delivery {svix_id}: {}", outcome.status());
     state.metrics.record_webhook(&event_type, outcome.status());

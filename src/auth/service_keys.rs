@@ -60,15 +60,6 @@ fn hash(secret: &str) -> String {
         .collect()
 }
 
-/// Constant-time equality of two equal-length hex digests.
-fn same_digest(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 /// Creates a key and returns its secret (shown once, stored only hashed).
 pub fn create(
     conn: &mut DbConnection,
@@ -119,7 +110,7 @@ fn parse(key: &str) -> Option<(&str, &str)> {
 
 /// Judges a stored key against the presented secret at `now_ms`.
 fn judge(row: &ServiceKeyRow, secret: &str, now_ms: i64) -> Result<ServiceKeyPrincipal, Reason> {
-    if !same_digest(&row.secret_hash, &hash(secret)) {
+    if !crate::constant_time::eq(row.secret_hash.as_bytes(), hash(secret).as_bytes()) {
         return Err(Reason::ServiceKeyInvalid);
     }
     if row.revoked_at.is_some() {

@@ -6,9 +6,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::query::{field, link};
+use super::query::{field, link, time_field};
 use crate::admin::guard::SignedIn;
-use crate::admin::view::{format_ms, page, parse_time, AdminError, Chrome};
+use crate::admin::view::{format_ms, page, AdminError, Chrome};
 use crate::app::AppState;
 use crate::audit;
 use crate::db::console::audit::{self as audit_db, AuditFilter, AuditRow};
@@ -31,18 +31,6 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     fn filter(&self) -> Result<AuditFilter, AdminError> {
-        let time = |value: &Option<String>, name: &str| -> Result<Option<i64>, AdminError> {
-            field(value)
-                .map(|text| {
-                    parse_time(&text).ok_or_else(|| {
-                        AdminError::BadRequest(
-                            format!("{name}: expected a date and time like 2026-11-26T09:30 (UTC)")
-                                .into(),
-                        )
-                    })
-                })
-                .transpose()
-        };
         let status_class = match field(&self.status).as_deref() {
             None => None,
             Some(class @ ("2xx" | "3xx" | "4xx" | "5xx")) => class[..1].parse::<i32>().ok(),
@@ -59,8 +47,8 @@ impl AuditQuery {
             }
         }
         Ok(AuditFilter {
-            from_ms: time(&self.from, "from")?,
-            to_ms: time(&self.to, "to")?,
+            from_ms: time_field(&self.from, "from")?,
+            to_ms: time_field(&self.to, "to")?,
             user_id: field(&self.user),
             organization_id: field(&self.org),
             principal_type: principal,

@@ -1,5 +1,7 @@
 //! Helpers for the console's GET forms: blank fields are absent, links keep the filters.
 
+use crate::admin::view::{parse_time, AdminError};
+
 /// `Some(trimmed)` for a non-blank field, bounded in length (filters are short; a huge query string
 /// must not become a huge SQL parameter).
 pub fn field(value: &Option<String>) -> Option<String> {
@@ -8,6 +10,20 @@ pub fn field(value: &Option<String>) -> Option<String> {
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(|v| v.chars().take(256).collect())
+}
+
+/// An optional UTC time field (`2026-11-26T09:30`, as `<input type=datetime-local>` sends) in
+/// milliseconds; a value that is not a time is a 400 naming the field.
+pub fn time_field(value: &Option<String>, name: &str) -> Result<Option<i64>, AdminError> {
+    field(value)
+        .map(|text| {
+            parse_time(&text).ok_or_else(|| {
+                AdminError::BadRequest(
+                    format!("{name}: expected a date and time like 2026-11-26T09:30 (UTC)").into(),
+                )
+            })
+        })
+        .transpose()
 }
 
 /// A console URL with these query parameters (blank ones left out), properly encoded.

@@ -4,9 +4,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::query::{field, link, pretty_json};
+use super::query::{field, link, pretty_json, time_field};
 use crate::admin::guard::SignedIn;
-use crate::admin::view::{format_ms, page, parse_time, redirect, AdminError, Chrome};
+use crate::admin::view::{format_ms, page, redirect, AdminError, Chrome};
 use crate::app::AppState;
 use crate::audit;
 use crate::db::console::webhooks::{self as deliveries_db, DeliveryFilter};
@@ -60,23 +60,11 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<DeliveriesQuery>,
 ) -> Result<HttpResponse, AdminError> {
-    let time = |value: &Option<String>, name: &str| -> Result<Option<i64>, AdminError> {
-        field(value)
-            .map(|text| {
-                parse_time(&text).ok_or_else(|| {
-                    AdminError::BadRequest(
-                        format!("{name}: expected a date and time like 2026-11-26T09:30 (UTC)")
-                            .into(),
-                    )
-                })
-            })
-            .transpose()
-    };
     let filter = DeliveryFilter {
         event_type: field(&query.event_type),
         status: field(&query.status),
-        from_ms: time(&query.from, "from")?,
-        to_ms: time(&query.to, "to")?,
+        from_ms: time_field(&query.from, "from")?,
+        to_ms: time_field(&query.to, "to")?,
         before: field(&query.before_at)
             .and_then(|at| at.parse::<i64>().ok())
             .zip(field(&query.before_id)),
@@ -184,15 +172,7 @@ pub async fn reprocess(
         .await?
         .ok_or(AdminError::NotFound)?;
     if let Outcome::Applied(effects) = &outcome {
-        if effects.all_users {
-            state.users.forget_all();
-        }
-        for user in &effects.users {
-            state.users.forget(user);
-        }
-        if let Some((session, until)) = &effects.revoked_session {
-            state.verifier.revoked_sessions().revoke(session, *until);
-        }
+        state.apply_webhook_effects(effects);
     }
     let status = match &outcome {
         Outcome::Failed(error) => format!("failed: {error}"),
