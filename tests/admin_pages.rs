@@ -436,8 +436,64 @@ async fn failed_deliveries_are_listed_shown_and_reprocessed(db: TestDb) {
     assert_eq!(browser.get("/admin/webhooks/msg_nope").await.status, 404);
 }
 
+async fn organizations_and_memberships_are_browsed(db: TestDb) {
+    let (app, mut browser) = signed_in(&db).await;
+    let org = example("organization.created");
+    let membership = example("organizationMembership.created");
+    let (org_id, org_name) = (
+        org["data"]["id"].as_str().unwrap().to_owned(),
+        org["data"]["name"].as_str().unwrap().to_owned(),
+    );
+    let member_id = membership["data"]["public_user_data"]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let role = membership["data"]["role"].as_str().unwrap().to_owned();
+    assert_eq!(
+        deliver(&app, "msg_org", NOW_S, &org).await.json()["status"],
+        "applied"
+    );
+    assert_eq!(
+        deliver(&app, "msg_mem", NOW_S, &membership).await.json()["status"],
+        "applied"
+    );
+
+    let list = text(&browser.get("/admin/organizations").await);
+    assert!(
+        list.contains(&format!("/admin/organizations/{org_id}")),
+        "{list}"
+    );
+    let detail = browser.get(&format!("/admin/organizations/{org_id}")).await;
+    assert_eq!(detail.status, 200);
+    let detail = text(&detail);
+    assert!(detail.contains(&format!("<h1>{org_name}</h1>")), "{detail}");
+    assert!(detail.contains(&format!("/admin/users/{member_id}")) && detail.contains(&role));
+    let none = text(&browser.get("/admin/organizations?q=no-such-org").await);
+    assert!(none.contains("No organizations match."));
+    let by_role = text(
+        &browser
+            .get(&format!("/admin/memberships?org={org_id}&role={role}"))
+            .await,
+    );
+    assert!(
+        by_role.contains(&format!("/admin/users/{member_id}")),
+        "{by_role}"
+    );
+    let other_role = text(
+        &browser
+            .get(&format!("/admin/memberships?org={org_id}&role=org:nobody"))
+            .await,
+    );
+    assert!(other_role.contains("No memberships match."));
+    assert_eq!(
+        browser.get("/admin/organizations/org_nope").await.status,
+        404
+    );
+}
+
 db_test!(
     synced_names_render_inert,
+    organizations_and_memberships_are_browsed,
     failed_deliveries_are_listed_shown_and_reprocessed,
     users_search_filter_and_keyset_pages,
     audit_filters_pages_and_exports_exactly,

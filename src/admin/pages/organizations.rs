@@ -8,8 +8,9 @@ use super::query::{display_name, field, link, pretty_json};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, AdminError, Chrome};
 use crate::app::AppState;
-use crate::db::console::organizations::{self as orgs_db, MemberRow, OrgDetail};
+use crate::db::console::organizations::{self as orgs_db, MemberRow};
 use crate::db::console::PAGE_SIZE;
+use crate::db::organizations::OrganizationRow;
 
 const MEMBERS_SHOWN: i64 = 500;
 
@@ -103,7 +104,7 @@ pub struct MemberItem {
 #[template(path = "admin/organization.html")]
 struct OrgPage {
     chrome: Chrome,
-    org: OrgDetail,
+    org: OrganizationRow,
     created: String,
     deleted: Option<String>,
     public_metadata: String,

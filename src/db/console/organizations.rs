@@ -4,6 +4,7 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::{contains_pattern, lower, Page};
+use crate::db::organizations::OrganizationRow;
 use crate::db::schema::{organization_memberships as om, organizations as orgs, users};
 use crate::db::{DbConnection, DbError};
 
@@ -12,20 +13,6 @@ pub struct OrgListRow {
     pub id: String,
     pub name: String,
     pub slug: Option<String>,
-    pub clerk_created_at: i64,
-    pub deleted_at: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
-pub struct OrgDetail {
-    pub id: String,
-    pub name: String,
-    pub slug: Option<String>,
-    pub image_url: Option<String>,
-    pub public_metadata: String,
-    pub private_metadata: String,
-    pub max_allowed_memberships: Option<i32>,
-    pub created_by: Option<String>,
     pub clerk_created_at: i64,
     pub deleted_at: Option<i64>,
 }
@@ -99,21 +86,11 @@ pub fn member_counts(
         .map_err(DbError::from)
 }
 
-pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<OrgDetail>, DbError> {
+/// One organization, whatever its state (the console shows deleted ones too).
+pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<OrganizationRow>, DbError> {
     orgs::table
         .find(id)
-        .select((
-            orgs::id,
-            orgs::name,
-            orgs::slug,
-            orgs::image_url,
-            orgs::public_metadata,
-            orgs::private_metadata,
-            orgs::max_allowed_memberships,
-            orgs::created_by,
-            orgs::clerk_created_at,
-            orgs::deleted_at,
-        ))
+        .select(OrganizationRow::as_select())
         .first(conn)
         .optional()
         .map_err(DbError::from)
