@@ -9,6 +9,7 @@
 //! BENCH_LOG_LEVEL (warn: the access log line per request is not what is being measured).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -48,8 +49,8 @@ fn start_hello_world() -> String {
     rx.recv().unwrap()
 }
 
-/// Requests per second reported by one wrk run.
-fn wrk(url: &str, header: Option<&str>, seconds: &str, connections: &str) -> f64 {
+/// Requests per second reported by one wrk run, and how many requests it made.
+fn wrk(url: &str, header: Option<&str>, seconds: &str, connections: &str) -> (f64, u64) {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t1", "-c", connections, "-d", &format!("{seconds}s"), url]);
     if let Some(h) = header {
@@ -63,10 +64,65 @@ fn wrk(url: &str, header: Option<&str>, seconds: &str, connections: &str) -> f64
         !text.contains("Non-2xx"),
         "non-2xx responses from {url}:\n{text}"
     );
-    text.lines()
+    let rate = text
+        .lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"))
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"));
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in wrk output:\n{text}"));
+    (rate, requests)
+}
+
+/// CPU time (user + system, in clock ticks of 10 ms) used so far by each named thread of a process.
+fn thread_cpu(pid: u32) -> BTreeMap<String, u64> {
+    let mut by_name = BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let Ok(stat) = std::fs::read_to_string(task.unwrap().path().join("stat")) else {
+            continue; // the thread ended
+        };
+        let (head, tail) = stat.rsplit_once(')').unwrap();
+        let name = head.split_once('(').unwrap().1.to_owned();
+        let fields: Vec<&str> = tail.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        *by_name.entry(name).or_insert(0) += ticks;
+    }
+    by_name
+}
+
+/// Runs wrk against `url` and adds the server's CPU per thread and the request count to `cpu`.
+fn measured_wrk(
+    pid: u32,
+    cpu: &mut (BTreeMap<String, u64>, u64),
+    url: &str,
+    header: Option<&str>,
+    seconds: &str,
+    connections: &str,
+) -> f64 {
+    let before = thread_cpu(pid);
+    let (rate, requests) = wrk(url, header, seconds, connections);
+    for (name, ticks) in thread_cpu(pid) {
+        let used = ticks.saturating_sub(before.get(&name).copied().unwrap_or(0));
+        *cpu.0.entry(name).or_insert(0) += used;
+    }
+    cpu.1 += requests;
+    rate
+}
+
+/// CPU microseconds per request for each server thread that did work, as one line.
+fn cpu_line(label: &str, cpu: &(BTreeMap<String, u64>, u64)) -> String {
+    let per_request = |ticks: u64| ticks as f64 * 10_000.0 / cpu.1 as f64;
+    let parts: Vec<String> = cpu
+        .0
+        .iter()
+        .filter(|(_, ticks)| per_request(**ticks) >= 0.05)
+        .map(|(name, ticks)| format!("{name} {:.2}", per_request(*ticks)))
+        .collect();
+    format!("{label:<40} {}", parts.join(", "))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -107,6 +163,8 @@ fn main() {
     wrk(&me_off, Some(&auth), "1", "1");
 
     let (mut h, mut z, mut m, mut o) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // CPU of each server's threads during its /api/auth/me rounds, and the requests it answered.
+    let (mut cpu_on, mut cpu_off) = ((BTreeMap::new(), 0), (BTreeMap::new(), 0));
     for round in 0..rounds {
         // Alternate the order so drift in machine load does not favour one target.
         let order: [u8; 4] = if round % 2 == 0 {
@@ -116,13 +174,31 @@ fn main() {
         };
         for target in order {
             match target {
-                0 => h.push(wrk(&hello, None, &seconds, &connections)),
-                1 => z.push(wrk(&healthz, None, &seconds, &connections)),
-                2 => m.push(wrk(&me, Some(&auth), &seconds, &connections)),
-                _ => o.push(wrk(&me_off, Some(&auth), &seconds, &connections)),
+                0 => h.push(wrk(&hello, None, &seconds, &connections).0),
+                1 => z.push(wrk(&healthz, None, &seconds, &connections).0),
+                2 => m.push(measured_wrk(
+                    child.id(),
+                    &mut cpu_on,
+                    &me,
+                    Some(&auth),
+                    &seconds,
+                    &connections,
+                )),
+                _ => o.push(measured_wrk(
+                    child_off.id(),
+                    &mut cpu_off,
+                    &me_off,
+                    Some(&auth),
+                    &seconds,
+                    &connections,
+                )),
             }
         }
     }
+    let cpu_lines = [
+        cpu_line("  audited", &cpu_on),
+        cpu_line("  audit trail off", &cpu_off),
+    ];
     for child in [&mut child, &mut child_off] {
         let _ = child.kill();
         let _ = child.wait();
@@ -151,6 +227,10 @@ fn main() {
         100.0 * o / z,
         100.0 * (o - m) / o
     );
+    println!("\nCPU µs per /api/auth/me request, by server thread (actix-rt|system… serves requests; the audit writer runs on tokio's blocking pool)");
+    for line in cpu_lines {
+        println!("{line}");
+    }
 }
 
 /// Starts the real binary on a free port in a temp dir; returns the dir, the process and its base URL.
