@@ -19,6 +19,11 @@ async fn ok(scope: OrgScope) -> HttpResponse {
     HttpResponse::Ok().json(json!({"org": scope.organization_id()}))
 }
 
+/// A handler that takes no `OrgScope`: only its guard stands between it and the token's claims.
+async fn unscoped() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"unscoped": true}))
+}
+
 /// Starts the application: auth-core's routes plus guarded ones of its own.
 async fn start(db: &TestDb, clerk: &ClerkStandIn) -> (String, AppState) {
     let jwks = clerk.jwks_url();
@@ -52,7 +57,12 @@ async fn start(db: &TestDb, clerk: &ClerkStandIn) -> (String, AppState) {
                         .wrap(Require::feature("o:billing"))
                         .to(ok),
                 )
-                .service(web::resource("/team").wrap(Require::plan("team")).to(ok)),
+                .service(web::resource("/team").wrap(Require::plan("team")).to(ok))
+                .service(
+                    web::resource("/unscoped")
+                        .wrap(Require::role("org:admin"))
+                        .to(unscoped),
+                ),
         )
     })
     .workers(1)
@@ -142,4 +152,43 @@ async fn each_guard_allows_and_denies(db: TestDb) {
     assert_eq!(res.status, 401);
 }
 
+/// A membership removed since the token was minted is refused by the guard itself, also on a route
+/// whose handler takes no `OrgScope`; the claims alone would still say admin.
+async fn a_guard_refuses_a_removed_membership(db: TestDb) {
+    let clerk = ClerkStandIn::start(&["a"]);
+    let (base, state) = start(&db, &clerk).await;
+    let admin = user("admin", "3", "", "");
+    let (status, body) = call(&base, &admin, "/app/unscoped").await;
+    assert_eq!((status, body), (200, json!({"unscoped": true})));
+    // What an organizationMembership.deleted webhook leaves behind: the membership row, deleted.
+    let t = NOW_S * 1000;
+    let sql = format!(
+        "INSERT INTO organizations (id, name, clerk_created_at, clerk_updated_at, created_at, synced_at) \
+         VALUES ('org_acme', 'Acme', {t}, {t}, {t}, {t}); \
+         INSERT INTO organization_memberships (id, organization_id, user_id, role, clerk_created_at, \
+         clerk_updated_at, deleted_at, created_at, synced_at) \
+         VALUES ('orgmem_1', 'org_acme', 'user_2test', 'org:admin', {t}, {t}, {t}, {t}, {t});"
+    );
+    state
+        .db
+        .run(move |c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute(&sql).map_err(auth_core::db::DbError::Query)
+        })
+        .await
+        .unwrap();
+    state.users.forget("user_2test");
+    for path in ["/app/unscoped", "/app/admin"] {
+        let (status, body) = call(&base, &admin, path).await;
+        assert_eq!(status, 403, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "membership-revoked", "{path}");
+    }
+    // A token without an active organization is judged on its claims alone (and has no role).
+    let no_org = Minter::a().mint(&session_claims(NOW_S, json!({"o": null})));
+    let (status, body) = call(&base, &no_org, "/app/unscoped").await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["code"], "insufficient-permissions");
+}
+
 db_test!(each_guard_allows_and_denies);
+db_test!(a_guard_refuses_a_removed_membership);

@@ -2,18 +2,21 @@
 //! `Require::plan(…)` or any [`Requirement`] on a resource or scope. Checked with the semantics of
 //! Clerk's `has()` (see `clerk::authorization`: prefixes normalised, every asked dimension must hold,
 //! no active organization means no role or permission). A failure is 403 `insufficient-permissions`
-//! naming what was required; no principal is 401. Guards judge the token's claims; org-scoped
-//! handlers also take an `OrgScope`, which refuses memberships removed since the token was minted.
+//! naming what was required; no principal is 401. Guards judge the token's claims, after refusing, as
+//! `OrgScope` does, a user removed from the token's active organization since the token was minted
+//! (`membership-revoked`, from the webhook-fed user cache: no database round trip when warm) or
+//! deleted (`user-deleted`): a route with a guard and no `OrgScope` is no more lenient than one with.
 
 use std::future::{ready, Ready};
 use std::rc::Rc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::{Error, HttpMessage};
+use actix_web::{web, Error, HttpMessage};
 use futures_util::future::LocalBoxFuture;
 
 use super::principal::Principal;
+use crate::app::AppState;
 use crate::clerk::authorization::Requirement;
 use crate::clerk::claims::with_org_prefix;
 use crate::clerk::reason::Reason;
@@ -62,6 +65,33 @@ pub fn allows(principal: &Principal, requirement: &Requirement) -> bool {
         && permission.is_some_and(|p| scopes.iter().any(|s| with_org_prefix(s) == p))
 }
 
+/// The guard's verdict for a request's principal.
+async fn judge(
+    principal: Option<Principal>,
+    state: Option<web::Data<AppState>>,
+    requirement: &Requirement,
+) -> Result<(), ApiError> {
+    let principal =
+        principal.ok_or_else(|| ApiError::unauthenticated(Reason::SessionTokenMissing))?;
+    if let Principal::User(token) = &principal {
+        if let Some(org) = &token.claims.organization {
+            let state = state.ok_or_else(ApiError::internal)?;
+            let profile = state.users.profile(&token.claims.user_id).await?;
+            if profile.user.is_deleted() {
+                return Err(ApiError::unauthenticated(Reason::UserDeleted));
+            }
+            if profile.revoked_organizations.contains(&org.id) {
+                return Err(ApiError::membership_revoked());
+            }
+        }
+    }
+    if allows(&principal, requirement) {
+        Ok(())
+    } else {
+        Err(ApiError::insufficient_permissions(describe(requirement)))
+    }
+}
+
 fn describe(requirement: &Requirement) -> serde_json::Value {
     serde_json::to_value(requirement).unwrap_or_default()
 }
@@ -103,16 +133,11 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let principal = req.extensions().get::<Principal>().cloned();
-        let verdict = match principal {
-            None => Err(ApiError::unauthenticated(Reason::SessionTokenMissing)),
-            Some(p) if allows(&p, &self.requirement) => Ok(()),
-            Some(_) => Err(ApiError::insufficient_permissions(describe(
-                &self.requirement,
-            ))),
-        };
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let requirement = self.requirement.clone();
         let service = self.service.clone();
         Box::pin(async move {
-            match verdict {
+            match judge(principal, state, &requirement).await {
                 Ok(()) => service
                     .call(req)
                     .await
