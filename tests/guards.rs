@@ -4,14 +4,13 @@
 
 mod common;
 
-use actix_web::{middleware::from_fn, web, App, HttpResponse, HttpServer};
-use auth_core::app::{mount, AppState};
+use actix_web::{middleware::from_fn, web, HttpResponse};
 use auth_core::auth::middleware::{authenticate, Accepts};
 use auth_core::auth::{OrgScope, Require};
-use auth_core::clock::Clock;
-use common::clerk::{session_claims, ClerkStandIn, Minter, ISSUER};
+use common::clerk::{session_claims, ClerkStandIn, Minter};
+use common::embedded::{call, start};
 use common::{client, Response, TestDb};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const NOW_S: i64 = 1_800_000_000;
 
@@ -24,62 +23,33 @@ async fn unscoped() -> HttpResponse {
     HttpResponse::Ok().json(json!({"unscoped": true}))
 }
 
-/// Starts the application: auth-core's routes plus guarded ones of its own.
-async fn start(db: &TestDb, clerk: &ClerkStandIn) -> (String, AppState) {
-    let jwks = clerk.jwks_url();
-    let settings = db.settings(&[
-        ("CLERK_JWKS_URL", jwks.as_str()),
-        ("AUTH_CORE__AUTH__ISSUER", ISSUER),
-    ]);
-    let (clock, _) = Clock::manual(NOW_S * 1000);
-    let state =
-        actix_web::rt::task::spawn_blocking(move || AppState::prepare_with_clock(settings, clock))
-            .await
-            .unwrap()
-            .unwrap();
-    let shared = state.clone();
-    let server = HttpServer::new(move || {
-        App::new().configure(mount(shared.clone())).service(
-            web::scope("/app")
-                .wrap(from_fn(|req, next| authenticate(Accepts::ANY, req, next)))
-                .service(
-                    web::resource("/admin")
-                        .wrap(Require::role("org:admin"))
-                        .to(ok),
-                )
-                .service(
-                    web::resource("/manage")
-                        .wrap(Require::permission("reports:manage"))
-                        .to(ok),
-                )
-                .service(
-                    web::resource("/billing")
-                        .wrap(Require::feature("o:billing"))
-                        .to(ok),
-                )
-                .service(web::resource("/team").wrap(Require::plan("team")).to(ok))
-                .service(
-                    web::resource("/unscoped")
-                        .wrap(Require::role("org:admin"))
-                        .to(unscoped),
-                ),
-        )
-    })
-    .workers(1)
-    .disable_signals()
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let base = format!("http://{}", server.addrs()[0]);
-    actix_web::rt::spawn(server.run());
-    (base, state)
-}
-
-async fn call(base: &str, token: &str, path: &str) -> (u16, Value) {
-    let req = client()
-        .get(format!("{base}{path}"))
-        .insert_header(("Authorization", format!("Bearer {token}")));
-    let res = Response::from(req.send().await.unwrap()).await;
-    (res.status, res.json())
+/// auth-core's routes plus guarded ones of the application's own.
+fn routes(config: &mut web::ServiceConfig) {
+    config.service(
+        web::scope("/app")
+            .wrap(from_fn(|req, next| authenticate(Accepts::ANY, req, next)))
+            .service(
+                web::resource("/admin")
+                    .wrap(Require::role("org:admin"))
+                    .to(ok),
+            )
+            .service(
+                web::resource("/manage")
+                    .wrap(Require::permission("reports:manage"))
+                    .to(ok),
+            )
+            .service(
+                web::resource("/billing")
+                    .wrap(Require::feature("o:billing"))
+                    .to(ok),
+            )
+            .service(web::resource("/team").wrap(Require::plan("team")).to(ok))
+            .service(
+                web::resource("/unscoped")
+                    .wrap(Require::role("org:admin"))
+                    .to(unscoped),
+            ),
+    );
 }
 
 fn user(role: &str, fpm: &str, fea: &str, pla: &str) -> String {
@@ -91,7 +61,7 @@ fn user(role: &str, fpm: &str, fea: &str, pla: &str) -> String {
 
 async fn each_guard_allows_and_denies(db: TestDb) {
     let clerk = ClerkStandIn::start(&["a"]);
-    let (base, state) = start(&db, &clerk).await;
+    let (base, state, _) = start(&db, &clerk, NOW_S, routes).await;
     let admin = user("admin", "3", "o:reports,o:billing", "o:team");
     let member = user("member", "1", "o:reports", "u:pro");
     for (path, required) in [
@@ -156,7 +126,7 @@ async fn each_guard_allows_and_denies(db: TestDb) {
 /// whose handler takes no `OrgScope`; the claims alone would still say admin.
 async fn a_guard_refuses_a_removed_membership(db: TestDb) {
     let clerk = ClerkStandIn::start(&["a"]);
-    let (base, state) = start(&db, &clerk).await;
+    let (base, state, _) = start(&db, &clerk, NOW_S, routes).await;
     let admin = user("admin", "3", "", "");
     let (status, body) = call(&base, &admin, "/app/unscoped").await;
     assert_eq!((status, body), (200, json!({"unscoped": true})));

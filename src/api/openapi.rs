@@ -89,10 +89,11 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(
             "machine_token",
             bearer(
-                "mt_… | oat_… | ak_…",
+                "mt_… | oat_… | ak_… | JWT",
                 "A Clerk machine token: M2M token (`mt_`), OAuth access token (`oat_`) or API key \
-                 (`ak_`), verified by Clerk's Backend API; header only, and only with \
-                 CLERK_SECRET_KEY configured.",
+                 (`ak_`), verified by Clerk's Backend API (only with CLERK_SECRET_KEY configured); \
+                 or an M2M or OAuth access token in JWT form, verified with the instance's keys. \
+                 Header only.",
             ),
         );
         components.add_security_scheme(

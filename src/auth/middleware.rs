@@ -2,6 +2,11 @@
 //! token, auth-core service key, Clerk machine token), refuses types the route does not accept
 //! (`token-type-mismatch`, as Clerk's `acceptsToken`), verifies it and puts the [`Principal`] into
 //! the request, or answers 401 with the reason code.
+//!
+//! Clerk's machine tokens in JWT form (M2M and OAuth access tokens) look like session tokens: on a
+//! route that accepts them they are recognised when the session checks answer `token-type-mismatch`
+//! (an `at+jwt` type, an M2M category or an `mch_` subject), then verified networkless with the same
+//! keys; a warm one is a cache hit. Session tokens pay nothing for this.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -87,8 +92,10 @@ pub async fn authenticate(
     };
     let kind = classify(&token);
     let from_header = carrier == token_source::Carrier::Header;
+    // Machine tokens in JWT form, like every machine credential, only from the header.
+    let machine_jwts = from_header && (accepts.m2m_token || accepts.oauth_token);
     let accepted = match kind {
-        Kind::SessionToken => accepts.session_token,
+        Kind::SessionToken => accepts.session_token || machine_jwts,
         // Keys and machine tokens are how servers call: only the Authorization header carries them.
         Kind::ServiceKey => accepts.service_key && from_header,
         // Without CLERK_SECRET_KEY Clerk cannot be asked about them: not accepted anywhere.
@@ -100,7 +107,7 @@ pub async fn authenticate(
         return Err(refuse(&state, Reason::TokenTypeMismatch, Some(carrier)));
     }
     let principal = match (kind, &state.machine_tokens) {
-        (Kind::SessionToken, _) => state.verifier.verify(&token).await.map(Principal::User),
+        (Kind::SessionToken, _) => verify_jwt(&state, accepts, machine_jwts, &token).await,
         (Kind::ServiceKey, _) => state
             .service_keys
             .verify(&token)
@@ -121,6 +128,37 @@ pub async fn authenticate(
             next.call(req).await
         }
         Err(reason) => Err(refuse(&state, reason, Some(carrier))),
+    }
+}
+
+/// A JWT: a session token, or where the route accepts them a machine token in JWT form.
+async fn verify_jwt(
+    state: &AppState,
+    accepts: Accepts,
+    machine_jwts: bool,
+    token: &str,
+) -> Result<Principal, Reason> {
+    let accepted_machine = |machine: std::sync::Arc<super::machine_tokens::MachinePrincipal>| {
+        if accepts.machine(machine.kind) {
+            Ok(Principal::MachineToken(machine))
+        } else {
+            Err(Reason::TokenTypeMismatch)
+        }
+    };
+    if machine_jwts {
+        if let Some(machine) = state.verifier.cached_machine_jwt(token) {
+            return accepted_machine(machine);
+        }
+    }
+    match state.verifier.verify(token).await {
+        Ok(user) if accepts.session_token => Ok(Principal::User(user)),
+        Ok(_) => Err(Reason::TokenTypeMismatch),
+        Err(Reason::TokenTypeMismatch) if machine_jwts => state
+            .verifier
+            .verify_machine_jwt(token)
+            .await
+            .and_then(accepted_machine),
+        Err(reason) => Err(reason),
     }
 }
 

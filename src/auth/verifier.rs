@@ -1,6 +1,7 @@
 //! Verifies session tokens for requests: the pure checks of `clerk::jwt` with keys from the key store,
 //! and a bounded cache of verified tokens, so that a token already verified costs a hash lookup, not
-//! an RSA operation, until it expires.
+//! an RSA operation, until it expires. Clerk's machine tokens in JWT form are verified here too
+//! (same keys, same clock; see `clerk::jwt`), with a cache of their own.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use crate::clerk::reason::Reason;
 use crate::clerk::rsa_key::RsaPublicKey;
 use crate::clock::Clock;
 
+use super::machine_tokens::MachinePrincipal;
 use super::revocation::RevokedSessions;
 use crate::settings::Settings;
 
@@ -32,6 +34,8 @@ pub struct SessionVerifier {
     clock: Clock,
     /// Verified tokens by their full text: a hit compares the whole token, never just a hash.
     verified: Cache<Arc<str>, Arc<VerifiedToken>>,
+    /// Machine tokens in JWT form by their full text: the principal, its key id and its expiry.
+    verified_machines: Cache<Arc<str>, (Arc<MachinePrincipal>, Option<String>, i64)>,
     revoked: Arc<RevokedSessions>,
 }
 
@@ -95,11 +99,18 @@ impl SessionVerifier {
             .max_capacity(auth.token_cache_capacity)
             .expire_after(UntilTokenExpiry(clock.clone()))
             .build();
+        // Machine callers reuse a token for its lifetime; an hour bounds how long an entry can
+        // outlive it in memory (each hit is checked against the clock anyway).
+        let verified_machines = Cache::builder()
+            .max_capacity(auth.token_cache_capacity)
+            .time_to_live(Duration::from_secs(3600))
+            .build();
         Ok(Self {
             keys,
             policy,
             clock,
             verified,
+            verified_machines,
             revoked: Arc::new(RevokedSessions::default()),
         })
     }
@@ -127,6 +138,38 @@ impl SessionVerifier {
             return Err(Reason::SessionRevoked);
         }
         Ok(verified)
+    }
+
+    /// Verifies a Clerk machine token in JWT form (an M2M token or an OAuth access token), from the
+    /// cache when it was verified before, is unexpired and its key is still published.
+    pub async fn verify_machine_jwt(&self, token: &str) -> Result<Arc<MachinePrincipal>, Reason> {
+        let keys = self.keys.as_ref().ok_or(Reason::JwkFailedToResolve)?;
+        if let Some(hit) = self.cached_machine_jwt(token) {
+            return Ok(hit);
+        }
+        let decoded = jwt::decode_machine(token, &self.policy)?;
+        let key = keys.key(decoded.kid()).await?;
+        let verified = decoded.verify_machine(&key, &self.policy, self.clock.now_ms())?;
+        let principal = Arc::new(MachinePrincipal {
+            kind: verified.kind,
+            info: verified.info,
+        });
+        self.verified_machines.insert(
+            Arc::from(token),
+            (principal.clone(), verified.kid, verified.valid_until_ms),
+        );
+        Ok(principal)
+    }
+
+    /// A machine token in JWT form verified before, still unexpired, whose key is still published.
+    pub fn cached_machine_jwt(&self, token: &str) -> Option<Arc<MachinePrincipal>> {
+        let keys = self.keys.as_ref()?;
+        let (principal, kid, valid_until_ms) = self.verified_machines.get(token)?;
+        if self.clock.now_ms() < valid_until_ms && keys.still_has(kid.as_deref()) {
+            return Some(principal);
+        }
+        self.verified_machines.invalidate(token);
+        None
     }
 
     async fn verify_signature_and_claims(&self, token: &str) -> Result<Arc<VerifiedToken>, Reason> {

@@ -6,6 +6,13 @@
 //! stricter checks follow, each with its own reason: token category (`cat` header, `at+jwt` type,
 //! `mch_` subject) → `token-type-mismatch`; `iss` → `token-invalid-issuer`; `sid` required;
 //! `sts: pending` → `session-pending`.
+//!
+//! Clerk's machine tokens in JWT form (M2M tokens minted with `token_format: jwt`, OAuth access tokens
+//! with `typ: at+jwt`) are verified here too, networkless with the same instance keys, by
+//! [`decode_machine`] and [`DecodedToken::verify_machine`], following @clerk/backend's
+//! `verifyM2MJwt`/`verifyOAuthJwt` and `fromJwtPayload`: the signature, then the kind (`mch_`
+//! subject with no `cat` or the M2M one; `at+jwt`), then `exp`/`nbf`/`iat`. As in Clerk, neither
+//! `iss` nor `azp` applies to them, and being stateless they cannot be revoked before they expire.
 
 use std::time::Duration;
 
@@ -17,6 +24,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::claims::{self, SessionClaims};
+use super::machine_token::{MachineKind, MachineTokenInfo};
 use super::reason::Reason;
 use super::rsa_key::RsaPublicKey;
 
@@ -86,6 +94,8 @@ pub struct DecodedToken<'a> {
     payload: Map<String, Value>,
     signing_input: &'a str,
     signature: &'a str,
+    /// `typ: at+jwt` (an OAuth access token); only [`decode_machine`] lets one through.
+    access_token: bool,
 }
 
 /// A verified session token.
@@ -97,8 +107,32 @@ pub struct VerifiedToken {
     pub valid_until_ms: i64,
 }
 
+/// A machine token in JWT form, verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedMachineJwt {
+    pub kind: MachineKind,
+    pub info: MachineTokenInfo,
+    pub kid: Option<String>,
+    /// Milliseconds since the epoch after which the token is expired: `exp * 1000 + skew`.
+    pub valid_until_ms: i64,
+}
+
 /// Decodes a compact JWS and checks its header (size, form, `typ`, `alg`).
 pub fn decode<'a>(token: &'a str, policy: &Policy) -> Result<DecodedToken<'a>, Reason> {
+    decode_as(token, policy, false)
+}
+
+/// As [`decode`], for a token that may be a machine token in JWT form: an OAuth access token's
+/// `typ: at+jwt` is accepted.
+pub fn decode_machine<'a>(token: &'a str, policy: &Policy) -> Result<DecodedToken<'a>, Reason> {
+    decode_as(token, policy, true)
+}
+
+fn decode_as<'a>(
+    token: &'a str,
+    policy: &Policy,
+    allow_access_tokens: bool,
+) -> Result<DecodedToken<'a>, Reason> {
     if token.len() > policy.max_token_bytes {
         return Err(Reason::TokenTooLarge);
     }
@@ -113,15 +147,19 @@ pub fn decode<'a>(token: &'a str, policy: &Policy) -> Result<DecodedToken<'a>, R
     if signature.is_empty() || BASE64URL.decode(signature).is_err() {
         return Err(Reason::TokenInvalid);
     }
+    let mut access_token = false;
     match header.typ {
         None => {}
         Some(Value::String(typ)) if typ == "JWT" => {}
-        // OAuth access tokens in JWT form: a real token, of the wrong kind.
+        // OAuth access tokens in JWT form: a real token, of the wrong kind for a session.
         Some(Value::String(typ))
             if typ.eq_ignore_ascii_case("at+jwt")
                 || typ.eq_ignore_ascii_case("application/at+jwt") =>
         {
-            return Err(Reason::TokenTypeMismatch)
+            if !allow_access_tokens {
+                return Err(Reason::TokenTypeMismatch);
+            }
+            access_token = true;
         }
         Some(_) => return Err(Reason::TokenInvalid),
     }
@@ -143,6 +181,7 @@ pub fn decode<'a>(token: &'a str, policy: &Policy) -> Result<DecodedToken<'a>, R
         payload,
         signing_input: &token[..signing_input_len],
         signature,
+        access_token,
     })
 }
 
@@ -159,6 +198,73 @@ impl DecodedToken<'_> {
         self.kid.as_deref()
     }
 
+    fn check_signature(&self, key: &RsaPublicKey) -> Result<(), Reason> {
+        match jsonwebtoken::crypto::verify(
+            self.signature,
+            self.signing_input.as_bytes(),
+            &key.decoding_key,
+            self.algorithm,
+        ) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Reason::TokenInvalidSignature),
+            // The key could not be used at all: Clerk reports this as a verification failure.
+            Err(_) => Err(Reason::TokenVerificationFailed),
+        }
+    }
+
+    /// Checks the signature with `key`, then the claims of a machine token in JWT form at `now_ms`.
+    /// A token of another kind (a session token, a JWT template) is `token-type-mismatch`.
+    pub fn verify_machine(
+        self,
+        key: &RsaPublicKey,
+        policy: &Policy,
+        now_ms: i64,
+    ) -> Result<VerifiedMachineJwt, Reason> {
+        self.check_signature(key)?;
+        let claims = &self.payload;
+        let subject = match claims.get("sub") {
+            Some(Value::String(sub)) => sub.clone(),
+            _ => return Err(Reason::TokenVerificationFailed),
+        };
+        let kind = if self.access_token {
+            MachineKind::OAuthToken
+        } else if subject.starts_with("mch_")
+            && matches!(self.category.as_deref(), None | Some(CATEGORY_M2M))
+        {
+            // Clerk still accepts M2M JWTs without `cat`, minted before it was introduced.
+            MachineKind::M2mToken
+        } else {
+            return Err(Reason::TokenTypeMismatch);
+        };
+        let (exp_ms, _) = check_times(claims, policy, now_ms)?;
+        let scopes = match kind {
+            MachineKind::OAuthToken => oauth_scopes(claims),
+            _ => m2m_scopes(claims),
+        };
+        let skew_ms = i64::try_from(policy.clock_skew.as_millis()).unwrap_or(i64::MAX);
+        // Whole milliseconds well inside f64's exact range (|exp| ≤ 8.64e15).
+        #[allow(clippy::cast_precision_loss)]
+        let expiration = Some(exp_ms as f64);
+        Ok(VerifiedMachineJwt {
+            kind,
+            info: MachineTokenInfo {
+                id: claims
+                    .get("jti")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                subject,
+                scopes,
+                name: None,
+                revoked: false,
+                expired: false,
+                expiration,
+            },
+            kid: self.kid,
+            valid_until_ms: exp_ms.saturating_add(skew_ms),
+        })
+    }
+
     /// Checks the signature with `key`, then the claims against `policy` at `now_ms`.
     pub fn verify(
         self,
@@ -166,17 +272,7 @@ impl DecodedToken<'_> {
         policy: &Policy,
         now_ms: i64,
     ) -> Result<VerifiedToken, Reason> {
-        match jsonwebtoken::crypto::verify(
-            self.signature,
-            self.signing_input.as_bytes(),
-            &key.decoding_key,
-            self.algorithm,
-        ) {
-            Ok(true) => {}
-            Ok(false) => return Err(Reason::TokenInvalidSignature),
-            // The key could not be used at all: Clerk reports this as a verification failure.
-            Err(_) => return Err(Reason::TokenVerificationFailed),
-        }
+        self.check_signature(key)?;
         if matches!(
             self.category.as_deref(),
             Some(CATEGORY_JWT_TEMPLATE | CATEGORY_M2M)
@@ -194,28 +290,7 @@ impl DecodedToken<'_> {
         }
         check_authorized_party(claims.get("azp"), policy)?;
         let skew_ms = i64::try_from(policy.clock_skew.as_millis()).unwrap_or(i64::MAX);
-        let exp_ms = match claims.get("exp") {
-            Some(value) => time_ms(value)?,
-            None => return Err(Reason::TokenVerificationFailed),
-        };
-        if exp_ms <= now_ms.saturating_sub(skew_ms) {
-            return Err(Reason::TokenExpired);
-        }
-        if let Some(nbf) = claims.get("nbf") {
-            if time_ms(nbf)? > now_ms.saturating_add(skew_ms) {
-                return Err(Reason::TokenNotActiveYet);
-            }
-        }
-        let issued_at = match claims.get("iat") {
-            Some(iat) => {
-                let iat_ms = time_ms(iat)?;
-                if iat_ms > now_ms.saturating_add(skew_ms) {
-                    return Err(Reason::TokenIatInTheFuture);
-                }
-                Some(iat_ms / 1000)
-            }
-            None => None,
-        };
+        let (exp_ms, issued_at) = check_times(claims, policy, now_ms)?;
         if let Some(expected) = &policy.issuer {
             let iss = claims
                 .get("iss")
@@ -242,6 +317,82 @@ impl DecodedToken<'_> {
             valid_until_ms: exp_ms.saturating_add(skew_ms),
         })
     }
+}
+
+/// `exp` (required), `nbf` and `iat` against `now_ms` with the policy's clock skew, in Clerk's order;
+/// returns `exp` in milliseconds and `iat` in seconds.
+fn check_times(
+    claims: &Map<String, Value>,
+    policy: &Policy,
+    now_ms: i64,
+) -> Result<(i64, Option<i64>), Reason> {
+    let skew_ms = i64::try_from(policy.clock_skew.as_millis()).unwrap_or(i64::MAX);
+    let exp_ms = match claims.get("exp") {
+        Some(value) => time_ms(value)?,
+        None => return Err(Reason::TokenVerificationFailed),
+    };
+    if exp_ms <= now_ms.saturating_sub(skew_ms) {
+        return Err(Reason::TokenExpired);
+    }
+    if let Some(nbf) = claims.get("nbf") {
+        if time_ms(nbf)? > now_ms.saturating_add(skew_ms) {
+            return Err(Reason::TokenNotActiveYet);
+        }
+    }
+    let issued_at = match claims.get("iat") {
+        Some(iat) => {
+            let iat_ms = time_ms(iat)?;
+            if iat_ms > now_ms.saturating_add(skew_ms) {
+                return Err(Reason::TokenIatInTheFuture);
+            }
+            Some(iat_ms / 1000)
+        }
+        None => None,
+    };
+    Ok((exp_ms, issued_at))
+}
+
+/// Strings of a JSON array (other elements skipped), or a lone string as one.
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Space-separated words of a string claim.
+fn words(value: &Value) -> Option<Vec<String>> {
+    value.as_str().map(|s| {
+        s.split(' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
+/// An M2M JWT's scopes (the machines it may call), as Clerk reads them: `scopes` (space-separated),
+/// else `aud`.
+fn m2m_scopes(claims: &Map<String, Value>) -> Vec<String> {
+    claims
+        .get("scopes")
+        .and_then(words)
+        .or_else(|| claims.get("aud").map(strings))
+        .unwrap_or_default()
+}
+
+/// An OAuth access token's scopes: `scp` (an array), else `scope` (space-separated).
+fn oauth_scopes(claims: &Map<String, Value>) -> Vec<String> {
+    claims
+        .get("scp")
+        .filter(|v| !v.is_null())
+        .map(strings)
+        .or_else(|| claims.get("scope").and_then(words))
+        .unwrap_or_default()
 }
 
 fn check_authorized_party(azp: Option<&Value>, policy: &Policy) -> Result<(), Reason> {

@@ -258,19 +258,26 @@ pub const APP_ORIGIN: &str = "https://app.example.com";
 
 /// Claims of a valid session token at `now_s`, with `extra` merged in (`null` removes a claim).
 pub fn session_claims(now_s: i64, extra: Value) -> Value {
-    let mut claims = json!({
-        "sub": "user_2test", "sid": "sess_2test", "iss": ISSUER, "azp": APP_ORIGIN,
-        "iat": now_s, "nbf": now_s - 10, "exp": now_s + 60, "v": 2,
-        "fea": "o:billing", "o": {"id": "org_2test", "slg": "acme", "rol": "admin", "per": "read,manage", "fpm": "3"},
-    });
+    merged(
+        json!({
+            "sub": "user_2test", "sid": "sess_2test", "iss": ISSUER, "azp": APP_ORIGIN,
+            "iat": now_s, "nbf": now_s - 10, "exp": now_s + 60, "v": 2,
+            "fea": "o:billing", "o": {"id": "org_2test", "slg": "acme", "rol": "admin", "per": "read,manage", "fpm": "3"},
+        }),
+        &extra,
+    )
+}
+
+/// `base` with the members of `extra` set on it (`null` removes a member).
+pub fn merged(mut base: Value, extra: &Value) -> Value {
     for (k, v) in extra.as_object().unwrap() {
         if v.is_null() {
-            claims.as_object_mut().unwrap().remove(k);
+            base.as_object_mut().unwrap().remove(k);
         } else {
-            claims[k] = v.clone();
+            base[k] = v.clone();
         }
     }
-    claims
+    base
 }
 
 /// One verify endpoint: the bearer secret and the exact body field of that endpoint are checked.
