@@ -145,6 +145,9 @@ async fn verify_jwt(
             Err(Reason::TokenTypeMismatch)
         }
     };
+    // A machine JWT fails the session checks only after an RSA verification, and failures are not
+    // cached; so a remembered machine JWT is looked up first. Session tokens on these routes pay one
+    // hash lookup for it; on session-only routes (`machine_jwts` false) nothing.
     if machine_jwts {
         if let Some(machine) = state.verifier.cached_machine_jwt(token) {
             return accepted_machine(machine);
