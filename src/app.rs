@@ -16,6 +16,7 @@ use crate::auth::verifier::{SessionVerifier, VerifierError};
 use crate::clerk::backend_api::BackendApi;
 use crate::clerk::webhook::signature::SigningKey;
 use crate::clock::Clock;
+use crate::db::audit::BatchFormat;
 use crate::db::revoked_sessions;
 use crate::db::{Db, DbError};
 use crate::error::ApiError;
@@ -106,11 +107,14 @@ impl AppState {
             .iter()
             .filter_map(|secret| SigningKey::from_secret(secret.expose()))
             .collect();
-        let audit_log = AuditLog::new(AuditConfig {
-            queue_capacity: settings.audit.queue_capacity,
-            batch_size: settings.audit.batch_size,
-            linger: settings.audit.linger,
-        });
+        let audit_log = AuditLog::new(
+            AuditConfig {
+                queue_capacity: settings.audit.queue_capacity,
+                batch_size: settings.audit.batch_size,
+                linger: settings.audit.linger,
+            },
+            BatchFormat::for_backend(db.backend()),
+        );
         let service_keys =
             ServiceKeyVerifier::new(db.clone(), clock.clone(), settings.auth.service_key_cache);
         let state = Self {

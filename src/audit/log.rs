@@ -1,22 +1,23 @@
 //! The audit log: a bounded in-memory buffer, drained by one background writer in batches.
 //!
-//! Requests never wait and never wake anyone: recording appends to the buffer under a short lock
-//! (a cross-thread wake-up per request would cost more than the request itself); when the buffer is
-//! full the event is dropped and counted (logged once a minute). The writer wakes every `linger`,
-//! takes up to `batch_size` events at a time and inserts them in one multi-row statement; on a
-//! database error it keeps the batch and retries with backoff, so nothing is lost while the buffer has
-//! room (memory holds at most `queue_capacity + batch_size` events). `flush` wakes the writer and
-//! waits until everything recorded before it is written (graceful shutdown calls it; tests use it
-//! instead of sleeping).
+//! Requests never wait and never wake anyone: recording encodes the event straight into the batch
+//! being filled, under a short lock (a cross-thread wake-up per request would cost more than the
+//! request itself, and so did an owned copy of every field: allocated by the request's thread,
+//! freed by the writer's); when the buffer is full the event is dropped and counted (logged once a
+//! minute). The writer wakes every `linger`, takes the oldest batch (at most `batch_size` events)
+//! and inserts it in one statement; on a database error it keeps the batch and retries with
+//! backoff, so nothing is lost while the buffer has room (memory holds at most
+//! `queue_capacity + batch_size` events). `flush` wakes the writer and waits until everything
+//! recorded before it is written (graceful shutdown calls it; tests use it instead of sleeping).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::audit::{self, NewAuditEvent};
+use crate::db::audit::{self, AuditEventRef, BatchFormat, EncodedBatch, SealedBatch};
 use crate::db::Db;
 
 #[derive(Debug, Clone, Copy)]
@@ -27,10 +28,17 @@ pub struct AuditConfig {
     pub linger: Duration,
 }
 
+/// Events waiting for the writer, as encoded batches (oldest first; only the last one is filled).
+struct Pending {
+    batches: VecDeque<EncodedBatch>,
+    events: usize,
+    /// The buffer of the last batch written, reused by the next batch.
+    spare: Option<Vec<u8>>,
+}
+
 pub struct AuditLog {
-    /// A ring buffer: taking a batch from the front costs the batch, not the whole queue (a `Vec`
-    /// drained from the front moved every waiting event, under the lock requests take).
-    buffer: Mutex<VecDeque<NewAuditEvent>>,
+    pending: Mutex<Pending>,
+    format: BatchFormat,
     config: AuditConfig,
     dropped: AtomicU64,
     drop_logged_at: Mutex<Option<Instant>>,
@@ -43,10 +51,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl AuditLog {
-    pub fn new(config: AuditConfig) -> Self {
+    /// `format` is the encoding the writer's database reads ([`BatchFormat::for_backend`]).
+    pub fn new(config: AuditConfig, format: BatchFormat) -> Self {
         let (flushes, flush_receiver) = mpsc::channel(64);
         Self {
-            buffer: Mutex::new(VecDeque::new()),
+            pending: Mutex::new(Pending {
+                batches: VecDeque::new(),
+                events: 0,
+                spare: None,
+            }),
+            format,
             config,
             dropped: AtomicU64::new(0),
             drop_logged_at: Mutex::new(None),
@@ -56,11 +70,27 @@ impl AuditLog {
     }
 
     /// Buffers an event without waiting; a full buffer drops it (counted).
-    pub fn record(&self, event: NewAuditEvent) {
+    pub fn record(&self, event: &AuditEventRef<'_>) {
         {
-            let mut buffer = lock(&self.buffer);
-            if buffer.len() < self.config.queue_capacity {
-                buffer.push_back(event);
+            let mut pending = lock(&self.pending);
+            if pending.events < self.config.queue_capacity {
+                let pending = &mut *pending;
+                let batch = match pending.batches.back_mut() {
+                    Some(batch) if batch.len() < self.config.batch_size => batch,
+                    _ => {
+                        let buffer = pending.spare.take().unwrap_or_default();
+                        pending
+                            .batches
+                            .push_back(EncodedBatch::new(self.format, buffer));
+                        // Just pushed, so there is a last batch.
+                        match pending.batches.back_mut() {
+                            Some(batch) => batch,
+                            None => return,
+                        }
+                    }
+                };
+                batch.push(event);
+                pending.events += 1;
                 return;
             }
         }
@@ -79,7 +109,7 @@ impl AuditLog {
 
     /// Events waiting to be written.
     pub fn depth(&self) -> usize {
-        lock(&self.buffer).len()
+        lock(&self.pending).events
     }
 
     /// Waits until everything recorded before this call has been written. Returns at once when no
@@ -92,25 +122,28 @@ impl AuditLog {
     }
 
     /// Starts the writer on the current Actix system (once; later calls do nothing).
-    pub fn start_writer(self: &std::sync::Arc<Self>, db: Db) {
+    pub fn start_writer(self: &Arc<Self>, db: Db) {
         if let Some(flushes) = lock(&self.flush_receiver).take() {
             actix_web::rt::spawn(write_loop(self.clone(), flushes, db));
         }
     }
 
-    /// Takes up to one batch from the buffer.
-    fn take_batch(&self) -> Vec<NewAuditEvent> {
-        let mut buffer = lock(&self.buffer);
-        let n = buffer.len().min(self.config.batch_size);
-        buffer.drain(..n).collect()
+    /// Takes the oldest batch from the buffer.
+    fn take_batch(&self) -> Option<SealedBatch> {
+        let mut pending = lock(&self.pending);
+        let batch = pending.batches.pop_front()?;
+        pending.events -= batch.len();
+        drop(pending);
+        Some(batch.seal())
+    }
+
+    /// Keeps a written batch's buffer for the next batch.
+    fn recycle(&self, buffer: Vec<u8>) {
+        lock(&self.pending).spare = Some(buffer);
     }
 }
 
-async fn write_loop(
-    log: std::sync::Arc<AuditLog>,
-    mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
-    db: Db,
-) {
+async fn write_loop(log: Arc<AuditLog>, mut flushes: mpsc::Receiver<oneshot::Sender<()>>, db: Db) {
     let mut tick = actix_web::rt::time::interval(log.config.linger);
     loop {
         let waiter = tokio::select! {
@@ -133,28 +166,31 @@ async fn write_loop(
 
 /// Writes batches until the buffer is empty.
 async fn drain(log: &AuditLog, db: &Db) {
-    loop {
-        let batch = log.take_batch();
-        if batch.is_empty() {
-            return;
+    while let Some(batch) = log.take_batch() {
+        if let Some(buffer) = write(db, batch).await {
+            log.recycle(buffer);
         }
-        write(db, batch).await;
     }
 }
 
-/// Writes one batch, retrying with backoff (up to 5 s between attempts) until the database takes it.
-async fn write(db: &Db, batch: Vec<NewAuditEvent>) {
-    let batch = std::sync::Arc::new(batch);
+/// Writes one batch, retrying with backoff (up to 5 s between attempts) until the database takes
+/// it; hands back the batch's buffer.
+async fn write(db: &Db, batch: SealedBatch) -> Option<Vec<u8>> {
+    let batch = Arc::new(batch);
     let mut wait = Duration::from_millis(100);
     let mut failures = 0u32;
     loop {
         let events = batch.clone();
-        match db.run(move |conn| audit::insert_batch(conn, &events)).await {
+        match db
+            .run(move |conn| audit::insert_sealed(conn, &events))
+            .await
+        {
             Ok(_) => {
                 if failures > 0 {
                     log::info!(target: "auth_core::audit", "audit events written again after {failures} failed attempts");
                 }
-                return;
+                // The database task has finished with its clone, so this is normally the last one.
+                return Arc::try_unwrap(batch).ok().map(SealedBatch::into_buffer);
             }
             Err(error) => {
                 if failures == 0 {

@@ -3,18 +3,22 @@
 //! organization, session), what (method, path without query, matched route), outcome (status,
 //! reason code), how long, from where.
 
+use std::borrow::Cow;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, Uri};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpRequest};
 
-use super::{client_ip, AuditNote};
+use super::client_ip::{self, IpText};
+use super::AuditNote;
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::db::audit::NewAuditEvent;
+use crate::db::audit::AuditEventRef;
 use crate::error::ApiError;
 use crate::http::request_id::RequestId;
 
@@ -30,6 +34,37 @@ fn audited(path: &str) -> bool {
     api || admin
 }
 
+/// What is taken from the request before it is handed on: an error answered by a middleware or
+/// handler further in comes back without its request. Cloning these costs a reference count each.
+struct Captured {
+    method: Method,
+    uri: Uri,
+    user_agent: Option<HeaderValue>,
+    forwarded_for: Option<HeaderValue>,
+    peer: Option<IpAddr>,
+    request_id: Option<RequestId>,
+}
+
+impl Captured {
+    fn of(req: &ServiceRequest) -> Self {
+        let headers = req.headers();
+        Self {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            user_agent: headers.get(header::USER_AGENT).cloned(),
+            forwarded_for: headers.get("x-forwarded-for").cloned(),
+            peer: req.peer_addr().map(|a| a.ip()),
+            request_id: req.extensions().get::<RequestId>().cloned(),
+        }
+    }
+}
+
+/// The user agent as stored: visible ASCII (what `to_str` accepts), at most [`MAX_USER_AGENT`].
+fn user_agent(value: &HeaderValue) -> Option<&str> {
+    let ua = value.to_str().ok()?;
+    Some(ua.get(..MAX_USER_AGENT).unwrap_or(ua))
+}
+
 pub async fn record(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -40,27 +75,7 @@ pub async fn record(
     };
     let started = Instant::now();
     let occurred_at = state.clock.now_ms();
-    let method = req.method().to_string();
-    let path = req.path().to_owned();
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(MAX_USER_AGENT).collect::<String>());
-    let forwarded = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let client_ip = client_ip::resolve(
-        req.peer_addr().map(|a| a.ip()),
-        forwarded.as_deref(),
-        &state.settings.server.trusted_proxies,
-    );
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|id| id.as_str().to_owned());
+    let captured = Captured::of(&req);
 
     let result = next.call(req).await;
 
@@ -79,47 +94,49 @@ pub async fn record(
             None,
         ),
     };
-    let principal = request.and_then(|r: &HttpRequest| r.extensions().get::<Principal>().cloned());
-    let note = request
-        .and_then(|r: &HttpRequest| r.extensions().get::<AuditNote>().cloned())
-        .unwrap_or_default();
-    let principal_type = match (&principal, &note.admin) {
+    let extensions = request.map(HttpRequest::extensions);
+    let principal = extensions.as_ref().and_then(|e| e.get::<Principal>());
+    let note = extensions.as_ref().and_then(|e| e.get::<AuditNote>());
+    let admin = note.and_then(|n| n.admin.as_deref());
+    let principal_type = match (principal, admin) {
         (Some(p), _) => p.kind(),
         (None, Some(_)) => "admin",
         (None, None) => "anonymous",
     };
-    let detail = match (&note.admin, note.detail) {
-        (Some(admin), Some(detail)) => Some(format!("admin {admin}: {detail}")),
-        (None, detail) => detail,
-        (Some(admin), None) => Some(format!("admin {admin}")),
+    let detail = match (admin, note.and_then(|n| n.detail.as_deref())) {
+        (Some(admin), Some(detail)) => Some(Cow::Owned(format!("admin {admin}: {detail}"))),
+        (None, detail) => detail.map(Cow::Borrowed),
+        (Some(admin), None) => Some(Cow::Owned(format!("admin {admin}"))),
     };
     let route = request.and_then(HttpRequest::match_pattern);
-    let event = NewAuditEvent {
+    let client_ip = client_ip::resolve(
+        captured.peer,
+        captured
+            .forwarded_for
+            .as_ref()
+            .and_then(|v| v.to_str().ok()),
+        &state.settings.server.trusted_proxies,
+    )
+    .map(IpText::new);
+    state.audit.record(&AuditEventRef {
         occurred_at,
-        request_id,
-        principal_type: principal_type.to_owned(),
-        user_id: principal
-            .as_ref()
-            .and_then(|p| p.user_id())
-            .map(str::to_owned),
-        organization_id: principal
-            .as_ref()
-            .and_then(|p| p.organization_id())
-            .map(str::to_owned),
+        request_id: captured.request_id.as_ref().map(RequestId::as_str),
+        principal_type,
+        user_id: principal.and_then(Principal::user_id),
+        organization_id: principal.and_then(Principal::organization_id),
         session_id: principal
-            .as_ref()
-            .and_then(|p| p.session())
-            .map(|s| s.session_id.clone()),
-        method,
-        path,
-        route,
+            .and_then(Principal::session)
+            .map(|s| s.session_id.as_str()),
+        method: captured.method.as_str(),
+        path: captured.uri.path(),
+        route: route.as_deref(),
         status: i32::from(status),
         duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
-        client_ip,
-        user_agent,
-        reason: reason.or(note.reason).map(str::to_owned),
-        detail,
-    };
-    state.audit.record(event);
+        client_ip: client_ip.as_ref().map(IpText::as_str),
+        user_agent: captured.user_agent.as_ref().and_then(user_agent),
+        reason: reason.or(note.and_then(|n| n.reason)),
+        detail: detail.as_deref(),
+    });
+    drop(extensions);
     result
 }

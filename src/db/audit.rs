@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::audit_events;
-use super::{DbConnection, DbError};
+use super::{jsonb, Backend, DbConnection, DbError};
 
 /// One audit event, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Insertable)]
@@ -26,36 +26,238 @@ pub struct NewAuditEvent {
     pub detail: Option<String>,
 }
 
-/// Inserts a batch in one statement whose only parameter is the batch as a JSON array of rows
-/// (each row an array, in the column order of the statements below), unpacked by the database's own
-/// JSON functions, in the batch's order (ids follow recording order).
+impl NewAuditEvent {
+    pub fn as_ref(&self) -> AuditEventRef<'_> {
+        AuditEventRef {
+            occurred_at: self.occurred_at,
+            request_id: self.request_id.as_deref(),
+            principal_type: &self.principal_type,
+            user_id: self.user_id.as_deref(),
+            organization_id: self.organization_id.as_deref(),
+            session_id: self.session_id.as_deref(),
+            method: &self.method,
+            path: &self.path,
+            route: self.route.as_deref(),
+            status: self.status,
+            duration_us: self.duration_us,
+            client_ip: self.client_ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            reason: self.reason.as_deref(),
+            detail: self.detail.as_deref(),
+        }
+    }
+}
+
+/// One audit event borrowed from wherever its fields live (the request, the principal): the audit
+/// middleware encodes it straight into a batch, so recording an event allocates nothing per field.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditEventRef<'a> {
+    pub occurred_at: i64,
+    pub request_id: Option<&'a str>,
+    pub principal_type: &'a str,
+    pub user_id: Option<&'a str>,
+    pub organization_id: Option<&'a str>,
+    pub session_id: Option<&'a str>,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub route: Option<&'a str>,
+    pub status: i32,
+    pub duration_us: i64,
+    pub client_ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+/// How a batch is encoded for the database that will unpack it (see [`insert_sealed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchFormat {
+    /// SQLite's binary JSON, for `jsonb_each`.
+    SqliteJsonb,
+    /// JSON text, for PostgreSQL's `jsonb_array_elements`.
+    JsonText,
+}
+
+impl BatchFormat {
+    pub fn for_backend(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::SqliteJsonb,
+            Backend::Postgres => Self::JsonText,
+        }
+    }
+}
+
+/// Room kept in front of a JSONB batch for its array header, whose size is known only at the end.
+const JSONB_HEADER_ROOM: usize = 9;
+
+/// Events encoded as they are recorded, ready to be sealed into one statement's parameter: an
+/// array of rows, each row an array in the column order of the insert statements below.
+#[derive(Debug)]
+pub struct EncodedBatch {
+    format: BatchFormat,
+    bytes: Vec<u8>,
+    events: usize,
+}
+
+impl EncodedBatch {
+    /// An empty batch that reuses `buffer`'s allocation (a batch's buffer is handed back after it
+    /// is written, so a busy writer does not allocate and free a megabyte per batch).
+    pub fn new(format: BatchFormat, mut buffer: Vec<u8>) -> Self {
+        buffer.clear();
+        match format {
+            BatchFormat::SqliteJsonb => buffer.resize(JSONB_HEADER_ROOM, 0),
+            BatchFormat::JsonText => buffer.push(b'['),
+        }
+        Self {
+            format,
+            bytes: buffer,
+            events: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.events
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events == 0
+    }
+
+    /// Appends one event.
+    pub fn push(&mut self, event: &AuditEventRef<'_>) {
+        match self.format {
+            BatchFormat::SqliteJsonb => jsonb::push_array(&mut self.bytes, &jsonb_row(event)),
+            BatchFormat::JsonText => {
+                if self.events > 0 {
+                    self.bytes.push(b',');
+                }
+                // Writing plain strings, integers and nulls into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut self.bytes, &JsonRow::from(event));
+            }
+        }
+        self.events += 1;
+    }
+
+    /// Closes the array: no event can be added after this.
+    pub fn seal(mut self) -> SealedBatch {
+        let start = match self.format {
+            BatchFormat::SqliteJsonb => {
+                jsonb::write_array_header(&mut self.bytes, JSONB_HEADER_ROOM)
+            }
+            BatchFormat::JsonText => {
+                self.bytes.push(b']');
+                0
+            }
+        };
+        SealedBatch {
+            format: self.format,
+            bytes: self.bytes,
+            start,
+            events: self.events,
+        }
+    }
+}
+
+/// A batch ready to insert; it can be inserted again after a failure.
+#[derive(Debug)]
+pub struct SealedBatch {
+    format: BatchFormat,
+    bytes: Vec<u8>,
+    start: usize,
+    events: usize,
+}
+
+impl SealedBatch {
+    pub fn len(&self) -> usize {
+        self.events
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events == 0
+    }
+
+    /// The buffer, for the next batch.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// Inserts a batch in one statement.
+pub fn insert_batch(conn: &mut DbConnection, events: &[NewAuditEvent]) -> Result<usize, DbError> {
+    let format = match conn {
+        DbConnection::Postgresql(_) => BatchFormat::JsonText,
+        DbConnection::Sqlite(_) => BatchFormat::SqliteJsonb,
+    };
+    let mut batch = EncodedBatch::new(format, Vec::new());
+    for event in events {
+        batch.push(&event.as_ref());
+    }
+    insert_sealed(conn, &batch.seal())
+}
+
+/// Inserts a sealed batch in one statement whose only parameter is the batch, unpacked by the
+/// database's own JSON functions, in the batch's order (ids follow recording order).
 ///
 /// Binding fifteen parameters per event through Diesel cost more CPU than SQLite's inserts
-/// themselves (the audit trail runs on every request, so this is the hot write path); one text
+/// themselves (the audit trail runs on every request, so this is the hot write path); one
 /// parameter per batch leaves the per-row work to the database's C code, on both backends.
 ///
-/// On SQLite the rows come from `jsonb_each` (SQLite 3.51), which hands each row over in SQLite's
-/// binary JSON: `json_each` rendered every row back to text and each of the fifteen `->>` then
-/// parsed it again, which was about half of the writer's time (`cargo bench --bench audit_write`).
-pub fn insert_batch(conn: &mut DbConnection, events: &[NewAuditEvent]) -> Result<usize, DbError> {
-    if events.is_empty() {
+/// On SQLite the batch is SQLite's binary JSON (see [`jsonb`]), written as events are recorded and
+/// unpacked by `jsonb_each` (SQLite 3.51): text JSON was rendered here and parsed there, and
+/// `json_each` rendered each row back to text for every `->>` to parse again; each step showed in
+/// `cargo bench --bench audit_write`. PostgreSQL gets text JSON (its `jsonb` is another format).
+pub fn insert_sealed(conn: &mut DbConnection, batch: &SealedBatch) -> Result<usize, DbError> {
+    if batch.is_empty() {
         return Ok(0);
     }
-    let rows: Vec<JsonRow<'_>> = events.iter().map(JsonRow::from).collect();
-    let json = serde_json::to_string(&rows)
-        .map_err(|e| DbError::Query(diesel::result::Error::SerializationError(Box::new(e))))?;
-    let inserted = match conn {
-        DbConnection::Postgresql(pg) => diesel::sql_query(POSTGRES_INSERT)
-            .bind::<diesel::sql_types::Text, _>(&json)
-            .execute(pg)?,
-        DbConnection::Sqlite(sqlite) => diesel::sql_query(SQLITE_INSERT)
-            .bind::<diesel::sql_types::Text, _>(&json)
-            .execute(sqlite)?,
+    let bytes = &batch.bytes[batch.start..];
+    let inserted = match (conn, batch.format) {
+        (DbConnection::Postgresql(pg), BatchFormat::JsonText) => {
+            let json = std::str::from_utf8(bytes).map_err(|e| {
+                DbError::Query(diesel::result::Error::SerializationError(Box::new(e)))
+            })?;
+            diesel::sql_query(POSTGRES_INSERT)
+                .bind::<diesel::sql_types::Text, _>(json)
+                .execute(pg)?
+        }
+        (DbConnection::Sqlite(sqlite), BatchFormat::SqliteJsonb) => {
+            diesel::sql_query(SQLITE_INSERT)
+                .bind::<diesel::sql_types::Binary, _>(bytes)
+                .execute(sqlite)?
+        }
+        (_, format) => {
+            return Err(DbError::Query(diesel::result::Error::QueryBuilderError(
+                format!("an audit batch encoded as {format:?} was given to another database")
+                    .into(),
+            )))
+        }
     };
     Ok(inserted)
 }
 
-/// One event as a JSON array, in the column order of the insert statements below.
+/// One event as a row of SQLite JSONB, in the column order of [`SQLITE_INSERT`].
+fn jsonb_row<'a>(e: &AuditEventRef<'a>) -> [jsonb::Value<'a>; 15] {
+    use jsonb::Value;
+    [
+        Value::int(e.occurred_at),
+        Value::opt_text(e.request_id),
+        Value::text(e.principal_type),
+        Value::opt_text(e.user_id),
+        Value::opt_text(e.organization_id),
+        Value::opt_text(e.session_id),
+        Value::text(e.method),
+        Value::text(e.path),
+        Value::opt_text(e.route),
+        Value::int(i64::from(e.status)),
+        Value::int(e.duration_us),
+        Value::opt_text(e.client_ip),
+        Value::opt_text(e.user_agent),
+        Value::opt_text(e.reason),
+        Value::opt_text(e.detail),
+    ]
+}
+
+/// One event as a JSON array, in the column order of [`POSTGRES_INSERT`].
 #[derive(serde::Serialize)]
 struct JsonRow<'a>(
     i64,
@@ -75,24 +277,24 @@ struct JsonRow<'a>(
     Option<&'a str>,
 );
 
-impl<'a> From<&'a NewAuditEvent> for JsonRow<'a> {
-    fn from(e: &'a NewAuditEvent) -> Self {
+impl<'a> From<&AuditEventRef<'a>> for JsonRow<'a> {
+    fn from(e: &AuditEventRef<'a>) -> Self {
         Self(
             e.occurred_at,
-            e.request_id.as_deref(),
-            &e.principal_type,
-            e.user_id.as_deref(),
-            e.organization_id.as_deref(),
-            e.session_id.as_deref(),
-            &e.method,
-            &e.path,
-            e.route.as_deref(),
+            e.request_id,
+            e.principal_type,
+            e.user_id,
+            e.organization_id,
+            e.session_id,
+            e.method,
+            e.path,
+            e.route,
             e.status,
             e.duration_us,
-            e.client_ip.as_deref(),
-            e.user_agent.as_deref(),
-            e.reason.as_deref(),
-            e.detail.as_deref(),
+            e.client_ip,
+            e.user_agent,
+            e.reason,
+            e.detail,
         )
     }
 }

@@ -8,6 +8,7 @@ mod connection;
 pub mod console;
 pub mod dashboard;
 mod error;
+mod jsonb;
 pub mod login_attempts;
 pub mod migrations;
 pub mod organizations;

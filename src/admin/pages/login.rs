@@ -94,7 +94,8 @@ pub async fn submit(
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok()),
         &state.settings.server.trusted_proxies,
-    );
+    )
+    .map(|ip| ip.to_string());
     let user_agent: Option<String> = req
         .headers()
         .get(header::USER_AGENT)
