@@ -236,7 +236,10 @@ fn main() {
 /// Starts the real binary on a free port in a temp dir; returns the dir, the process and its base URL.
 fn start_auth_core(extra: &[(&str, &str)]) -> (tempfile::TempDir, std::process::Child, String) {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_auth-core"))
+    // BENCH_AUTH_CORE_BIN runs another build (say, main's) under the same bench, for A/B runs.
+    let bin = std::env::var("BENCH_AUTH_CORE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_auth-core").to_owned());
+    let mut child = Command::new(bin)
         .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
         .current_dir(dir.path())
         .env_clear()
