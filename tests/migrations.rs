@@ -262,6 +262,8 @@ struct Pragmas {
     foreign_keys: i64,
     #[diesel(sql_type = BigInt)]
     busy_timeout: i64,
+    #[diesel(sql_type = BigInt)]
+    page_size: i64,
 }
 
 #[test]
@@ -279,15 +281,48 @@ fn sqlite_connections_use_wal_busy_timeout_and_foreign_keys() {
     let p: Pragmas = diesel::sql_query(
         "SELECT (SELECT journal_mode FROM pragma_journal_mode) AS journal_mode, \
                 (SELECT foreign_keys FROM pragma_foreign_keys) AS foreign_keys, \
-                (SELECT timeout FROM pragma_busy_timeout) AS busy_timeout",
+                (SELECT timeout FROM pragma_busy_timeout) AS busy_timeout, \
+                (SELECT page_size FROM pragma_page_size) AS page_size",
     )
     .get_result(sqlite)
     .unwrap();
     assert_eq!(p.journal_mode, "wal");
     assert_eq!(p.foreign_keys, 1);
     assert_eq!(p.busy_timeout, 1234);
+    assert_eq!(p.page_size, 16_384);
     // The database file was created under the test's directory on first use.
     assert!(db.dir.path().join("auth-core.sqlite3").is_file());
+}
+
+/// A database created elsewhere (or by an earlier version) with SQLite's default 4 KiB pages keeps
+/// them: the page-size pragma only shapes new files, and migrating such a database works.
+#[test]
+fn an_existing_sqlite_database_keeps_its_page_size() {
+    use diesel::connection::SimpleConnection;
+    let db = TestDb::sqlite();
+    let file = db.dir.path().join("auth-core.sqlite3");
+    let mut existing = SqliteConnection::establish(file.to_str().unwrap()).unwrap();
+    existing
+        .batch_execute("PRAGMA page_size = 4096; CREATE TABLE earlier (x INTEGER);")
+        .unwrap();
+    drop(existing);
+
+    let handle = open(&db, &[]);
+    handle.migrate().unwrap();
+    let mut conn = handle.get().unwrap();
+    let DbConnection::Sqlite(sqlite) = &mut *conn else {
+        panic!("expected SQLite")
+    };
+    #[derive(QueryableByName)]
+    struct PageSize {
+        #[diesel(sql_type = BigInt)]
+        page_size: i64,
+    }
+    let p: PageSize = diesel::sql_query("SELECT page_size FROM pragma_page_size")
+        .get_result(sqlite)
+        .unwrap();
+    assert_eq!(p.page_size, 4096);
+    assert!(table_names(&mut conn).contains(&"audit_events".to_owned()));
 }
 
 #[derive(QueryableByName)]

@@ -52,12 +52,21 @@ impl ConnectionManager {
     }
 }
 
-/// Set on every new SQLite connection. WAL lets readers proceed while one writer writes; the busy
+/// Page size of a SQLite database this service creates (an existing database keeps its own: SQLite
+/// ignores the pragma once the file has content). The audit trail appends a row and four index
+/// entries per request, and SQLite writes every changed page to the WAL as its own frame: with 4 KiB
+/// pages, the audit writer spent 9.5 µs of CPU per event in `cargo bench --bench audit_write` (1,000
+/// distinct users), with 16 KiB pages 5.7 µs, with 32 KiB 4.9 µs. Small transactions (a webhook, a
+/// new user) write whole pages too, so the size is not pushed further than the audit trail needs.
+pub const SQLITE_PAGE_SIZE: u32 = 16_384;
+
+/// Set on every new SQLite connection. The page size first, as it only counts before the file is
+/// created (see [`SQLITE_PAGE_SIZE`]). WAL lets readers proceed while one writer writes; the busy
 /// timeout makes a second writer wait instead of failing at once; foreign keys are off by default in
 /// SQLite and must be switched on per connection; NORMAL is WAL's recommended durability level.
 fn sqlite_pragmas(busy_timeout: Duration) -> String {
     format!(
-        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+        "PRAGMA page_size = {SQLITE_PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
         busy_timeout.as_millis()
     )
 }
