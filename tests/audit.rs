@@ -384,6 +384,18 @@ async fn batches_round_trip_exactly_in_order(db: TestDb) {
         })
         .collect();
     assert_eq!(back, events);
+    // On SQLite the connection that wrote the batches now has the writer's larger page cache.
+    if let auth_core::db::DbConnection::Sqlite(sqlite) = &mut *conn {
+        #[derive(diesel::QueryableByName)]
+        struct CacheSize {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            cache_size: i64,
+        }
+        let cache: CacheSize = diesel::sql_query("SELECT cache_size FROM pragma_cache_size")
+            .get_result(sqlite)
+            .unwrap();
+        assert_eq!(cache.cache_size, -65_536);
+    }
 }
 
 /// `audit.enabled=false` (for measuring its cost) records nothing at all.

@@ -221,6 +221,8 @@ pub fn insert_sealed(conn: &mut DbConnection, batch: &SealedBatch) -> Result<usi
                 .execute(pg)?
         }
         (DbConnection::Sqlite(sqlite), BatchFormat::SqliteJsonb) => {
+            use diesel::connection::SimpleConnection;
+            sqlite.batch_execute(SQLITE_WRITER_CACHE)?;
             diesel::sql_query(SQLITE_INSERT)
                 .bind::<diesel::sql_types::Binary, _>(bytes)
                 .execute(sqlite)?
@@ -234,6 +236,14 @@ pub fn insert_sealed(conn: &mut DbConnection, batch: &SealedBatch) -> Result<usi
     };
     Ok(inserted)
 }
+
+/// The page cache of a SQLite connection that writes audit batches: 64 MiB instead of SQLite's
+/// 2 MiB. With many active users a batch adds index entries on as many pages as there are users;
+/// once the changed pages outgrow the cache, SQLite spills them to the WAL mid-transaction and reads
+/// them back (perf: a quarter of the writer's time, with 1,000 users). The pragma stays with the
+/// connection, so memory is 64 MiB per pooled connection that has written a batch (the pool hands
+/// out the most recently returned connection first, so usually one); pages are allocated as used.
+const SQLITE_WRITER_CACHE: &str = "PRAGMA cache_size = -65536";
 
 /// One event as a row of SQLite JSONB, in the column order of [`SQLITE_INSERT`].
 fn jsonb_row<'a>(e: &AuditEventRef<'a>) -> [jsonb::Value<'a>; 15] {
