@@ -6,7 +6,9 @@
 //! have. Rounds alternate between targets and the median per target is reported, with ratios: these
 //! machines are noisy, ratios measured side by side are what compare. Settings (environment):
 //! BENCH_SECONDS (default 8 per round), BENCH_ROUNDS (3), BENCH_CONNECTIONS (64),
-//! BENCH_LOG_LEVEL (warn: the access log line per request is not what is being measured).
+//! BENCH_LOG_LEVEL (warn: the access log line per request is not what is being measured),
+//! BENCH_USERS (1: every request carries the same token; N: N users in 50 organizations take turns,
+//! which is what the audit trail's indexes see in production).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -50,12 +52,11 @@ fn start_hello_world() -> String {
 }
 
 /// Requests per second reported by one wrk run, and how many requests it made.
-fn wrk(url: &str, header: Option<&str>, seconds: &str, connections: &str) -> (f64, u64) {
+/// Runs wrk; `auth` are the arguments that authenticate its requests (see [`auth_args`]).
+fn wrk(url: &str, auth: &[String], seconds: &str, connections: &str) -> (f64, u64) {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t1", "-c", connections, "-d", &format!("{seconds}s"), url]);
-    if let Some(h) = header {
-        cmd.args(["-H", h]);
-    }
+    cmd.args(auth);
     let out = cmd
         .output()
         .expect("wrk is not installed: apt-get install wrk");
@@ -76,6 +77,22 @@ fn wrk(url: &str, header: Option<&str>, seconds: &str, connections: &str) -> (f6
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no request count in wrk output:\n{text}"));
     (rate, requests)
+}
+
+/// wrk arguments that authenticate every request: the one token in a header, or a Lua script (written
+/// into `dir`) that hands the tokens out in turn, one per request.
+fn auth_args(tokens: &[String], dir: &std::path::Path) -> Vec<String> {
+    if let [token] = tokens {
+        return vec!["-H".into(), format!("Authorization: Bearer {token}")];
+    }
+    let list: String = tokens.iter().map(|t| format!("  \"{t}\",\n")).collect();
+    let script = format!(
+        "local tokens = {{\n{list}}}\nlocal i = 0\nrequest = function()\n  i = i % #tokens + 1\n  \
+         return wrk.format(nil, nil, {{[\"Authorization\"] = \"Bearer \" .. tokens[i]}})\nend\n"
+    );
+    let path = dir.join("tokens.lua");
+    std::fs::write(&path, script).unwrap();
+    vec!["-s".into(), path.display().to_string()]
 }
 
 /// CPU time (user + system, in clock ticks of 10 ms) used so far by each named thread of a process.
@@ -99,12 +116,12 @@ fn measured_wrk(
     pid: u32,
     cpu: &mut (BTreeMap<String, u64>, u64),
     url: &str,
-    header: Option<&str>,
+    auth: &[String],
     seconds: &str,
     connections: &str,
 ) -> f64 {
     let before = thread_cpu(pid);
-    let (rate, requests) = wrk(url, header, seconds, connections);
+    let (rate, requests) = wrk(url, auth, seconds, connections);
     for (name, ticks) in thread_cpu(pid) {
         let used = ticks.saturating_sub(before.get(&name).copied().unwrap_or(0));
         *cpu.0.entry(name).or_insert(0) += used;
@@ -134,6 +151,8 @@ fn main() {
     let seconds = env_or("BENCH_SECONDS", "8");
     let rounds: usize = env_or("BENCH_ROUNDS", "3").parse().unwrap();
     let connections = env_or("BENCH_CONNECTIONS", "64");
+    let users: usize = env_or("BENCH_USERS", "1").parse().unwrap();
+    assert!(users >= 1, "BENCH_USERS must be at least 1");
     // Two servers, identical but for the audit trail, so its cost is measured in the same run.
     let (dir, mut child, base) = start_auth_core(&[]);
     let (_dir_off, mut child_off, base_off) =
@@ -147,20 +166,30 @@ fn main() {
             .as_secs(),
     )
     .unwrap();
-    let claims = json!({
-        "sub": "user_2bench", "sid": "sess_2bench", "iss": "https://clerk.example.com",
-        "azp": "https://app.example.com", "iat": now, "nbf": now - 10, "exp": now + 3600, "v": 2,
-        "fea": "o:billing", "o": {"id": "org_2bench", "slg": "acme", "rol": "admin", "per": "read,manage", "fpm": "3"},
-    });
     let key = EncodingKey::from_rsa_pem(fixture("rsa-2048-a.pem").as_bytes()).unwrap();
-    let token = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap();
-    let auth = format!("Authorization: Bearer {token}");
+    // One user (the default), or BENCH_USERS users in 50 organizations, each with its own session.
+    let tokens: Vec<String> = (0..users)
+        .map(|i| {
+            let suffix = if users == 1 { String::new() } else { format!("{i:05}") };
+            let claims = json!({
+                "sub": format!("user_2bench{suffix}"), "sid": format!("sess_2bench{suffix}"),
+                "iss": "https://clerk.example.com", "azp": "https://app.example.com",
+                "iat": now, "nbf": now - 10, "exp": now + 3600, "v": 2, "fea": "o:billing",
+                "o": {"id": if users == 1 { "org_2bench".to_owned() } else { format!("org_2bench{:03}", i % 50) },
+                      "slg": "acme", "rol": "admin", "per": "read,manage", "fpm": "3"},
+            });
+            jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap()
+        })
+        .collect();
+    let scripts = tempfile::tempdir().unwrap();
+    let auth = auth_args(&tokens, scripts.path());
     let me = format!("{base}/api/auth/me");
     let me_off = format!("{base_off}/api/auth/me");
     let healthz = format!("{base}/healthz");
-    // One request first: creates the user just in time and fills the caches.
-    wrk(&me, Some(&auth), "1", "1");
-    wrk(&me_off, Some(&auth), "1", "1");
+    // Requests first: create the users just in time and fill the caches.
+    let warm_up = (1 + users / 500).to_string();
+    wrk(&me, &auth, &warm_up, "1");
+    wrk(&me_off, &auth, &warm_up, "1");
 
     let (mut h, mut z, mut m, mut o) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     // CPU of each server's threads during its /api/auth/me rounds, and the requests it answered.
@@ -174,13 +203,13 @@ fn main() {
         };
         for target in order {
             match target {
-                0 => h.push(wrk(&hello, None, &seconds, &connections).0),
-                1 => z.push(wrk(&healthz, None, &seconds, &connections).0),
+                0 => h.push(wrk(&hello, &[], &seconds, &connections).0),
+                1 => z.push(wrk(&healthz, &[], &seconds, &connections).0),
                 2 => m.push(measured_wrk(
                     child.id(),
                     &mut cpu_on,
                     &me,
-                    Some(&auth),
+                    &auth,
                     &seconds,
                     &connections,
                 )),
@@ -188,7 +217,7 @@ fn main() {
                     child_off.id(),
                     &mut cpu_off,
                     &me_off,
-                    Some(&auth),
+                    &auth,
                     &seconds,
                     &connections,
                 )),
@@ -205,7 +234,7 @@ fn main() {
     }
     let audited_rows = count_audit_rows(dir.path());
     let (h, z, m, o) = (median(h), median(z), median(m), median(o));
-    println!("\nrequests/s (median of {rounds} rounds of {seconds}s, {connections} connections, 1 server worker, 1 wrk thread)");
+    println!("\nrequests/s (median of {rounds} rounds of {seconds}s, {connections} connections, 1 server worker, 1 wrk thread, {users} user(s))");
     println!("{:<40} {:>10.0}", "bare actix-web hello world", h);
     println!(
         "{:<40} {:>10.0}   {:>5.1}% of hello world",
