@@ -109,6 +109,62 @@ async fn a_valid_token_reaches_the_handler() {
     );
 }
 
+/// `auth.audience` as @clerk/backend's `audience` option: a present `aud` must name a configured
+/// audience (`token-verification-failed` otherwise), a token without one passes (session tokens
+/// carry none); stricter than Clerk, an `aud` of another type is refused rather than ignored.
+#[actix_web::test]
+async fn a_configured_audience_is_checked_as_clerk_checks_it() {
+    let clerk = ClerkStandIn::start(&["a"]);
+    let jwks = clerk.jwks_url();
+    let db = TestDb::sqlite();
+    let env = [
+        ("CLERK_JWKS_URL", jwks.as_str()),
+        ("CLERK_AUTHORIZED_PARTIES", APP_ORIGIN),
+        ("AUTH_CORE__AUTH__ISSUER", ISSUER),
+        (
+            "AUTH_CORE__AUTH__AUDIENCE",
+            " https://api.example.com ,billing,",
+        ),
+    ];
+    let (clock, _handle) = Clock::manual(NOW_S * 1000);
+    let app = TestApp::spawn_with_clock(db.settings(&env), clock).await;
+    let a = Minter::a();
+    let accepted = [
+        json!("https://api.example.com"),
+        json!(["other", "billing"]),
+        json!(null),
+        json!(""),
+        json!([]),
+        json!(["", ""]),
+    ];
+    for aud in accepted {
+        let res = me_with(&app, &a.mint(&claims(json!({ "aud": aud.clone() })))).await;
+        assert_eq!(
+            res.status,
+            200,
+            "aud {aud}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
+    }
+    let without_aud = me_with(&app, &a.mint(&claims(json!({})))).await;
+    assert_eq!(without_aud.status, 200);
+    let refused = [
+        json!("https://evil.example"),
+        json!("https://api.example.com/"),
+        json!("BILLING"),
+        json!(["other"]),
+        json!(["billing", 5]),
+        json!(5),
+        json!(true),
+        json!({ "aud": "billing" }),
+    ];
+    for aud in refused {
+        let res = me_with(&app, &a.mint(&claims(json!({ "aud": aud.clone() })))).await;
+        assert_eq!(res.status, 401, "aud {aud} was accepted");
+        assert_refused(&res, 401, "token-verification-failed");
+    }
+}
+
 /// Every reason code, each produced by a real HTTP request.
 #[actix_web::test]
 async fn every_reason_code_over_http() {

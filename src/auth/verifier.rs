@@ -91,6 +91,7 @@ impl SessionVerifier {
             clock_skew: auth.clock_skew,
             authorized_parties: settings.clerk.authorized_parties.clone(),
             azp: auth.azp_policy,
+            audience: auth.audience.clone(),
             issuer: auth.issuer.clone(),
             allow_pending_sessions: auth.allow_pending_sessions,
             max_token_bytes: auth.max_token_bytes,

@@ -2,7 +2,7 @@
 //!
 //! The order follows @clerk/backend's `verifyToken`/`verifyJwt`, so every token gets the reason Clerk
 //! would give: size → decode (`token-invalid`) → `typ` → `alg` → [key by kid, by the caller] →
-//! signature (before any claim is looked at) → `sub` → `azp` → `exp` → `nbf` → `iat`. auth-core's
+//! signature (before any claim is looked at) → `sub` → `aud` → `azp` → `exp` → `nbf` → `iat`. auth-core's
 //! stricter checks follow, each with its own reason: token category (`cat` header, `at+jwt` type,
 //! `mch_` subject) → `token-type-mismatch`; `iss` → `token-invalid-issuer`; `sid` required;
 //! `sts: pending` → `session-pending`.
@@ -56,6 +56,8 @@ pub struct Policy {
     pub clock_skew: Duration,
     pub authorized_parties: Vec<String>,
     pub azp: AzpPolicy,
+    /// Audiences a present `aud` must name (Clerk's `audience` option); empty: not checked.
+    pub audience: Vec<String>,
     /// Expected `iss` (e.g. `https://clerk.example.com`); `None` = not checked.
     pub issuer: Option<String>,
     /// Clerk treats `sts: "pending"` sessions as signed out; so do we unless this is set.
@@ -70,6 +72,7 @@ impl Default for Policy {
             clock_skew: Duration::from_secs(5),
             authorized_parties: Vec::new(),
             azp: AzpPolicy::WhenPresent,
+            audience: Vec::new(),
             issuer: None,
             allow_pending_sessions: false,
             max_token_bytes: 16 * 1024,
@@ -288,6 +291,7 @@ impl DecodedToken<'_> {
         if user_id.starts_with("mch_") {
             return Err(Reason::TokenTypeMismatch);
         }
+        check_audience(claims.get("aud"), &policy.audience)?;
         check_authorized_party(claims.get("azp"), policy)?;
         let skew_ms = i64::try_from(policy.clock_skew.as_millis()).unwrap_or(i64::MAX);
         let (exp_ms, issued_at) = check_times(claims, policy, now_ms)?;
@@ -393,6 +397,38 @@ fn oauth_scopes(claims: &Map<String, Value>) -> Vec<String> {
         .map(strings)
         .or_else(|| claims.get("scope").and_then(words))
         .unwrap_or_default()
+}
+
+/// Clerk's `assertAudienceClaim`: with audiences configured, a string `aud` must be one of them and
+/// an array must name one; a token without `aud` (or with only empty values) passes, as session
+/// tokens carry none. Stricter than Clerk: an `aud` that is neither a string nor an array of strings
+/// is refused (Clerk lets it through unchecked). Clerk's reason for all of these is
+/// `token-verification-failed`.
+fn check_audience(aud: Option<&Value>, audience: &[String]) -> Result<(), Reason> {
+    if audience.is_empty() {
+        return Ok(());
+    }
+    let listed = |a: &str| audience.iter().any(|expected| expected == a);
+    match aud {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(a)) if a.is_empty() || listed(a) => Ok(()),
+        Some(Value::Array(values)) => {
+            let mut named = Vec::with_capacity(values.len());
+            for value in values {
+                match value {
+                    Value::String(a) if a.is_empty() => {}
+                    Value::String(a) => named.push(a.as_str()),
+                    _ => return Err(Reason::TokenVerificationFailed),
+                }
+            }
+            if named.is_empty() || named.iter().any(|a| listed(a)) {
+                Ok(())
+            } else {
+                Err(Reason::TokenVerificationFailed)
+            }
+        }
+        Some(_) => Err(Reason::TokenVerificationFailed),
+    }
 }
 
 fn check_authorized_party(azp: Option<&Value>, policy: &Policy) -> Result<(), Reason> {

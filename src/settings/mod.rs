@@ -166,6 +166,8 @@ pub struct ClerkSettings {
 pub struct AuthSettings {
     pub clock_skew: Duration,
     pub azp_policy: AzpPolicy,
+    /// Audiences a token's `aud` must name when it has one; empty: not checked.
+    pub audience: Vec<String>,
     /// Explicit, or derived from the publishable key; `None`: not checked.
     pub issuer: Option<String>,
     pub allow_pending_sessions: bool,
@@ -422,6 +424,8 @@ impl Settings {
             clock_skew: parse::millis(&raw.clock_skew_ms, 0, 300_000)
                 .map_err(|p| invalid("auth.clock_skew_ms", p))?,
             azp_policy,
+            audience: parse::audience_list(&raw.audience)
+                .map_err(|p| invalid("auth.audience", p))?,
             issuer,
             allow_pending_sessions,
             max_token_bytes: parse::integer(&raw.max_token_bytes, 1024, 1 << 20)

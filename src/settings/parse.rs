@@ -205,6 +205,27 @@ pub fn origin_list(value: &str) -> Result<Vec<String>, Problem> {
         .collect()
 }
 
+/// Comma-separated audience values (any `StringOrURI`): trimmed, empty items skipped. Whitespace or
+/// control characters inside one are refused: they are a typo (a missing comma), never an audience.
+pub fn audience_list(value: &str) -> Result<Vec<String>, Problem> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                Err(format!(
+                    "{s:?} contains whitespace; separate audiences with commas"
+                ))
+            } else if s.len() > 512 {
+                Err("an audience is at most 512 characters".into())
+            } else {
+                Ok(s.to_owned())
+            }
+        })
+        .collect()
+}
+
 /// `sk_test_…` / `sk_live_…`.
 pub fn clerk_secret_key(value: &str) -> Result<(ClerkInstance, Secret), Problem> {
     let value = value.trim();

@@ -151,6 +151,7 @@ pub struct RawClerk {
 pub struct RawAuth {
     pub clock_skew_ms: String,
     pub azp_policy: String,
+    pub audience: String,
     pub issuer: String,
     pub pending_sessions: String,
     pub max_token_bytes: String,

@@ -194,6 +194,7 @@ fn each_invalid_setting_has_a_clear_message() {
         ("AUTH_CORE__DATABASE__MAX_CONNECTIONS", "0", "invalid setting database.max_connections (AUTH_CORE__DATABASE__MAX_CONNECTIONS): must be between 1 and 1000, got 0"),
         ("AUTH_CORE__AUTH__AZP_POLICY", "strict", "invalid setting auth.azp_policy (AUTH_CORE__AUTH__AZP_POLICY): expected off, when-present or required, got \"strict\""),
         ("AUTH_CORE__AUTH__AZP_POLICY", "required", "invalid setting auth.azp_policy (AUTH_CORE__AUTH__AZP_POLICY): is required but no authorized parties are listed: set CLERK_AUTHORIZED_PARTIES"),
+        ("AUTH_CORE__AUTH__AUDIENCE", "https://api.example.com billing", "invalid setting auth.audience (AUTH_CORE__AUTH__AUDIENCE): \"https://api.example.com billing\" contains whitespace; separate audiences with commas"),
         ("AUTH_CORE__AUTH__PENDING_SESSIONS", "maybe", "invalid setting auth.pending_sessions (AUTH_CORE__AUTH__PENDING_SESSIONS): expected signed-out or allow, got \"maybe\""),
         ("AUTH_CORE__AUTH__ISSUER", "https://clerk.example.com/path", "invalid setting auth.issuer (AUTH_CORE__AUTH__ISSUER): \"https://clerk.example.com/path\" is not an origin like https://app.example.com (scheme and host, no path)"),
         ("AUTH_CORE__AUTH__CLOCK_SKEW_MS", "-1", "invalid setting auth.clock_skew_ms (AUTH_CORE__AUTH__CLOCK_SKEW_MS): expected a whole number, got \"-1\""),
