@@ -37,6 +37,12 @@ trap cleanup EXIT
 
 psql "$server/postgres" -qc "CREATE DATABASE $database"
 pin_postgres "$pg_core"
+# Without the pinning the figure would be the shared-cores one under another name: check it took.
+postmaster=$(pgrep -o -x postgres || pgrep -o postgres)
+if [ "$(taskset -pc "$postmaster" | sed 's/.*: //')" != "$pg_core" ]; then
+  echo "could not pin PostgreSQL (pid $postmaster) to core $pg_core; run as its owner or root" >&2
+  exit 2
+fi
 echo "PostgreSQL on core $pg_core; servers, wrk and hello world on cores $bench_cores"
 AUTH_CORE__DATABASE__URL="$server/$database?sslmode=disable" \
   taskset -c "$bench_cores" cargo bench --bench http
