@@ -75,23 +75,18 @@ impl AuditLog {
             let mut pending = lock(&self.pending);
             if pending.events < self.config.queue_capacity {
                 let pending = &mut *pending;
-                let batch = match pending.batches.back_mut() {
-                    Some(batch) if batch.len() < self.config.batch_size => batch,
-                    _ => {
-                        let buffer = pending.spare.take().unwrap_or_default();
-                        pending
-                            .batches
-                            .push_back(EncodedBatch::new(self.format, buffer));
-                        // Just pushed, so there is a last batch.
-                        match pending.batches.back_mut() {
-                            Some(batch) => batch,
-                            None => return,
-                        }
-                    }
-                };
-                batch.push(event);
-                pending.events += 1;
-                return;
+                let full = |b: &EncodedBatch| b.len() >= self.config.batch_size;
+                if pending.batches.back().is_none_or(full) {
+                    let buffer = pending.spare.take().unwrap_or_default();
+                    pending
+                        .batches
+                        .push_back(EncodedBatch::new(self.format, buffer));
+                }
+                if let Some(batch) = pending.batches.back_mut() {
+                    batch.push(event);
+                    pending.events += 1;
+                    return;
+                }
             }
         }
         let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
