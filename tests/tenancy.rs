@@ -247,6 +247,22 @@ async fn foreign_ids_are_indistinguishable_from_missing_ones(db: TestDb) {
     let own = w.get(&token, "/api/orgs/org_alpha").await;
     assert_eq!(own.status, 200);
     assert_eq!(own.json()["organization"]["name"], "Name of org_alpha");
+    // The id is compared decoded and exactly: another case, another string, a percent-encoded
+    // foreign id are all missing; the own id percent-encoded is still the own id.
+    for path in [
+        "/api/orgs/ORG_ALPHA",
+        "/api/orgs/Org_alpha",
+        "/api/orgs/anything",
+        "/api/orgs/org_alph",
+        "/api/orgs/org_alpha%20",
+        "/api/orgs/%6Frg_beta",
+        "/api/orgs/%6frg_doesnotexist",
+    ] {
+        assert_eq!(strip(w.get(&token, path).await), missing, "{path}");
+    }
+    let encoded_own = w.get(&token, "/api/orgs/%6Frg_alpha").await;
+    assert_eq!(encoded_own.status, 200);
+    assert_eq!(encoded_own.json()["organization"]["id"], "org_alpha");
 }
 
 async fn current_organization_and_members(db: TestDb) {

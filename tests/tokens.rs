@@ -8,6 +8,8 @@ mod common;
 use std::time::Duration;
 
 use auth_core::clock::{Clock, ManualClock};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use common::clerk::{
     example_user, session_claims, ClerkStandIn, Minter, APP_ORIGIN, ISSUER, KID_A, SECRET_KEY,
 };
@@ -163,6 +165,66 @@ async fn a_configured_audience_is_checked_as_clerk_checks_it() {
         assert_eq!(res.status, 401, "aud {aud} was accepted");
         assert_refused(&res, 401, "token-verification-failed");
     }
+}
+
+/// The JWT rules issue 13 made exact, over HTTP: a key published for RS256 verifies no RS384 token
+/// even when the same RSA key signed it (`token-verification-failed`, as WebCrypto's import refuses
+/// it for Clerk); an unsigned `alg: none` token in any spelling is `token-invalid-algorithm`; an empty
+/// signature is `token-invalid-signature`; with no audience configured a token carrying `aud` is
+/// refused, and accepted again with `auth.accept_any_audience`.
+#[actix_web::test]
+async fn key_algorithms_unsigned_tokens_and_unexpected_audiences_are_refused() {
+    let s = setup().await;
+    let a = Minter::a();
+    let rs384 = a.mint_with_header(Header::new(Algorithm::RS384), &claims(json!({})));
+    assert_refused(
+        &me_with(&s.app, &rs384).await,
+        401,
+        "token-verification-failed",
+    );
+
+    let payload = URL_SAFE_NO_PAD.encode(claims(json!({})).to_string());
+    for alg in ["none", "None", "NONE"] {
+        let header = URL_SAFE_NO_PAD.encode(json!({"alg": alg, "kid": KID_A}).to_string());
+        let unsigned = format!("{header}.{payload}.");
+        assert_refused(
+            &me_with(&s.app, &unsigned).await,
+            401,
+            "token-invalid-algorithm",
+        );
+    }
+    let good = a.mint(&claims(json!({})));
+    let (signing_input, _) = good.rsplit_once('.').unwrap();
+    let unsigned = format!("{signing_input}.");
+    assert_refused(
+        &me_with(&s.app, &unsigned).await,
+        401,
+        "token-invalid-signature",
+    );
+
+    let with_aud = a.mint(&claims(json!({"aud": "https://api.example.com"})));
+    assert_refused(
+        &me_with(&s.app, &with_aud).await,
+        401,
+        "token-verification-failed",
+    );
+    let empty_aud = a.mint(&claims(json!({"aud": ""})));
+    assert_eq!(me_with(&s.app, &empty_aud).await.status, 200);
+    assert_eq!(me_with(&s.app, &good).await.status, 200);
+
+    let clerk = ClerkStandIn::start(&["a"]);
+    let jwks = clerk.jwks_url();
+    let db = TestDb::sqlite();
+    let env = [
+        ("CLERK_JWKS_URL", jwks.as_str()),
+        ("CLERK_AUTHORIZED_PARTIES", APP_ORIGIN),
+        ("AUTH_CORE__AUTH__ISSUER", ISSUER),
+        ("AUTH_CORE__AUTH__ACCEPT_ANY_AUDIENCE", "true"),
+    ];
+    let (clock, _handle) = Clock::manual(NOW_S * 1000);
+    let accepting = TestApp::spawn_with_clock(db.settings(&env), clock).await;
+    let res = me_with(&accepting, &with_aud).await;
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
 }
 
 /// Every reason code, each produced by a real HTTP request.

@@ -127,8 +127,9 @@ pub async fn current(
 
 /// An organization by id: the active organization's own id only.
 ///
-/// As `/api/orgs/current` when `organization_id` is the active organization's; any other id is 404
-/// (whether or not it exists), so ids of other tenants cannot be probed.
+/// As `/api/orgs/current` when `organization_id` (percent-decoded, compared exactly: ids are
+/// case-sensitive) is the active organization's; any other value is 404 (whether or not such an
+/// organization exists), so ids of other tenants cannot be probed.
 #[utoipa::path(get, path = "/api/orgs/{organization_id}", tag = "organizations",
     params(("organization_id" = String, Path, description = "An organization id (`org_…`)")),
     security(("session_token" = []), ("session_cookie" = []), ("service_key" = []), ("machine_token" = [])),
@@ -141,7 +142,14 @@ pub async fn current(
         (status = 503, response = ServiceUnavailable),
     )
 )]
-pub async fn by_id(state: web::Data<AppState>, scope: OrgScope) -> Result<HttpResponse, ApiError> {
+pub async fn by_id(
+    state: web::Data<AppState>,
+    scope: OrgScope,
+    organization_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if organization_id.as_str() != scope.organization_id() {
+        return Err(ApiError::not_found());
+    }
     current(state, scope).await
 }
 

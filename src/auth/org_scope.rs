@@ -103,15 +103,23 @@ impl OrgScope {
 
 /// 404 for any `org_…` value in the path or query that is not the principal's active organization
 /// (with none active, every one is foreign). Run by the authentication middleware before any guard,
-/// so a foreign id is answered like a missing resource whatever else the request lacks.
+/// so a foreign id is answered like a missing resource whatever else the request lacks. Path
+/// segments are compared percent-decoded, as a handler's `web::Path` sees them (`%6Frg_…` is an
+/// `org_…` id); only segments with a `%` are decoded, so the usual request allocates nothing here.
 pub(crate) fn reject_foreign_ids(req: &HttpRequest, own: Option<&str>) -> Result<(), ApiError> {
-    let in_path = req.path().split('/').map(str::to_owned);
-    let in_query = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .flat_map(|(k, v)| [k.into_owned(), v.into_owned()]);
-    let foreign = in_path
-        .chain(in_query)
-        .any(|value| value.starts_with("org_") && Some(value.as_str()) != own);
-    if foreign {
+    let foreign = |value: &str| value.starts_with("org_") && Some(value) != own;
+    let in_path = req.path().split('/').any(|segment| {
+        if segment.contains('%') {
+            foreign(&percent_encoding::percent_decode_str(segment).decode_utf8_lossy())
+        } else {
+            foreign(segment)
+        }
+    });
+    let in_query = || {
+        url::form_urlencoded::parse(req.query_string().as_bytes())
+            .any(|(key, value)| foreign(&key) || foreign(&value))
+    };
+    if in_path || in_query() {
         return Err(ApiError::not_found());
     }
     Ok(())

@@ -92,6 +92,7 @@ impl SessionVerifier {
             authorized_parties: settings.clerk.authorized_parties.clone(),
             azp: auth.azp_policy,
             audience: auth.audience.clone(),
+            accept_any_audience: auth.accept_any_audience,
             issuer: auth.issuer.clone(),
             allow_pending_sessions: auth.allow_pending_sessions,
             max_token_bytes: auth.max_token_bytes,

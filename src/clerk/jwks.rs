@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
 use super::rsa_key::RsaPublicKey;
@@ -43,17 +44,26 @@ pub fn parse(body: &[u8]) -> Result<KeysByKid, JwksError> {
         let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
             continue;
         };
-        let usable = jwk.kty == "RSA"
-            && jwk.usage.as_deref().is_none_or(|u| u == "sig")
-            && jwk
-                .alg
-                .as_deref()
-                .is_none_or(|a| matches!(a, "RS256" | "RS384" | "RS512"));
-        let (true, Some(kid), Some(n), Some(e)) = (usable, jwk.kid, jwk.n, jwk.e) else {
+        // A key that names its algorithm verifies only tokens of that algorithm (RFC 7517 §4.4).
+        let algorithm = match jwk.alg.as_deref() {
+            None => Some(None),
+            Some("RS256") => Some(Some(Algorithm::RS256)),
+            Some("RS384") => Some(Some(Algorithm::RS384)),
+            Some("RS512") => Some(Some(Algorithm::RS512)),
+            Some(_) => None,
+        };
+        let usable = jwk.kty == "RSA" && jwk.usage.as_deref().is_none_or(|u| u == "sig");
+        let (true, Some(algorithm), Some(kid), Some(n), Some(e)) =
+            (usable, algorithm, jwk.kid, jwk.n, jwk.e)
+        else {
             continue;
         };
         match RsaPublicKey::from_jwk_components(&n, &e) {
             Ok(key) => {
+                let key = match algorithm {
+                    Some(alg) => key.only_for(alg),
+                    None => key,
+                };
                 keys.insert(kid, Arc::new(key));
             }
             Err(error) => log::warn!(target: "auth_core::jwks", "JWKS key {kid} skipped: {error}"),
@@ -79,6 +89,40 @@ mod tests {
         let keys = parse(&body).unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!(keys["ins_2GIoQhbUpy0hX7B2cVkuTMinXoD"].modulus_bits, 2048);
+    }
+
+    /// A JWK's `alg` restricts the key to that algorithm; without one the token's RS algorithm
+    /// applies; an `alg` auth-core cannot honour (another family, another spelling) leaves it out.
+    #[test]
+    fn a_named_algorithm_is_kept_with_the_key() {
+        let fixtures: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
+        let good = fixtures["mockJwks"]["keys"][0].clone();
+        let with = |kid: &str, alg: Option<&str>| {
+            let mut key = good.clone();
+            key["kid"] = kid.into();
+            match alg {
+                Some(alg) => key["alg"] = alg.into(),
+                None => {
+                    key.as_object_mut().unwrap().remove("alg");
+                }
+            }
+            key
+        };
+        let doc = serde_json::json!({"keys": [
+            with("k256", Some("RS256")),
+            with("k384", Some("RS384")),
+            with("k512", Some("RS512")),
+            with("none", None),
+            with("lower", Some("rs256")),
+            with("ps", Some("PS256")),
+        ]});
+        let keys = parse(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(keys["k256"].algorithm, Some(Algorithm::RS256));
+        assert_eq!(keys["k384"].algorithm, Some(Algorithm::RS384));
+        assert_eq!(keys["k512"].algorithm, Some(Algorithm::RS512));
+        assert_eq!(keys["none"].algorithm, None);
+        assert!(!keys.contains_key("lower") && !keys.contains_key("ps"));
+        assert_eq!(keys.len(), 4);
     }
 
     #[test]

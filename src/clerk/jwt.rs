@@ -56,8 +56,13 @@ pub struct Policy {
     pub clock_skew: Duration,
     pub authorized_parties: Vec<String>,
     pub azp: AzpPolicy,
-    /// Audiences a present `aud` must name (Clerk's `audience` option); empty: not checked.
+    /// Audiences a present `aud` must name (Clerk's `audience` option); empty: a token carrying
+    /// `aud` is refused unless `accept_any_audience`.
     pub audience: Vec<String>,
+    /// With no `audience`, accept tokens whatever their `aud` (customised session tokens that add
+    /// one). Off by default: Clerk's session tokens carry no `aud`, so a token that has one was
+    /// minted for something else (a JWT template, another service) by the same instance key.
+    pub accept_any_audience: bool,
     /// Expected `iss` (e.g. `https://clerk.example.com`); `None` = not checked.
     pub issuer: Option<String>,
     /// Clerk treats `sts: "pending"` sessions as signed out; so do we unless this is set.
@@ -73,6 +78,7 @@ impl Default for Policy {
             authorized_parties: Vec::new(),
             azp: AzpPolicy::WhenPresent,
             audience: Vec::new(),
+            accept_any_audience: false,
             issuer: None,
             allow_pending_sessions: false,
             max_token_bytes: 16 * 1024,
@@ -147,7 +153,10 @@ fn decode_as<'a>(
     };
     let header: RawHeader = decode_json(header_b64)?;
     let payload: Map<String, Value> = decode_json(payload_b64)?;
-    if signature.is_empty() || BASE64URL.decode(signature).is_err() {
+    // An empty signature decodes (to nothing) and fails at the signature check with
+    // `token-invalid-signature`, after the header checks, as in @clerk/backend 3.x: an unsigned
+    // `alg: none` token is `token-invalid-algorithm`.
+    if BASE64URL.decode(signature).is_err() {
         return Err(Reason::TokenInvalid);
     }
     let mut access_token = false;
@@ -202,6 +211,14 @@ impl DecodedToken<'_> {
     }
 
     fn check_signature(&self, key: &RsaPublicKey) -> Result<(), Reason> {
+        // A key published for one algorithm verifies no other (RFC 7517 §4.4): Clerk's WebCrypto
+        // import refuses the mismatch, which it reports as a verification failure.
+        if key.algorithm.is_some_and(|alg| alg != self.algorithm) {
+            return Err(Reason::TokenVerificationFailed);
+        }
+        if self.signature.is_empty() {
+            return Err(Reason::TokenInvalidSignature);
+        }
         match jsonwebtoken::crypto::verify(
             self.signature,
             self.signing_input.as_bytes(),
@@ -291,7 +308,7 @@ impl DecodedToken<'_> {
         if user_id.starts_with("mch_") {
             return Err(Reason::TokenTypeMismatch);
         }
-        check_audience(claims.get("aud"), &policy.audience)?;
+        check_audience(claims.get("aud"), policy)?;
         check_authorized_party(claims.get("azp"), policy)?;
         let skew_ms = i64::try_from(policy.clock_skew.as_millis()).unwrap_or(i64::MAX);
         let (exp_ms, issued_at) = check_times(claims, policy, now_ms)?;
@@ -402,32 +419,33 @@ fn oauth_scopes(claims: &Map<String, Value>) -> Vec<String> {
 /// Clerk's `assertAudienceClaim`: with audiences configured, a string `aud` must be one of them and
 /// an array must name one; a token without `aud` (or with only empty values) passes, as session
 /// tokens carry none. Stricter than Clerk: an `aud` that is neither a string nor an array of strings
-/// is refused (Clerk lets it through unchecked). Clerk's reason for all of these is
-/// `token-verification-failed`.
-fn check_audience(aud: Option<&Value>, audience: &[String]) -> Result<(), Reason> {
-    if audience.is_empty() {
+/// is refused (Clerk lets it through unchecked), and with no audience configured a token that names
+/// one is refused unless the policy accepts any (Clerk does not check then). Clerk's reason for all
+/// of these is `token-verification-failed`.
+fn check_audience(aud: Option<&Value>, policy: &Policy) -> Result<(), Reason> {
+    if policy.audience.is_empty() && policy.accept_any_audience {
         return Ok(());
     }
-    let listed = |a: &str| audience.iter().any(|expected| expected == a);
+    let mut named = Vec::new();
     match aud {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::String(a)) if a.is_empty() || listed(a) => Ok(()),
+        None | Some(Value::Null) => {}
+        Some(Value::String(a)) => named.push(a.as_str()),
         Some(Value::Array(values)) => {
-            let mut named = Vec::with_capacity(values.len());
             for value in values {
                 match value {
-                    Value::String(a) if a.is_empty() => {}
                     Value::String(a) => named.push(a.as_str()),
                     _ => return Err(Reason::TokenVerificationFailed),
                 }
             }
-            if named.is_empty() || named.iter().any(|a| listed(a)) {
-                Ok(())
-            } else {
-                Err(Reason::TokenVerificationFailed)
-            }
         }
-        Some(_) => Err(Reason::TokenVerificationFailed),
+        Some(_) => return Err(Reason::TokenVerificationFailed),
+    }
+    named.retain(|a| !a.is_empty());
+    let listed = |a: &&str| policy.audience.iter().any(|expected| expected == a);
+    if named.is_empty() || named.iter().any(listed) {
+        Ok(())
+    } else {
+        Err(Reason::TokenVerificationFailed)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use jsonwebtoken::DecodingKey;
+use jsonwebtoken::{Algorithm, DecodingKey};
 
 /// Clerk signs with 2048-bit keys; anything weaker is refused rather than trusted.
 pub const MIN_MODULUS_BITS: usize = 2048;
@@ -29,15 +29,29 @@ pub enum KeyError {
 pub struct RsaPublicKey {
     pub modulus_bits: usize,
     pub decoding_key: DecodingKey,
+    /// The one algorithm the key may verify, when its JWK names one (`alg`, RFC 7517 §4.4). `None`
+    /// (a JWK without `alg`, a PEM key): the token's own RS256/384/512, as Clerk imports such keys
+    /// with the algorithm of the token's header.
+    pub algorithm: Option<Algorithm>,
 }
 
 impl std::fmt::Debug for RsaPublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RsaPublicKey({} bits)", self.modulus_bits)
+        match self.algorithm {
+            Some(alg) => write!(f, "RsaPublicKey({} bits, {alg:?} only)", self.modulus_bits),
+            None => write!(f, "RsaPublicKey({} bits)", self.modulus_bits),
+        }
     }
 }
 
 impl RsaPublicKey {
+    /// Restricts the key to `algorithm` (a JWK's `alg`).
+    #[must_use]
+    pub fn only_for(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = Some(algorithm);
+        self
+    }
+
     /// From a JWK's base64url `n` and `e`.
     pub fn from_jwk_components(n: &str, e: &str) -> Result<Self, KeyError> {
         let n = URL_SAFE_NO_PAD
@@ -89,6 +103,7 @@ impl RsaPublicKey {
         Ok(Self {
             modulus_bits,
             decoding_key: DecodingKey::from_rsa_raw_components(n, e),
+            algorithm: None,
         })
     }
 }

@@ -166,8 +166,11 @@ pub struct ClerkSettings {
 pub struct AuthSettings {
     pub clock_skew: Duration,
     pub azp_policy: AzpPolicy,
-    /// Audiences a token's `aud` must name when it has one; empty: not checked.
+    /// Audiences a token's `aud` must name when it has one; empty: a token with `aud` is refused
+    /// unless `accept_any_audience`.
     pub audience: Vec<String>,
+    /// With `audience` empty, accept tokens whatever their `aud` (customised session tokens).
+    pub accept_any_audience: bool,
     /// Explicit, or derived from the publishable key; `None`: not checked.
     pub issuer: Option<String>,
     pub allow_pending_sessions: bool,
@@ -420,12 +423,24 @@ impl Settings {
                 ))
             }
         };
+        let audience =
+            parse::audience_list(&raw.audience).map_err(|p| invalid("auth.audience", p))?;
+        let accept_any_audience = parse::boolean(&raw.accept_any_audience)
+            .map_err(|p| invalid("auth.accept_any_audience", p))?;
+        // Both set would be read as "any audience" by one reader and "these audiences" by another.
+        if accept_any_audience && !audience.is_empty() {
+            return Err(invalid(
+                "auth.accept_any_audience",
+                "cannot be true while auth.audience lists audiences: the list already decides"
+                    .into(),
+            ));
+        }
         Ok(AuthSettings {
             clock_skew: parse::millis(&raw.clock_skew_ms, 0, 300_000)
                 .map_err(|p| invalid("auth.clock_skew_ms", p))?,
             azp_policy,
-            audience: parse::audience_list(&raw.audience)
-                .map_err(|p| invalid("auth.audience", p))?,
+            audience,
+            accept_any_audience,
             issuer,
             allow_pending_sessions,
             max_token_bytes: parse::integer(&raw.max_token_bytes, 1024, 1 << 20)

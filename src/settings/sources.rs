@@ -152,6 +152,7 @@ pub struct RawAuth {
     pub clock_skew_ms: String,
     pub azp_policy: String,
     pub audience: String,
+    pub accept_any_audience: String,
     pub issuer: String,
     pub pending_sessions: String,
     pub max_token_bytes: String,

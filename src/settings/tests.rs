@@ -207,6 +207,25 @@ fn each_invalid_setting_has_a_clear_message() {
     }
 }
 
+/// A listed audience and "accept any" contradict each other: start-up stops rather than pick one.
+#[test]
+fn accepting_any_audience_excludes_an_audience_list() {
+    assert!(!load(&[]).unwrap().auth.accept_any_audience);
+    assert!(
+        load(&[("AUTH_CORE__AUTH__ACCEPT_ANY_AUDIENCE", "true")])
+            .unwrap()
+            .auth
+            .accept_any_audience
+    );
+    assert_eq!(
+        error_line(&[
+            ("AUTH_CORE__AUTH__ACCEPT_ANY_AUDIENCE", "true"),
+            ("AUTH_CORE__AUTH__AUDIENCE", "billing"),
+        ]),
+        "invalid setting auth.accept_any_audience (AUTH_CORE__AUTH__ACCEPT_ANY_AUDIENCE): cannot be true while auth.audience lists audiences: the list already decides"
+    );
+}
+
 #[test]
 fn test_and_live_keys_cannot_be_mixed() {
     let err = error_line(&[

@@ -102,9 +102,10 @@ fn malformed_tokens_are_token_invalid() {
     }
     let good = mint(json!({}));
     let (input, _) = good.rsplit_once('.').unwrap();
+    // An empty signature part is a signature that does not verify, as in @clerk/backend 3.x.
     assert_eq!(
         check(&format!("{input}.")).unwrap_err(),
-        Reason::TokenInvalid,
+        Reason::TokenInvalidSignature,
         "empty signature"
     );
     assert_eq!(
@@ -177,6 +178,55 @@ fn only_rsa_pkcs1_algorithms_are_accepted_before_any_crypto() {
         let t = mint_with(Header::new(alg), &c, "rsa-2048-a.pem");
         assert!(check(&t).is_ok(), "{alg:?}");
     }
+}
+
+/// An unsigned token (`alg: none`, in any spelling, with the empty signature such tokens carry) is
+/// refused for its algorithm, before the signature is looked at.
+#[test]
+fn unsigned_tokens_are_an_invalid_algorithm_in_any_case() {
+    let payload = URL_SAFE_NO_PAD.encode(claims(json!({})).to_string());
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        for header in [json!({"alg": alg}), json!({"alg": alg, "typ": "JWT"})] {
+            let header = URL_SAFE_NO_PAD.encode(header.to_string());
+            let token = format!("{header}.{payload}.");
+            assert_eq!(
+                check(&token).unwrap_err(),
+                Reason::TokenInvalidAlgorithm,
+                "{alg}"
+            );
+        }
+    }
+}
+
+/// A key whose JWK names an algorithm verifies tokens of that algorithm only (RFC 7517 §4.4);
+/// Clerk's key import refuses the mismatch (`token-verification-failed`), even for a signature
+/// that the same RSA key made.
+#[test]
+fn a_key_restricted_to_an_algorithm_verifies_no_other() {
+    let c = claims(json!({}));
+    let rs384 = mint_with(Header::new(Algorithm::RS384), &c, "rsa-2048-a.pem");
+    let rs256 = mint_with(Header::new(Algorithm::RS256), &c, "rsa-2048-a.pem");
+    let only_256 = public_key().only_for(Algorithm::RS256);
+    let only_384 = public_key().only_for(Algorithm::RS384);
+    let verify_with = |token: &str, key: &RsaPublicKey| verify(token, key, &policy(), NOW * 1000);
+    assert_eq!(
+        verify_with(&rs384, &only_256).unwrap_err(),
+        Reason::TokenVerificationFailed
+    );
+    assert_eq!(
+        verify_with(&rs256, &only_384).unwrap_err(),
+        Reason::TokenVerificationFailed
+    );
+    assert!(verify_with(&rs256, &only_256).is_ok());
+    assert!(verify_with(&rs384, &only_384).is_ok());
+    // The mismatch is found before the signature: an empty one is not reported instead.
+    let (input, _) = rs384.rsplit_once('.').unwrap();
+    assert_eq!(
+        verify_with(&format!("{input}."), &only_256).unwrap_err(),
+        Reason::TokenVerificationFailed
+    );
+    // Without a named algorithm (a PEM key) the token's RS algorithm is used.
+    assert!(verify_with(&rs384, &public_key()).is_ok());
 }
 
 #[test]
@@ -508,6 +558,41 @@ mod clerk_fixtures {
                 .unwrap()
                 .modulus_bits,
             2048
+        );
+    }
+}
+
+/// With no audience configured a token naming one is refused: Clerk's session tokens carry no
+/// `aud`, so such a token was minted for something else. Empty values count as none, as in Clerk;
+/// `accept_any_audience` restores Clerk's unchecked behaviour for customised session tokens.
+#[test]
+fn an_audience_is_refused_when_none_is_configured() {
+    for aud in [json!(null), json!(""), json!([]), json!(["", ""])] {
+        assert!(check(&mint(json!({ "aud": aud.clone() }))).is_ok(), "{aud}");
+    }
+    let named = [
+        json!("https://api.example.com"),
+        json!(["https://api.example.com"]),
+        json!(["", "billing"]),
+        json!(5),
+        json!({"aud": "x"}),
+        json!([1]),
+    ];
+    for aud in &named {
+        assert_eq!(
+            check(&mint(json!({ "aud": aud.clone() }))).unwrap_err(),
+            Reason::TokenVerificationFailed,
+            "{aud}"
+        );
+    }
+    let accepting = Policy {
+        accept_any_audience: true,
+        ..policy()
+    };
+    for aud in &named {
+        assert!(
+            check_with(&mint(json!({ "aud": aud.clone() })), &accepting, NOW * 1000).is_ok(),
+            "{aud}"
         );
     }
 }
