@@ -170,3 +170,34 @@ async fn no_configured_origins_means_no_cross_origin_access() {
     assert_ne!(res.status, 200);
     assert_eq!(res.header("access-control-allow-origin"), None);
 }
+
+/// The server speaks HTTP/1 only: an HTTP/2 client with prior knowledge (h2c, the connection
+/// preface and a SETTINGS frame) gets an HTTP/1.1 400 and the connection closes, so the h2 crate's
+/// frame handling (RUSTSEC-2026-0258) is never reached from the network; `.cargo/audit.toml` relies
+/// on this.
+#[actix_web::test]
+async fn http2_prior_knowledge_is_refused() {
+    use std::io::{Read, Write};
+    let (app, _db) = app(&[]).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let answer = actix_web::rt::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        // The client connection preface (RFC 9113 §3.4), then an empty SETTINGS frame.
+        stream
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            .unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        answer
+    })
+    .await
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+}

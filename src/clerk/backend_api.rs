@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::http_client;
 use super::machine_token::{MachineKind, MachineTokenInfo};
 use super::user::ClerkUser;
 use crate::settings::Secret;
@@ -94,16 +95,10 @@ impl BackendApi {
 
     /// A request to the Backend API with the secret key, bounded by the configured timeout.
     fn request(&self, method: awc::http::Method, url: &Url) -> awc::ClientRequest {
-        awc::Client::builder()
-            .timeout(self.timeout)
-            .finish()
+        http_client::client(self.timeout)
             .request(method, url.as_str())
             .bearer_auth(self.secret.expose())
             .insert_header(("Accept", "application/json"))
-            .insert_header((
-                "User-Agent",
-                concat!("auth-core/", env!("CARGO_PKG_VERSION")),
-            ))
     }
 
     /// 200 → the decoded body (bounded); 404 → `NotFound`; anything else → `Status`.

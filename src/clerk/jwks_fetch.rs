@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::http_client;
 use super::jwks::{self, KeysByKid};
 use crate::settings::Secret;
 
@@ -58,14 +59,10 @@ impl JwksClient {
     }
 
     async fn fetch_once(&self) -> Result<KeysByKid, String> {
-        let client = awc::Client::builder().timeout(self.timeout).finish();
+        let client = http_client::client(self.timeout);
         let mut request = client
             .get(self.url.as_str())
-            .insert_header(("Accept", "application/json"))
-            .insert_header((
-                "User-Agent",
-                concat!("auth-core/", env!("CARGO_PKG_VERSION")),
-            ));
+            .insert_header(("Accept", "application/json"));
         if let Some(secret) = &self.bearer {
             request = request.bearer_auth(secret.expose());
         }

@@ -3,6 +3,7 @@
 pub mod authorization;
 pub mod backend_api;
 pub mod claims;
+pub mod http_client;
 pub mod jwks;
 pub mod jwks_fetch;
 pub mod jwt;
