@@ -261,7 +261,15 @@ async fn keys_are_created_once_and_revoked(db: TestDb) {
             .await
         }
     };
-    assert_ne!(call(secret.to_owned()).await.status, 401);
+    // The key is valid (no organization: the scoped route says so), then revoked.
+    let before_revocation = call(secret.to_owned()).await;
+    assert_eq!(
+        (
+            before_revocation.status,
+            before_revocation.json()["error"]["code"].clone()
+        ),
+        (403, serde_json::json!("organization-required"))
+    );
     let id = &secret[..16].replacen("ack_", "key_", 1);
     let revoked = browser
         .submit("/admin/keys", &format!("/admin/keys/{id}/revoke"), &[])
