@@ -1,0 +1,360 @@
+//! Keeps made-up credentials from being amplified into lookups: every service key or Clerk machine
+//! token that no cache knows costs a database query or a call to Clerk's Backend API, so a client
+//! must not be able to make those at will.
+//!
+//! Invariants:
+//! - A lookup that ended in a refusal of the credential itself (unknown, revoked, expired, its
+//!   organization deleted) is remembered for [`REFUSAL_TTL_MS`]: the same credential again is refused
+//!   with the same reason, without a lookup. Outages (`Reason::is_outage`) are never remembered.
+//! - Each client (an IPv4 address, or an IPv6 /64: one subscriber's allocation) has a budget of
+//!   failed lookups per minute (`auth.failed_credential_budget`). A lookup takes one unit of the
+//!   budget before it starts and gives it back only when the credential was accepted or an outage
+//!   left it unjudged, so a burst of concurrent lookups cannot overshoot the budget, and a client that
+//!   hangs up mid-lookup pays. With the budget spent, lookups are refused (429 with `Retry-After`)
+//!   until the minute that began with the client's first counted lookup is over.
+//! - Remembered refusals and answers from the verifiers' own caches cost no lookup and take no
+//!   budget: a client repeating a refused credential keeps getting its real reason.
+//! - Memory is bounded: both maps are bounded caches; when one is full, an evicted client starts a
+//!   fresh budget, which costs at most one more budget's worth of lookups.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use moka::sync::Cache;
+
+use crate::clerk::reason::Reason;
+use crate::clock::Clock;
+
+/// How long a refusal is repeated without asking again: as long as a positive answer from Clerk is
+/// reused (`machine_tokens`), so either verdict is at most a minute old.
+pub const REFUSAL_TTL_MS: i64 = 60_000;
+/// The budget's period.
+pub const WINDOW_MS: i64 = 60_000;
+/// Refused credentials remembered (each at most a few hundred bytes: longer ones never get a lookup).
+const REFUSALS_CAPACITY: u64 = 10_000;
+/// Clients whose budget is tracked.
+const CLIENTS_CAPACITY: u64 = 100_000;
+
+/// Why a lookup did not produce a principal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The credential was judged (now or within [`REFUSAL_TTL_MS`]), or could not be.
+    Credential(Reason),
+    /// The client's budget is spent; it may try again after this many seconds.
+    BudgetSpent { retry_after_secs: u64 },
+}
+
+impl From<Reason> for Refusal {
+    fn from(reason: Reason) -> Self {
+        Self::Credential(reason)
+    }
+}
+
+/// A client as the budget counts it: IPv4 addresses one by one, IPv6 by /64 (anyone holding one
+/// address of a /64 usually holds all of it). `None`: the address is unknown (no peer address),
+/// and all such requests share one budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ClientKey(Option<IpAddr>);
+
+impl ClientKey {
+    fn of(ip: Option<IpAddr>) -> Self {
+        Self(ip.map(|ip| match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let network = u128::from(v6) & !u128::from(u64::MAX);
+                IpAddr::V6(network.into())
+            }
+            v4 => v4,
+        }))
+    }
+}
+
+/// One client's failed lookups in the current window.
+#[derive(Debug)]
+struct Window {
+    started_ms: i64,
+    used: u32,
+}
+
+pub struct FailedCredentials {
+    clock: Clock,
+    budget: u32,
+    /// Credential text → (the reason it was refused for, repeated until ms).
+    refusals: Cache<Arc<str>, (Reason, i64)>,
+    windows: Cache<ClientKey, Arc<Mutex<Window>>>,
+}
+
+impl FailedCredentials {
+    /// `budget`: failed lookups a client may cause per minute (at least 1).
+    pub fn new(clock: Clock, budget: u32) -> Self {
+        let window = Duration::from_millis(WINDOW_MS.unsigned_abs());
+        Self {
+            clock,
+            budget: budget.max(1),
+            refusals: Cache::builder()
+                .max_capacity(REFUSALS_CAPACITY)
+                .time_to_live(Duration::from_millis(REFUSAL_TTL_MS.unsigned_abs()))
+                .build(),
+            // A window lives a minute from its first lookup; the entry with it (real time, the same
+            // clock outside tests), so no client's entry outlives its window by much.
+            windows: Cache::builder()
+                .max_capacity(CLIENTS_CAPACITY)
+                .time_to_live(window)
+                .build(),
+        }
+    }
+
+    /// Runs `lookup` for `credential` from `client`, unless the credential was refused recently (its
+    /// reason again) or the client's budget is spent; books the outcome.
+    pub async fn look_up<T>(
+        &self,
+        credential: &str,
+        client: Option<IpAddr>,
+        lookup: impl Future<Output = Result<T, Reason>>,
+    ) -> Result<T, Refusal> {
+        let now = self.clock.now_ms();
+        if let Some((reason, until)) = self.refusals.get(credential) {
+            if now < until {
+                return Err(Refusal::Credential(reason));
+            }
+            self.refusals.invalidate(credential);
+        }
+        let client = ClientKey::of(client);
+        let (window, started_ms) = self.take_unit(client, now)?;
+        let outcome = lookup.await;
+        match &outcome {
+            Err(reason) if !reason.is_outage() => {
+                self.refusals.insert(
+                    Arc::from(credential),
+                    (*reason, self.clock.now_ms().saturating_add(REFUSAL_TTL_MS)),
+                );
+            }
+            // Accepted, or not judged: nothing is held against the client.
+            _ => give_back(&window, started_ms),
+        }
+        outcome.map_err(Refusal::Credential)
+    }
+
+    /// Takes one unit of `client`'s budget at `now`: its window and the window's start, so the unit
+    /// can be given back to that same window.
+    fn take_unit(&self, client: ClientKey, now: i64) -> Result<(Arc<Mutex<Window>>, i64), Refusal> {
+        let window = self.windows.get_with(client, || {
+            Arc::new(Mutex::new(Window {
+                started_ms: now,
+                used: 0,
+            }))
+        });
+        let mut state = window.lock().unwrap_or_else(PoisonError::into_inner);
+        let ends = state.started_ms.saturating_add(WINDOW_MS);
+        if now >= ends {
+            *state = Window {
+                started_ms: now,
+                used: 0,
+            };
+        } else if state.used >= self.budget {
+            // Rounded up: a client that waits exactly this long finds the window over.
+            let left_ms = ends.saturating_sub(now).unsigned_abs();
+            return Err(Refusal::BudgetSpent {
+                retry_after_secs: left_ms.div_ceil(1000),
+            });
+        }
+        state.used += 1;
+        let started_ms = state.started_ms;
+        drop(state);
+        Ok((window, started_ms))
+    }
+}
+
+/// Returns a unit to the window it was taken from (not to a later one).
+fn give_back(window: &Mutex<Window>, started_ms: i64) {
+    let mut state = window.lock().unwrap_or_else(PoisonError::into_inner);
+    if state.started_ms == started_ms {
+        state.used = state.used.saturating_sub(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    fn ip(text: &str) -> Option<IpAddr> {
+        Some(text.parse().unwrap())
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_64_and_mapped_ipv4_as_ipv4() {
+        assert_eq!(
+            ClientKey::of(ip("2001:db8:1:2:aaaa::1")),
+            ClientKey::of(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"))
+        );
+        assert_ne!(
+            ClientKey::of(ip("2001:db8:1:2::1")),
+            ClientKey::of(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(
+            ClientKey::of(ip("::ffff:192.0.2.7")),
+            ClientKey::of(ip("192.0.2.7"))
+        );
+        assert_ne!(
+            ClientKey::of(ip("192.0.2.7")),
+            ClientKey::of(ip("192.0.2.8"))
+        );
+        assert_eq!(ClientKey::of(None), ClientKey(None));
+    }
+
+    async fn refused(
+        guard: &FailedCredentials,
+        credential: &str,
+        client: Option<IpAddr>,
+    ) -> Refusal {
+        guard
+            .look_up(credential, client, async {
+                Err::<(), _>(Reason::TokenInvalid)
+            })
+            .await
+            .unwrap_err()
+    }
+
+    #[actix_web::test]
+    async fn the_budget_is_per_client_per_window_and_says_when_it_ends() {
+        let (clock, handle) = Clock::manual(NOW);
+        let guard = FailedCredentials::new(clock, 3);
+        let client = ip("203.0.113.5");
+        for n in 0..3 {
+            assert_eq!(
+                refused(&guard, &format!("ak_{n}"), client).await,
+                Refusal::Credential(Reason::TokenInvalid)
+            );
+        }
+        handle.advance_ms(20_500);
+        assert_eq!(
+            refused(&guard, "ak_3", client).await,
+            Refusal::BudgetSpent {
+                retry_after_secs: 40
+            }
+        );
+        // Another client has its own budget; a remembered refusal costs none.
+        assert_eq!(
+            refused(&guard, "ak_3", ip("203.0.113.6")).await,
+            Refusal::Credential(Reason::TokenInvalid)
+        );
+        assert_eq!(
+            refused(&guard, "ak_0", client).await,
+            Refusal::Credential(Reason::TokenInvalid)
+        );
+        handle.advance_ms(39_499);
+        assert!(matches!(
+            refused(&guard, "ak_4", client).await,
+            Refusal::BudgetSpent {
+                retry_after_secs: 1
+            }
+        ));
+        handle.advance_ms(1);
+        assert_eq!(
+            refused(&guard, "ak_4", client).await,
+            Refusal::Credential(Reason::TokenInvalid)
+        );
+    }
+
+    #[actix_web::test]
+    async fn accepted_credentials_and_outages_take_no_budget_and_are_not_remembered() {
+        let (clock, _handle) = Clock::manual(NOW);
+        let guard = FailedCredentials::new(clock, 1);
+        let client = ip("198.51.100.1");
+        let asked = std::cell::Cell::new(0);
+        for _ in 0..5 {
+            let ok = guard
+                .look_up("ak_good", client, async {
+                    asked.set(asked.get() + 1);
+                    Ok(())
+                })
+                .await;
+            assert_eq!(ok, Ok(()));
+            let down = guard
+                .look_up("ak_unjudged", client, async {
+                    asked.set(asked.get() + 1);
+                    Err::<(), _>(Reason::MachineTokenUnavailable)
+                })
+                .await;
+            assert_eq!(
+                down,
+                Err(Refusal::Credential(Reason::MachineTokenUnavailable))
+            );
+        }
+        assert_eq!(asked.get(), 10, "every one of them was looked up");
+        assert_eq!(
+            refused(&guard, "ak_bad", client).await,
+            Refusal::Credential(Reason::TokenInvalid)
+        );
+        assert!(matches!(
+            refused(&guard, "ak_worse", client).await,
+            Refusal::BudgetSpent { .. }
+        ));
+    }
+
+    #[actix_web::test]
+    async fn a_refusal_is_repeated_without_a_lookup_until_it_is_a_minute_old() {
+        let (clock, handle) = Clock::manual(NOW);
+        let guard = FailedCredentials::new(clock, 100);
+        let asked = std::cell::Cell::new(0);
+        let look = || {
+            guard.look_up("mt_revoked", ip("192.0.2.1"), async {
+                asked.set(asked.get() + 1);
+                Err::<(), _>(Reason::TokenRevoked)
+            })
+        };
+        for _ in 0..50 {
+            assert_eq!(look().await, Err(Refusal::Credential(Reason::TokenRevoked)));
+        }
+        assert_eq!(asked.get(), 1);
+        handle.advance_ms(REFUSAL_TTL_MS - 1);
+        look().await.unwrap_err();
+        assert_eq!(asked.get(), 1);
+        handle.advance_ms(1);
+        look().await.unwrap_err();
+        assert_eq!(
+            asked.get(),
+            2,
+            "asked again once the refusal was a minute old"
+        );
+    }
+
+    /// Concurrent lookups each hold a unit while they run: a burst cannot overshoot the budget.
+    #[actix_web::test]
+    async fn a_burst_of_concurrent_lookups_stays_within_the_budget() {
+        let (clock, _handle) = Clock::manual(NOW);
+        let guard = FailedCredentials::new(clock, 5);
+        let (release, released) = tokio::sync::watch::channel(false);
+        let started = std::cell::Cell::new(0);
+        let lookups = (0..50).map(|n| {
+            let mut released = released.clone();
+            let started = &started;
+            let guard = &guard;
+            async move {
+                guard
+                    .look_up(&format!("oat_{n}"), ip("192.0.2.9"), async move {
+                        started.set(started.get() + 1);
+                        let _ = released.wait_for(|r| *r).await;
+                        Err::<(), _>(Reason::TokenInvalid)
+                    })
+                    .await
+            }
+        });
+        let all = futures_util::future::join_all(lookups);
+        let release_after_all_started = async {
+            actix_web::rt::task::yield_now().await;
+            release.send(true).unwrap();
+        };
+        let (outcomes, ()) = futures_util::future::join(all, release_after_all_started).await;
+        assert_eq!(started.get(), 5);
+        let spent = outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(Refusal::BudgetSpent { .. })))
+            .count();
+        assert_eq!(spent, 45);
+    }
+}
