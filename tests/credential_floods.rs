@@ -226,6 +226,41 @@ async fn a_burst_cannot_overshoot_the_budget(db: TestDb) {
     assert_eq!(s.clerk.machine_verifications(), BUDGET);
 }
 
+/// While Clerk is failing, each lookup still takes budget (503s do not invite unbounded retries), but
+/// its outcome is not remembered: the token is asked about again once Clerk is back.
+async fn an_outage_does_not_invite_unbounded_retries(db: TestDb) {
+    let s = setup(&db).await;
+    let good = opaque_token("mt_", "good");
+    s.clerk.put_machine_token(
+        &good,
+        machine_token_body("m2m_token", "org_alpha", &[], None, false, false),
+    );
+    s.clerk.set_machine_down(true);
+    let unavailable = (
+        503,
+        "machine-token-unavailable".to_owned(),
+        Some("1".to_owned()),
+    );
+    for n in 0..100 {
+        let token = if n == 0 {
+            good.clone()
+        } else {
+            opaque_token("mt_", &format!("down{n}"))
+        };
+        let expected = if n < BUDGET {
+            unavailable.clone()
+        } else {
+            over_budget("60")
+        };
+        assert_eq!(outcome(&get(&s.app, PEER, &token).await), expected, "#{n}");
+    }
+    assert_eq!(s.clerk.machine_verifications(), BUDGET);
+    s.clerk.set_machine_down(false);
+    s.clock.advance_ms(60_000);
+    assert_eq!(get(&s.app, PEER, &good).await.status, 200);
+    assert_eq!(s.clerk.machine_verifications(), BUDGET + 1);
+}
+
 /// What cannot be one of Clerk's tokens or one of auth-core's keys is refused without a call or a
 /// query, and costs no budget.
 async fn malformed_credentials_cost_nothing(db: TestDb) {
@@ -302,6 +337,7 @@ db_test!(
     a_refused_token_is_asked_about_once,
     made_up_credentials_spend_the_clients_budget,
     a_burst_cannot_overshoot_the_budget,
+    an_outage_does_not_invite_unbounded_retries,
     malformed_credentials_cost_nothing,
     backend_api_calls_share_a_connection,
 );

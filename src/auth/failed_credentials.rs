@@ -8,10 +8,12 @@
 //!   with the same reason, without a lookup. Outages (`Reason::is_outage`) are never remembered.
 //! - Each client (an IPv4 address, or an IPv6 /64: one subscriber's allocation) has a budget of
 //!   failed lookups per minute (`auth.failed_credential_budget`). A lookup takes one unit of the
-//!   budget before it starts and gives it back only when the credential was accepted or an outage
-//!   left it unjudged, so a burst of concurrent lookups cannot overshoot the budget, and a client that
-//!   hangs up mid-lookup pays. With the budget spent, lookups are refused (429 with `Retry-After`)
-//!   until the minute that began with the client's first counted lookup is over.
+//!   budget before it starts and gives it back only when the credential was accepted, so a burst of
+//!   concurrent lookups cannot overshoot the budget, and a client that hangs up mid-lookup pays. A
+//!   lookup that an outage left unjudged keeps its unit too: when Clerk or the database is failing,
+//!   made-up credentials must not turn into unbounded retries against it. With the budget spent,
+//!   lookups are refused (429 with `Retry-After`) until the minute that began with the client's
+//!   first lookup is over.
 //! - Remembered refusals and answers from the verifiers' own caches cost no lookup and take no
 //!   budget: a client repeating a refused credential keeps getting its real reason.
 //! - Memory is bounded: both maps are bounded caches; when one is full, an evicted client starts a
@@ -59,6 +61,15 @@ impl From<Reason> for Refusal {
 struct ClientKey(Option<IpAddr>);
 
 impl ClientKey {
+    /// For the log: the address, or the /64 (`2001:db8::/64`).
+    fn describe(self) -> String {
+        match self.0 {
+            None => "with no known address".to_owned(),
+            Some(IpAddr::V6(network)) => format!("{network}/64"),
+            Some(v4) => v4.to_string(),
+        }
+    }
+
     fn of(ip: Option<IpAddr>) -> Self {
         Self(ip.map(|ip| match ip.to_canonical() {
             IpAddr::V6(v6) => {
@@ -75,6 +86,18 @@ impl ClientKey {
 struct Window {
     started_ms: i64,
     used: u32,
+    /// The client was refused in this window (logged once per window, not per request).
+    refused: bool,
+}
+
+impl Window {
+    fn starting(now: i64) -> Self {
+        Self {
+            started_ms: now,
+            used: 0,
+            refused: false,
+        }
+    }
 }
 
 pub struct FailedCredentials {
@@ -124,14 +147,15 @@ impl FailedCredentials {
         let (window, started_ms) = self.take_unit(client, now)?;
         let outcome = lookup.await;
         match &outcome {
-            Err(reason) if !reason.is_outage() => {
+            Ok(_) => give_back(&window, started_ms),
+            // Not judged: the reason would be stale by the next request.
+            Err(reason) if reason.is_outage() => {}
+            Err(reason) => {
                 self.refusals.insert(
                     Arc::from(credential),
                     (*reason, self.clock.now_ms().saturating_add(REFUSAL_TTL_MS)),
                 );
             }
-            // Accepted, or not judged: nothing is held against the client.
-            _ => give_back(&window, started_ms),
         }
         outcome.map_err(Refusal::Credential)
     }
@@ -139,20 +163,23 @@ impl FailedCredentials {
     /// Takes one unit of `client`'s budget at `now`: its window and the window's start, so the unit
     /// can be given back to that same window.
     fn take_unit(&self, client: ClientKey, now: i64) -> Result<(Arc<Mutex<Window>>, i64), Refusal> {
-        let window = self.windows.get_with(client, || {
-            Arc::new(Mutex::new(Window {
-                started_ms: now,
-                used: 0,
-            }))
-        });
+        let window = self
+            .windows
+            .get_with(client, || Arc::new(Mutex::new(Window::starting(now))));
         let mut state = window.lock().unwrap_or_else(PoisonError::into_inner);
         let ends = state.started_ms.saturating_add(WINDOW_MS);
         if now >= ends {
-            *state = Window {
-                started_ms: now,
-                used: 0,
-            };
+            *state = Window::starting(now);
         } else if state.used >= self.budget {
+            if !state.refused {
+                state.refused = true;
+                log::warn!(
+                    target: "auth_core::auth",
+                    "client {} spent its budget of {} failed credential lookups; refused until its minute is over",
+                    client.describe(),
+                    self.budget
+                );
+            }
             // Rounded up: a client that waits exactly this long finds the window over.
             let left_ms = ends.saturating_sub(now).unsigned_abs();
             return Err(Refusal::BudgetSpent {
@@ -261,7 +288,7 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn accepted_credentials_and_outages_take_no_budget_and_are_not_remembered() {
+    async fn accepted_credentials_take_no_budget() {
         let (clock, _handle) = Clock::manual(NOW);
         let guard = FailedCredentials::new(clock, 1);
         let client = ip("198.51.100.1");
@@ -274,18 +301,8 @@ mod tests {
                 })
                 .await;
             assert_eq!(ok, Ok(()));
-            let down = guard
-                .look_up("ak_unjudged", client, async {
-                    asked.set(asked.get() + 1);
-                    Err::<(), _>(Reason::MachineTokenUnavailable)
-                })
-                .await;
-            assert_eq!(
-                down,
-                Err(Refusal::Credential(Reason::MachineTokenUnavailable))
-            );
         }
-        assert_eq!(asked.get(), 10, "every one of them was looked up");
+        assert_eq!(asked.get(), 5, "every one of them was looked up");
         assert_eq!(
             refused(&guard, "ak_bad", client).await,
             Refusal::Credential(Reason::TokenInvalid)
@@ -294,6 +311,31 @@ mod tests {
             refused(&guard, "ak_worse", client).await,
             Refusal::BudgetSpent { .. }
         ));
+    }
+
+    /// An outage is not a verdict: not remembered (the same credential is looked up again once the
+    /// budget allows), but it takes budget, so an outage does not invite unbounded retries.
+    #[actix_web::test]
+    async fn outages_take_budget_and_are_not_remembered() {
+        let (clock, handle) = Clock::manual(NOW);
+        let guard = FailedCredentials::new(clock, 2);
+        let client = ip("198.51.100.2");
+        let asked = std::cell::Cell::new(0);
+        let look = || {
+            guard.look_up("ak_unjudged", client, async {
+                asked.set(asked.get() + 1);
+                Err::<(), _>(Reason::MachineTokenUnavailable)
+            })
+        };
+        let unavailable = Err(Refusal::Credential(Reason::MachineTokenUnavailable));
+        assert_eq!(look().await, unavailable);
+        assert_eq!(look().await, unavailable);
+        assert_eq!(asked.get(), 2, "not remembered");
+        assert!(matches!(look().await, Err(Refusal::BudgetSpent { .. })));
+        assert_eq!(asked.get(), 2);
+        handle.advance_ms(WINDOW_MS);
+        assert_eq!(look().await, unavailable);
+        assert_eq!(asked.get(), 3);
     }
 
     #[actix_web::test]
