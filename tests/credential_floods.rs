@@ -7,7 +7,7 @@
 
 mod common;
 
-use auth_core::clock::{Clock, ManualClock};
+use auth_core::clock::ManualClock;
 use common::clerk::{machine_token_body, opaque_token, ClerkStandIn, ISSUER, SECRET_KEY};
 use common::{client, Response, TestApp, TestDb};
 
@@ -39,13 +39,8 @@ async fn setup(db: &TestDb) -> Setup {
         ("CLERK_JWT_KEY", pem.as_str()),
         ("AUTH_CORE__SERVER__TRUSTED_PROXIES", PEER),
     ];
-    let (clock, handle) = Clock::manual(NOW_MS);
-    let app = TestApp::spawn_with_clock(db.settings(&env), clock).await;
-    Setup {
-        app,
-        clerk,
-        clock: handle,
-    }
+    let (app, clock) = TestApp::spawn_at(db.settings(&env), NOW_MS).await;
+    Setup { app, clerk, clock }
 }
 
 fn request(app: &TestApp, client_ip: &str, token: &str) -> awc::ClientRequest {
@@ -149,11 +144,7 @@ async fn a_refused_token_is_asked_about_once(db: TestDb) {
 /// again.
 async fn made_up_credentials_spend_the_clients_budget(db: TestDb) {
     let s = setup(&db).await;
-    let good = opaque_token("ak_", "good");
-    s.clerk.put_machine_token(
-        &good,
-        machine_token_body("api_key", "org_alpha", &[], None, false, false),
-    );
+    let good = s.clerk.put_valid_token("api_key", "good", "org_alpha");
     let attacker = "203.0.113.7";
     assert_eq!(get(&s.app, attacker, &good).await.status, 200);
     for n in 0..200 {
@@ -230,11 +221,7 @@ async fn a_burst_cannot_overshoot_the_budget(db: TestDb) {
 /// its outcome is not remembered: the token is asked about again once Clerk is back.
 async fn an_outage_does_not_invite_unbounded_retries(db: TestDb) {
     let s = setup(&db).await;
-    let good = opaque_token("mt_", "good");
-    s.clerk.put_machine_token(
-        &good,
-        machine_token_body("m2m_token", "org_alpha", &[], None, false, false),
-    );
+    let good = s.clerk.put_valid_token("m2m_token", "good", "org_alpha");
     s.clerk.set_machine_down(true);
     let unavailable = (
         503,
@@ -318,11 +305,7 @@ async fn malformed_credentials_cost_nothing(db: TestDb) {
 /// Calls to the Backend API reuse one keep-alive connection instead of opening one each.
 async fn backend_api_calls_share_a_connection(db: TestDb) {
     let s = setup(&db).await;
-    let good = opaque_token("mt_", "good");
-    s.clerk.put_machine_token(
-        &good,
-        machine_token_body("m2m_token", "org_alpha", &[], None, false, false),
-    );
+    let good = s.clerk.put_valid_token("m2m_token", "good", "org_alpha");
     for n in 0..20 {
         get(&s.app, PEER, &opaque_token("ak_", &format!("reuse{n}"))).await;
         // Verified again each time: a minute passes between requests.

@@ -6,9 +6,8 @@
 
 mod common;
 
-use auth_core::clock::Clock;
 use auth_core::settings::Settings;
-use common::clerk::{machine_token_body, opaque_token, ClerkStandIn, ISSUER, SECRET_KEY};
+use common::clerk::{ClerkStandIn, ISSUER, SECRET_KEY};
 use common::webhooks::{deliver, example, WEBHOOK_SECRET};
 use common::{client, Response, TestApp, TestDb};
 use serde_json::{json, Value};
@@ -30,8 +29,14 @@ fn settings(db: &TestDb, clerk: &ClerkStandIn) -> Settings {
 }
 
 async fn spawn(db: &TestDb, clerk: &ClerkStandIn) -> TestApp {
-    let (clock, _) = Clock::manual(NOW_MS);
-    TestApp::spawn_with_clock(settings(db, clerk), clock).await
+    TestApp::spawn_at(settings(db, clerk), NOW_MS).await.0
+}
+
+/// The stand-in and an app asking it about machine tokens.
+async fn start(db: &TestDb) -> (ClerkStandIn, TestApp) {
+    let clerk = ClerkStandIn::start(&["a"]);
+    let app = spawn(db, &clerk).await;
+    (clerk, app)
 }
 
 fn organization_created(id: &str) -> Value {
@@ -52,34 +57,13 @@ async fn webhook(app: &TestApp, svix_id: &str, event: &Value) {
     assert_eq!(res.json()["status"], "applied");
 }
 
-async fn service_key(app: &TestApp, organization: Option<&'static str>) -> String {
-    app.state
-        .db
-        .run(move |conn| {
-            auth_core::auth::service_keys::create(
-                conn,
-                "test",
-                organization,
-                &[],
-                None,
-                None,
-                NOW_MS,
-            )
-            .map_err(|e| auth_core::db::DbError::Migration(e.to_string()))
-        })
-        .await
-        .unwrap()
-        .secret
+async fn service_key(app: &TestApp, organization: Option<&str>) -> String {
+    app.service_key(organization, &[], None, NOW_MS).await
 }
 
 /// A Clerk API key acting for `organization`, known to the stand-in.
 fn machine_token(clerk: &ClerkStandIn, name: &str, organization: &str) -> String {
-    let token = opaque_token("ak_", name);
-    clerk.put_machine_token(
-        &token,
-        machine_token_body("api_key", organization, &[], None, false, false),
-    );
-    token
+    clerk.put_valid_token("api_key", name, organization)
 }
 
 /// (status, code)
@@ -108,15 +92,9 @@ fn organization_gone() -> (u16, String) {
 /// other organization's credentials and global keys keep working. A restarted instance refuses them
 /// too (from the database).
 async fn credentials_of_a_deleted_organization_are_refused_at_once(db: TestDb) {
-    let clerk = ClerkStandIn::start(&["a"]);
-    let app = spawn(&db, &clerk).await;
-    webhook(
-        &app,
-        "msg_created_doomed",
-        &organization_created("org_doomed"),
-    )
-    .await;
-    webhook(&app, "msg_created_kept", &organization_created("org_kept")).await;
+    let (clerk, app) = start(&db).await;
+    webhook(&app, "msg_1", &organization_created("org_doomed")).await;
+    webhook(&app, "msg_2", &organization_created("org_kept")).await;
     let doomed_key = service_key(&app, Some("org_doomed")).await;
     let kept_key = service_key(&app, Some("org_kept")).await;
     let doomed_token = machine_token(&clerk, "doomed", "org_doomed");
@@ -128,12 +106,7 @@ async fn credentials_of_a_deleted_organization_are_refused_at_once(db: TestDb) {
     }
     assert_eq!(clerk.machine_verifications(), 2);
 
-    webhook(
-        &app,
-        "msg_deleted_doomed",
-        &organization_deleted("org_doomed"),
-    )
-    .await;
+    webhook(&app, "msg_3", &organization_deleted("org_doomed")).await;
     assert_eq!(get(&app, &doomed_key).await, organization_gone());
     assert_eq!(get(&app, &doomed_token).await, organization_gone());
     assert_eq!(get(&app, &kept_key).await, ok());
@@ -157,14 +130,8 @@ async fn credentials_of_a_deleted_organization_are_refused_at_once(db: TestDb) {
 /// An organization deleted before auth-core ever saw it (a tombstone only): its credentials are
 /// refused from the first request.
 async fn an_organization_deleted_before_it_was_seen(db: TestDb) {
-    let clerk = ClerkStandIn::start(&["a"]);
-    let app = spawn(&db, &clerk).await;
-    webhook(
-        &app,
-        "msg_deleted_ghost",
-        &organization_deleted("org_ghost"),
-    )
-    .await;
+    let (clerk, app) = start(&db).await;
+    webhook(&app, "msg_4", &organization_deleted("org_ghost")).await;
     let key = service_key(&app, Some("org_ghost")).await;
     let token = machine_token(&clerk, "ghost", "org_ghost");
     assert_eq!(get(&app, &key).await, organization_gone());

@@ -5,7 +5,7 @@
 
 mod common;
 
-use auth_core::clock::{Clock, ManualClock};
+use auth_core::clock::ManualClock;
 use common::clerk::{machine_token_body, opaque_token, ClerkStandIn, ISSUER, SECRET_KEY};
 use common::{client, Response, TestApp, TestDb};
 use serde_json::json;
@@ -28,13 +28,8 @@ async fn setup(db: &TestDb, with_secret: bool) -> Setup {
     } else {
         env.push(("CLERK_JWKS_URL", jwks.as_str()));
     }
-    let (clock, handle) = Clock::manual(NOW_MS);
-    let app = TestApp::spawn_with_clock(db.settings(&env), clock).await;
-    Setup {
-        app,
-        clerk,
-        clock: handle,
-    }
+    let (app, clock) = TestApp::spawn_at(db.settings(&env), NOW_MS).await;
+    Setup { app, clerk, clock }
 }
 
 async fn get(app: &TestApp, token: &str, path: &str) -> Response {

@@ -214,23 +214,44 @@ mod tests {
 
     #[test]
     fn ipv6_clients_are_counted_by_64_and_mapped_ipv4_as_ipv4() {
-        assert_eq!(
-            ClientKey::of(ip("2001:db8:1:2:aaaa::1")),
-            ClientKey::of(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"))
-        );
-        assert_ne!(
-            ClientKey::of(ip("2001:db8:1:2::1")),
-            ClientKey::of(ip("2001:db8:1:3::1"))
-        );
-        assert_eq!(
-            ClientKey::of(ip("::ffff:192.0.2.7")),
-            ClientKey::of(ip("192.0.2.7"))
-        );
-        assert_ne!(
-            ClientKey::of(ip("192.0.2.7")),
-            ClientKey::of(ip("192.0.2.8"))
-        );
+        for (one, other, same) in [
+            (
+                "2001:db8:1:2:aaaa::1",
+                "2001:db8:1:2:ffff:ffff:ffff:ffff",
+                true,
+            ),
+            ("2001:db8:1:2::1", "2001:db8:1:3::1", false),
+            ("::ffff:192.0.2.7", "192.0.2.7", true),
+            ("192.0.2.7", "192.0.2.8", false),
+        ] {
+            let (one_key, other_key) = (ClientKey::of(ip(one)), ClientKey::of(ip(other)));
+            assert_eq!(one_key == other_key, same, "{one} and {other}");
+        }
         assert_eq!(ClientKey::of(None), ClientKey(None));
+        assert_eq!(
+            ClientKey::of(ip("2001:db8:1:2:aaaa::1")).describe(),
+            "2001:db8:1:2::/64"
+        );
+    }
+
+    fn guard_with_budget(budget: u32) -> (FailedCredentials, crate::clock::ManualClock) {
+        let (clock, handle) = Clock::manual(NOW);
+        (FailedCredentials::new(clock, budget), handle)
+    }
+
+    /// Stands in for a verifier's lookup: answers what it is told to and counts how often it was run.
+    #[derive(Default)]
+    struct Lookups(std::cell::Cell<u32>);
+
+    impl Lookups {
+        async fn answer(&self, outcome: Result<(), Reason>) -> Result<(), Reason> {
+            self.0.set(self.0.get() + 1);
+            outcome
+        }
+
+        fn asked(&self) -> u32 {
+            self.0.get()
+        }
     }
 
     async fn refused(
@@ -248,8 +269,7 @@ mod tests {
 
     #[actix_web::test]
     async fn the_budget_is_per_client_per_window_and_says_when_it_ends() {
-        let (clock, handle) = Clock::manual(NOW);
-        let guard = FailedCredentials::new(clock, 3);
+        let (guard, handle) = guard_with_budget(3);
         let client = ip("203.0.113.5");
         for n in 0..3 {
             assert_eq!(
@@ -289,20 +309,14 @@ mod tests {
 
     #[actix_web::test]
     async fn accepted_credentials_take_no_budget() {
-        let (clock, _handle) = Clock::manual(NOW);
-        let guard = FailedCredentials::new(clock, 1);
+        let (guard, _handle) = guard_with_budget(1);
         let client = ip("198.51.100.1");
-        let asked = std::cell::Cell::new(0);
+        let lookups = Lookups::default();
         for _ in 0..5 {
-            let ok = guard
-                .look_up("ak_good", client, async {
-                    asked.set(asked.get() + 1);
-                    Ok(())
-                })
-                .await;
-            assert_eq!(ok, Ok(()));
+            let ok = guard.look_up("ak_good", client, lookups.answer(Ok(())));
+            assert_eq!(ok.await, Ok(()));
         }
-        assert_eq!(asked.get(), 5, "every one of them was looked up");
+        assert_eq!(lookups.asked(), 5, "every one of them was looked up");
         assert_eq!(
             refused(&guard, "ak_bad", client).await,
             Refusal::Credential(Reason::TokenInvalid)
@@ -317,49 +331,39 @@ mod tests {
     /// budget allows), but it takes budget, so an outage does not invite unbounded retries.
     #[actix_web::test]
     async fn outages_take_budget_and_are_not_remembered() {
-        let (clock, handle) = Clock::manual(NOW);
-        let guard = FailedCredentials::new(clock, 2);
+        let (guard, handle) = guard_with_budget(2);
         let client = ip("198.51.100.2");
-        let asked = std::cell::Cell::new(0);
-        let look = || {
-            guard.look_up("ak_unjudged", client, async {
-                asked.set(asked.get() + 1);
-                Err::<(), _>(Reason::MachineTokenUnavailable)
-            })
-        };
+        let lookups = Lookups::default();
+        let outage = Err(Reason::MachineTokenUnavailable);
+        let look = || guard.look_up("ak_unjudged", client, lookups.answer(outage));
         let unavailable = Err(Refusal::Credential(Reason::MachineTokenUnavailable));
         assert_eq!(look().await, unavailable);
         assert_eq!(look().await, unavailable);
-        assert_eq!(asked.get(), 2, "not remembered");
+        assert_eq!(lookups.asked(), 2, "not remembered");
         assert!(matches!(look().await, Err(Refusal::BudgetSpent { .. })));
-        assert_eq!(asked.get(), 2);
+        assert_eq!(lookups.asked(), 2);
         handle.advance_ms(WINDOW_MS);
         assert_eq!(look().await, unavailable);
-        assert_eq!(asked.get(), 3);
+        assert_eq!(lookups.asked(), 3);
     }
 
     #[actix_web::test]
     async fn a_refusal_is_repeated_without_a_lookup_until_it_is_a_minute_old() {
-        let (clock, handle) = Clock::manual(NOW);
-        let guard = FailedCredentials::new(clock, 100);
-        let asked = std::cell::Cell::new(0);
-        let look = || {
-            guard.look_up("mt_revoked", ip("192.0.2.1"), async {
-                asked.set(asked.get() + 1);
-                Err::<(), _>(Reason::TokenRevoked)
-            })
-        };
+        let (guard, handle) = guard_with_budget(100);
+        let lookups = Lookups::default();
+        let revoked = Err(Reason::TokenRevoked);
+        let look = || guard.look_up("mt_revoked", ip("192.0.2.1"), lookups.answer(revoked));
         for _ in 0..50 {
             assert_eq!(look().await, Err(Refusal::Credential(Reason::TokenRevoked)));
         }
-        assert_eq!(asked.get(), 1);
+        assert_eq!(lookups.asked(), 1);
         handle.advance_ms(REFUSAL_TTL_MS - 1);
         look().await.unwrap_err();
-        assert_eq!(asked.get(), 1);
+        assert_eq!(lookups.asked(), 1);
         handle.advance_ms(1);
         look().await.unwrap_err();
         assert_eq!(
-            asked.get(),
+            lookups.asked(),
             2,
             "asked again once the refusal was a minute old"
         );
@@ -368,8 +372,7 @@ mod tests {
     /// Concurrent lookups each hold a unit while they run: a burst cannot overshoot the budget.
     #[actix_web::test]
     async fn a_burst_of_concurrent_lookups_stays_within_the_budget() {
-        let (clock, _handle) = Clock::manual(NOW);
-        let guard = FailedCredentials::new(clock, 5);
+        let (guard, _handle) = guard_with_budget(5);
         let (release, released) = tokio::sync::watch::channel(false);
         let started = std::cell::Cell::new(0);
         let lookups = (0..50).map(|n| {

@@ -133,6 +133,22 @@ impl ClerkStandIn {
             .insert(token.to_owned(), body);
     }
 
+    /// A valid token of `kind` (`api_key`, `m2m_token`, `oauth_token`) that Clerk knows, acting for
+    /// `subject`, without expiry: its text (Clerk's shape, from `name`).
+    pub fn put_valid_token(&self, kind: &str, name: &str, subject: &str) -> String {
+        let prefix = match kind {
+            "api_key" => "ak_",
+            "m2m_token" => "mt_",
+            _ => "oat_",
+        };
+        let token = opaque_token(prefix, name);
+        self.put_machine_token(
+            &token,
+            machine_token_body(kind, subject, &[], None, false, false),
+        );
+        token
+    }
+
     pub fn machine_verifications(&self) -> usize {
         self.state.machine_verifications.load(Ordering::SeqCst)
     }
