@@ -27,6 +27,11 @@ struct Setup {
 /// nothing but machine-token verifications reaches the stand-in), and believes `X-Forwarded-For`
 /// from the loopback peer, so each test request can name its client.
 async fn setup(db: &TestDb) -> Setup {
+    setup_trusting(db, PEER).await
+}
+
+/// As `setup`, believing `X-Forwarded-For` from `trusted_proxies` only (empty: from no one).
+async fn setup_trusting(db: &TestDb, trusted_proxies: &str) -> Setup {
     let clerk = ClerkStandIn::start(&["a"]);
     let pem = std::fs::read_to_string(common::target_dir_file(
         "tests/fixtures/keys/rsa-2048-a.pub.pem",
@@ -37,7 +42,7 @@ async fn setup(db: &TestDb) -> Setup {
         ("CLERK_SECRET_KEY", SECRET_KEY),
         ("AUTH_CORE__CLERK__API_URL", clerk.base.as_str()),
         ("CLERK_JWT_KEY", pem.as_str()),
-        ("AUTH_CORE__SERVER__TRUSTED_PROXIES", PEER),
+        ("AUTH_CORE__SERVER__TRUSTED_PROXIES", trusted_proxies),
     ];
     let (app, clock) = TestApp::spawn_at(db.settings(&env), NOW_MS).await;
     Setup { app, clerk, clock }
@@ -198,6 +203,30 @@ async fn made_up_credentials_spend_the_clients_budget(db: TestDb) {
     );
 }
 
+/// A client that is not a trusted proxy cannot buy fresh budgets by naming other addresses in
+/// `X-Forwarded-For`: it is counted by its own address.
+async fn a_forged_forwarded_for_buys_no_budget(db: TestDb) {
+    let s = setup_trusting(&db, "").await;
+    for n in 0..BUDGET {
+        let forged = format!("198.51.100.{n}");
+        assert_eq!(
+            outcome(&get(&s.app, &forged, &made_up(n)).await),
+            refused(reason_for(n))
+        );
+    }
+    assert_eq!(
+        outcome(&get(&s.app, "192.0.2.200", &made_up(BUDGET)).await),
+        over_budget("60")
+    );
+    let malformed = ["junk", "1.2.3.4, junk", &"9".repeat(4096)];
+    for forged in malformed {
+        assert_eq!(
+            outcome(&get(&s.app, forged, &made_up(BUDGET + 1)).await),
+            over_budget("60")
+        );
+    }
+}
+
 /// Concurrent lookups hold their unit of budget while they run: 100 at once from one client make
 /// exactly `BUDGET` calls.
 async fn a_burst_cannot_overshoot_the_budget(db: TestDb) {
@@ -319,6 +348,7 @@ async fn backend_api_calls_share_a_connection(db: TestDb) {
 db_test!(
     a_refused_token_is_asked_about_once,
     made_up_credentials_spend_the_clients_budget,
+    a_forged_forwarded_for_buys_no_budget,
     a_burst_cannot_overshoot_the_budget,
     an_outage_does_not_invite_unbounded_retries,
     malformed_credentials_cost_nothing,

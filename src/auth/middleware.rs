@@ -129,7 +129,7 @@ pub async fn authenticate(
             req.extensions_mut().insert(principal);
             next.call(req).await
         }
-        Err(reason) => Err(refuse(&state, reason, Some(carrier))),
+        Err(refusal) => Err(refuse(&state, refusal, Some(carrier))),
     }
 }
 
