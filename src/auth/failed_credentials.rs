@@ -168,11 +168,13 @@ impl FailedCredentials {
             .get_with(client, || Arc::new(Mutex::new(Window::starting(now))));
         let mut state = window.lock().unwrap_or_else(PoisonError::into_inner);
         let ends = state.started_ms.saturating_add(WINDOW_MS);
-        if now >= ends {
+        // A wall clock set back must not stretch a window past a minute.
+        if now >= ends || now < state.started_ms {
             *state = Window::starting(now);
         } else if state.used >= self.budget {
-            if !state.refused {
-                state.refused = true;
+            let first_refusal = !std::mem::replace(&mut state.refused, true);
+            drop(state);
+            if first_refusal {
                 log::warn!(
                     target: "auth_core::auth",
                     "client {} spent its budget of {} failed credential lookups; refused until its minute is over",
@@ -303,6 +305,15 @@ mod tests {
         handle.advance_ms(1);
         assert_eq!(
             refused(&guard, "ak_4", client).await,
+            Refusal::Credential(Reason::TokenInvalid)
+        );
+        // A clock set back starts a new window rather than stretching this one.
+        for n in 5..7 {
+            refused(&guard, &format!("ak_{n}"), client).await;
+        }
+        handle.advance_ms(-3_600_000);
+        assert_eq!(
+            refused(&guard, "ak_7", client).await,
             Refusal::Credential(Reason::TokenInvalid)
         );
     }
