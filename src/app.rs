@@ -9,6 +9,7 @@ use actix_web::{middleware, web, App};
 
 use crate::admin::secret_key::SecretKeyError;
 use crate::audit::{AuditConfig, AuditLog};
+use crate::auth::failed_credentials::FailedCredentials;
 use crate::auth::machine_tokens::MachineTokenVerifier;
 use crate::auth::service_keys::ServiceKeyVerifier;
 use crate::auth::token_source;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub service_keys: Arc<ServiceKeyVerifier>,
     /// Present when `CLERK_SECRET_KEY` is set: Clerk's machine tokens are verified by its Backend API.
     pub machine_tokens: Option<Arc<MachineTokenVerifier>>,
+    /// Refused credentials and each client's budget of failed lookups (service keys, machine tokens).
+    pub failed_credentials: Arc<FailedCredentials>,
     pub audit: Arc<AuditLog>,
     pub metrics: Arc<Metrics>,
     /// Key of the admin console's session cookies; `None` when the console is disabled.
@@ -93,7 +96,7 @@ impl AppState {
         });
         let machine_tokens = backend_api
             .clone()
-            .map(|api| Arc::new(MachineTokenVerifier::new(api, clock.clone())));
+            .map(|api| Arc::new(MachineTokenVerifier::new(api, db.clone(), clock.clone())));
         let users = UserDirectory::new(
             db.clone(),
             clock.clone(),
@@ -117,6 +120,8 @@ impl AppState {
         );
         let service_keys =
             ServiceKeyVerifier::new(db.clone(), clock.clone(), settings.auth.service_key_cache);
+        let failed_credentials =
+            FailedCredentials::new(clock.clone(), settings.auth.failed_credential_budget);
         let state = Self {
             settings: Arc::new(settings),
             db,
@@ -127,6 +132,7 @@ impl AppState {
             webhook_keys: Arc::new(webhook_keys),
             service_keys: Arc::new(service_keys),
             machine_tokens,
+            failed_credentials: Arc::new(failed_credentials),
             audit: Arc::new(audit_log),
             metrics: Arc::new(Metrics::default()),
             admin_cookie_key,
@@ -138,7 +144,8 @@ impl AppState {
     }
 
     /// Brings this instance's caches in line with a webhook just applied (from Clerk or reprocessed
-    /// from the console): stale profiles are dropped, a revoked session is refused at once.
+    /// from the console): stale profiles are dropped, a revoked session is refused at once, and so is
+    /// every key and machine token of a deleted organization.
     pub fn apply_webhook_effects(&self, effects: &crate::sync::webhooks::Effects) {
         if effects.all_users {
             self.users.forget_all();
@@ -148,6 +155,14 @@ impl AppState {
         }
         if let Some((session, until)) = &effects.revoked_session {
             self.verifier.revoked_sessions().revoke(session, *until);
+        }
+        if effects.deleted_organization.is_some() {
+            // Everything remembered is dropped, not just this organization's: deletions are rare,
+            // and the next lookup of each credential checks its organization in the database.
+            self.service_keys.forget_all();
+            if let Some(machine_tokens) = &self.machine_tokens {
+                machine_tokens.forget_all();
+            }
         }
     }
 

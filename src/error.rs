@@ -88,6 +88,8 @@ pub struct ApiError {
     pub required: Option<serde_json::Value>,
     /// The methods the resource answers, sent as `Allow` with a 405 (RFC 9110).
     pub allow: Option<&'static str>,
+    /// Seconds before the client may retry, sent as `Retry-After` (a 503 without it says 1).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -98,6 +100,7 @@ impl ApiError {
             message: message.into(),
             required: None,
             allow: None,
+            retry_after_secs: None,
         }
     }
 
@@ -127,18 +130,31 @@ impl ApiError {
         error
     }
 
-    /// 401 with the reason, or 503 when the keys could not be loaded at all (a server-side outage the
-    /// client should retry, not a bad token).
+    /// 401 with the reason; 503 for a server-side outage (the client should retry, not sign out);
+    /// 429 when the client's budget of failed credentials is spent (see
+    /// [`ApiError::too_many_failed_credentials`] for the exact wait).
     pub fn unauthenticated(reason: Reason) -> Self {
-        let status = match reason {
-            // Server-side outages or misconfiguration: the client should retry, not sign out.
-            Reason::JwkFailedToResolve
-            | Reason::ServiceKeyUnavailable
-            | Reason::MachineTokenUnavailable
-            | Reason::SecretKeyInvalid => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::UNAUTHORIZED,
+        if reason == Reason::TooManyFailedCredentials {
+            return Self::too_many_failed_credentials(60);
+        }
+        let status = if reason.is_outage() {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::UNAUTHORIZED
         };
         Self::new(status, ErrorCode::Auth(reason), reason.message())
+    }
+
+    /// 429 `too-many-failed-credentials`, retry after `retry_after_secs` (at least 1).
+    pub fn too_many_failed_credentials(retry_after_secs: u64) -> Self {
+        let reason = Reason::TooManyFailedCredentials;
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Auth(reason),
+            reason.message(),
+        );
+        error.retry_after_secs = Some(retry_after_secs.max(1));
+        error
     }
 
     pub fn webhook_refused(error: SignatureError) -> Self {
@@ -270,7 +286,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = self.retry_after_secs {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, "1"));
         }
         if let Some(allow) = self.allow {

@@ -5,8 +5,8 @@
 
 mod common;
 
-use auth_core::clock::{Clock, ManualClock};
-use common::clerk::{machine_token_body, ClerkStandIn, ISSUER, SECRET_KEY};
+use auth_core::clock::ManualClock;
+use common::clerk::{machine_token_body, opaque_token, ClerkStandIn, ISSUER, SECRET_KEY};
 use common::{client, Response, TestApp, TestDb};
 use serde_json::json;
 
@@ -28,13 +28,8 @@ async fn setup(db: &TestDb, with_secret: bool) -> Setup {
     } else {
         env.push(("CLERK_JWKS_URL", jwks.as_str()));
     }
-    let (clock, handle) = Clock::manual(NOW_MS);
-    let app = TestApp::spawn_with_clock(db.settings(&env), clock).await;
-    Setup {
-        app,
-        clerk,
-        clock: handle,
-    }
+    let (app, clock) = TestApp::spawn_at(db.settings(&env), NOW_MS).await;
+    Setup { app, clerk, clock }
 }
 
 async fn get(app: &TestApp, token: &str, path: &str) -> Response {
@@ -54,7 +49,7 @@ fn code(res: &Response) -> String {
 async fn each_kind_is_verified_by_clerk(db: TestDb) {
     let s = setup(&db, true).await;
     s.clerk.put_machine_token(
-        "ak_live_alpha",
+        &opaque_token("ak_", "live_alpha"),
         machine_token_body(
             "api_key",
             "org_alpha",
@@ -65,7 +60,7 @@ async fn each_kind_is_verified_by_clerk(db: TestDb) {
         ),
     );
     s.clerk.put_machine_token(
-        "mt_machine",
+        &opaque_token("mt_", "machine"),
         machine_token_body(
             "m2m_token",
             "mch_2robot",
@@ -76,7 +71,7 @@ async fn each_kind_is_verified_by_clerk(db: TestDb) {
         ),
     );
     s.clerk.put_machine_token(
-        "oat_user",
+        &opaque_token("oat_", "user"),
         machine_token_body(
             "oauth_token",
             "user_2oauth",
@@ -87,27 +82,39 @@ async fn each_kind_is_verified_by_clerk(db: TestDb) {
         ),
     );
 
-    let res = get(&s.app, "ak_live_alpha", "/api/orgs/current").await;
+    let res = get(
+        &s.app,
+        &opaque_token("ak_", "live_alpha"),
+        "/api/orgs/current",
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
     assert_eq!(res.json()["organization"]["id"], "org_alpha");
     assert_eq!(res.json()["permissions"], json!(["org:reports:read"]));
     // Machines without an organization authenticate, but org routes need one.
     assert_eq!(
-        code(&get(&s.app, "mt_machine", "/api/orgs/current").await),
+        code(&get(&s.app, &opaque_token("mt_", "machine"), "/api/orgs/current").await),
         "organization-required"
     );
     assert_eq!(
-        code(&get(&s.app, "oat_user", "/api/orgs/current").await),
+        code(&get(&s.app, &opaque_token("oat_", "user"), "/api/orgs/current").await),
         "organization-required"
     );
     // Routes that accept session tokens only say so.
     assert_eq!(
-        code(&get(&s.app, "ak_live_alpha", "/api/auth/me").await),
+        code(&get(&s.app, &opaque_token("ak_", "live_alpha"), "/api/auth/me").await),
         "token-type-mismatch"
     );
     // Guards: no role on a machine.
     assert_eq!(
-        code(&get(&s.app, "ak_live_alpha", "/api/orgs/current/audit").await),
+        code(
+            &get(
+                &s.app,
+                &opaque_token("ak_", "live_alpha"),
+                "/api/orgs/current/audit"
+            )
+            .await
+        ),
         "insufficient-permissions"
     );
 }
@@ -115,15 +122,15 @@ async fn each_kind_is_verified_by_clerk(db: TestDb) {
 async fn refusals_and_outages(db: TestDb) {
     let s = setup(&db, true).await;
     s.clerk.put_machine_token(
-        "ak_revoked",
+        &opaque_token("ak_", "revoked"),
         machine_token_body("api_key", "org_alpha", &[], None, true, false),
     );
     s.clerk.put_machine_token(
-        "ak_expired_flag",
+        &opaque_token("ak_", "expired_flag"),
         machine_token_body("api_key", "org_alpha", &[], None, false, true),
     );
     s.clerk.put_machine_token(
-        "mt_past",
+        &opaque_token("mt_", "past"),
         machine_token_body(
             "m2m_token",
             "org_alpha",
@@ -134,10 +141,10 @@ async fn refusals_and_outages(db: TestDb) {
         ),
     );
     for (token, status, expected) in [
-        ("ak_revoked", 401, "token-revoked"),
-        ("ak_expired_flag", 401, "token-expired"),
-        ("mt_past", 401, "token-expired"),
-        ("oat_unknown", 401, "token-invalid"),
+        (&opaque_token("ak_", "revoked"), 401, "token-revoked"),
+        (&opaque_token("ak_", "expired_flag"), 401, "token-expired"),
+        (&opaque_token("mt_", "past"), 401, "token-expired"),
+        (&opaque_token("oat_", "unknown"), 401, "token-invalid"),
     ] {
         let res = get(&s.app, token, "/api/orgs/current").await;
         assert_eq!(
@@ -148,17 +155,19 @@ async fn refusals_and_outages(db: TestDb) {
     }
     s.clerk.set_machine_down(true);
     s.clerk.put_machine_token(
-        "ak_fine",
+        &opaque_token("ak_", "fine"),
         machine_token_body("api_key", "org_alpha", &[], None, false, false),
     );
-    let res = get(&s.app, "ak_fine", "/api/orgs/current").await;
+    let res = get(&s.app, &opaque_token("ak_", "fine"), "/api/orgs/current").await;
     assert_eq!(
         (res.status, code(&res)),
         (503, "machine-token-unavailable".to_owned())
     );
     s.clerk.set_machine_down(false);
     assert_eq!(
-        get(&s.app, "ak_fine", "/api/orgs/current").await.status,
+        get(&s.app, &opaque_token("ak_", "fine"), "/api/orgs/current")
+            .await
+            .status,
         200
     );
 }
@@ -167,11 +176,11 @@ async fn refusals_and_outages(db: TestDb) {
 async fn positive_answers_are_cached_briefly(db: TestDb) {
     let s = setup(&db, true).await;
     s.clerk.put_machine_token(
-        "ak_cached",
+        &opaque_token("ak_", "cached"),
         machine_token_body("api_key", "org_alpha", &[], None, false, false),
     );
     s.clerk.put_machine_token(
-        "mt_short",
+        &opaque_token("mt_", "short"),
         machine_token_body(
             "m2m_token",
             "org_alpha",
@@ -183,36 +192,42 @@ async fn positive_answers_are_cached_briefly(db: TestDb) {
     );
     for _ in 0..5 {
         assert_eq!(
-            get(&s.app, "ak_cached", "/api/orgs/current").await.status,
+            get(&s.app, &opaque_token("ak_", "cached"), "/api/orgs/current")
+                .await
+                .status,
             200
         );
     }
     assert_eq!(s.clerk.machine_verifications(), 1);
     // Revoked in Clerk: seen within a minute.
     s.clerk.put_machine_token(
-        "ak_cached",
+        &opaque_token("ak_", "cached"),
         machine_token_body("api_key", "org_alpha", &[], None, true, false),
     );
     s.clock.advance_ms(59_000);
     assert_eq!(
-        get(&s.app, "ak_cached", "/api/orgs/current").await.status,
+        get(&s.app, &opaque_token("ak_", "cached"), "/api/orgs/current")
+            .await
+            .status,
         200
     );
     s.clock.advance_ms(1_000);
     assert_eq!(
-        code(&get(&s.app, "ak_cached", "/api/orgs/current").await),
+        code(&get(&s.app, &opaque_token("ak_", "cached"), "/api/orgs/current").await),
         "token-revoked"
     );
     // Expiring sooner than the cache time: trusted until its expiry only.
     s.clock.set_ms(NOW_MS);
     assert_eq!(
-        get(&s.app, "mt_short", "/api/orgs/current").await.status,
+        get(&s.app, &opaque_token("mt_", "short"), "/api/orgs/current")
+            .await
+            .status,
         200
     );
     let calls = s.clerk.machine_verifications();
     s.clock.set_ms(NOW_MS + 20_000);
     assert_eq!(
-        code(&get(&s.app, "mt_short", "/api/orgs/current").await),
+        code(&get(&s.app, &opaque_token("mt_", "short"), "/api/orgs/current").await),
         "token-expired"
     );
     assert_eq!(
@@ -226,11 +241,11 @@ async fn positive_answers_are_cached_briefly(db: TestDb) {
 async fn without_a_secret_key_machine_tokens_are_refused(db: TestDb) {
     let s = setup(&db, false).await;
     s.clerk.put_machine_token(
-        "ak_any",
+        &opaque_token("ak_", "any"),
         machine_token_body("api_key", "org_alpha", &[], None, false, false),
     );
     assert_eq!(
-        code(&get(&s.app, "ak_any", "/api/orgs/current").await),
+        code(&get(&s.app, &opaque_token("ak_", "any"), "/api/orgs/current").await),
         "token-type-mismatch"
     );
     assert_eq!(s.clerk.machine_verifications(), 0);

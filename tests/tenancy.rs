@@ -449,25 +449,9 @@ impl World {
         scopes: &[&str],
         expires_at: Option<i64>,
     ) -> String {
-        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
         self.app
-            .state
-            .db
-            .run(move |conn| {
-                auth_core::auth::service_keys::create(
-                    conn,
-                    "test",
-                    org,
-                    &scopes,
-                    expires_at,
-                    None,
-                    NOW_S * 1000,
-                )
-                .map_err(|e| auth_core::db::DbError::Migration(e.to_string()))
-            })
+            .service_key(org, scopes, expires_at, NOW_S * 1000)
             .await
-            .unwrap()
-            .secret
     }
 }
 

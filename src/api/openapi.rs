@@ -41,6 +41,7 @@ use crate::error::ErrorBody;
             MethodNotAllowed,
             PayloadTooLarge,
             UnsupportedMediaType,
+            TooManyRequests,
             ServiceUnavailable
         )
     ),
@@ -147,6 +148,16 @@ pub struct PayloadTooLarge(pub ErrorBody<'static>);
     description = "The body's content type is not one the route reads (`unsupported-media-type`)"
 )]
 pub struct UnsupportedMediaType(pub ErrorBody<'static>);
+
+/// 429: the client's budget of failed credential lookups is spent.
+#[derive(ToResponse)]
+#[response(
+    description = "Too many service keys or machine tokens from this client were refused within a \
+        minute (`too-many-failed-credentials`); no lookup is made until `Retry-After` seconds have \
+        passed",
+    headers(("Retry-After" = String, description = "Seconds until the client's minute is over"))
+)]
+pub struct TooManyRequests(pub ErrorBody<'static>);
 
 #[derive(ToResponse)]
 #[response(

@@ -7,7 +7,8 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::openapi::{
-    BadRequest, Forbidden, MethodNotAllowed, NotFound, ServiceUnavailable, Unauthorized,
+    BadRequest, Forbidden, MethodNotAllowed, NotFound, ServiceUnavailable, TooManyRequests,
+    Unauthorized,
 };
 use crate::app::AppState;
 use crate::auth::OrgScope;
@@ -82,6 +83,7 @@ fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 405, response = MethodNotAllowed),
+        (status = 429, response = TooManyRequests),
         (status = 503, response = ServiceUnavailable),
     )
 )]
@@ -139,6 +141,7 @@ pub async fn current(
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 405, response = MethodNotAllowed),
+        (status = 429, response = TooManyRequests),
         (status = 503, response = ServiceUnavailable),
     )
 )]
@@ -177,6 +180,7 @@ pub struct MembersQuery {
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 405, response = MethodNotAllowed),
+        (status = 429, response = TooManyRequests),
         (status = 503, response = ServiceUnavailable),
     )
 )]
@@ -261,6 +265,7 @@ fn status_range(status: &str) -> Result<(i32, i32), ApiError> {
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 405, response = MethodNotAllowed),
+        (status = 429, response = TooManyRequests),
         (status = 503, response = ServiceUnavailable),
     )
 )]

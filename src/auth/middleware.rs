@@ -7,15 +7,25 @@
 //! route that accepts them they are recognised when the session checks answer `token-type-mismatch`
 //! (an `at+jwt` type, an M2M category or an `mch_` subject), then verified networkless with the same
 //! keys; a warm one is a cache hit. Session tokens pay nothing for this.
+//!
+//! Service keys and opaque machine tokens cost a database query or a call to Clerk when no cache
+//! knows them, so they are checked for shape first and looked up only through `failed_credentials`
+//! (refusals remembered, a budget of failed lookups per client). Session tokens and machine JWTs
+//! are not counted there: a refused one costs a signature check and no call or query (unknown key
+//! ids are bounded by the JWKS refetch cooldown), so counting them would throttle without saving
+//! anything.
+
+use std::net::IpAddr;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 
+use super::failed_credentials::Refusal;
 use super::org_scope;
 use super::principal::Principal;
-use super::service_keys::KEY_PREFIX;
+use super::service_keys::{self, KEY_PREFIX};
 use super::token_source;
 use crate::app::AppState;
 use crate::clerk::machine_token::MachineKind;
@@ -106,19 +116,11 @@ pub async fn authenticate(
     if !accepted {
         return Err(refuse(&state, Reason::TokenTypeMismatch, Some(carrier)));
     }
-    let principal = match (kind, &state.machine_tokens) {
-        (Kind::SessionToken, _) => verify_jwt(&state, accepts, machine_jwts, &token).await,
-        (Kind::ServiceKey, _) => state
-            .service_keys
-            .verify(&token)
+    let principal = match kind {
+        Kind::SessionToken => verify_jwt(&state, accepts, machine_jwts, &token)
             .await
-            .map(Principal::ServiceKey),
-        (Kind::Machine(machine), Some(verifier)) => verifier
-            .verify(machine, &token)
-            .await
-            .map(Principal::MachineToken),
-        // Refused above: machine tokens are accepted only with a verifier.
-        (Kind::Machine(_), None) => Err(Reason::TokenTypeMismatch),
+            .map_err(Refusal::Credential),
+        Kind::ServiceKey | Kind::Machine(_) => verify_looked_up(&state, &req, kind, &token).await,
     };
     match principal {
         Ok(principal) => {
@@ -127,8 +129,53 @@ pub async fn authenticate(
             req.extensions_mut().insert(principal);
             next.call(req).await
         }
-        Err(reason) => Err(refuse(&state, reason, Some(carrier))),
+        Err(refusal) => Err(refuse(&state, refusal, Some(carrier))),
     }
+}
+
+/// A service key or an opaque Clerk machine token: from the verifier's cache, else, when of the right
+/// shape, looked up through `failed_credentials`.
+async fn verify_looked_up(
+    state: &AppState,
+    req: &ServiceRequest,
+    kind: Kind,
+    token: &str,
+) -> Result<Principal, Refusal> {
+    let guard = &state.failed_credentials;
+    match (kind, &state.machine_tokens) {
+        (Kind::ServiceKey, _) => {
+            service_keys::check_shape(token)?;
+            if let Some(key) = state.service_keys.cached(token) {
+                return Ok(Principal::ServiceKey(key));
+            }
+            let lookup = state.service_keys.look_up(token);
+            let key = guard.look_up(token, client_ip(state, req), lookup).await?;
+            Ok(Principal::ServiceKey(key))
+        }
+        (Kind::Machine(machine), Some(verifier)) => {
+            machine.check_shape(token)?;
+            if let Some(principal) = verifier.cached(token) {
+                return Ok(Principal::MachineToken(principal));
+            }
+            let lookup = verifier.look_up(machine, token);
+            let principal = guard.look_up(token, client_ip(state, req), lookup).await?;
+            Ok(Principal::MachineToken(principal))
+        }
+        // Refused before: machine tokens are accepted only with a verifier; session tokens are JWTs.
+        (Kind::Machine(_), None) | (Kind::SessionToken, _) => Err(Reason::TokenTypeMismatch.into()),
+    }
+}
+
+/// The client's address as the audit trail records it (the peer, or behind a trusted proxy the
+/// `X-Forwarded-For` hop it names). The one place this module asks for it.
+fn client_ip(state: &AppState, req: &ServiceRequest) -> Option<IpAddr> {
+    crate::audit::client_ip::resolve(
+        req.peer_addr().map(|addr| addr.ip()),
+        req.headers()
+            .get("x-forwarded-for")
+            .and_then(|value| value.to_str().ok()),
+        &state.settings.server.trusted_proxies,
+    )
 }
 
 /// A JWT: a session token, or where the route accepts them a machine token in JWT form.
@@ -165,12 +212,23 @@ async fn verify_jwt(
     }
 }
 
-fn refuse(state: &AppState, reason: Reason, carrier: Option<token_source::Carrier>) -> Error {
+fn refuse(
+    state: &AppState,
+    refusal: impl Into<Refusal>,
+    carrier: Option<token_source::Carrier>,
+) -> Error {
+    let (reason, error) = match refusal.into() {
+        Refusal::Credential(reason) => (reason, ApiError::unauthenticated(reason)),
+        Refusal::BudgetSpent { retry_after_secs } => (
+            Reason::TooManyFailedCredentials,
+            ApiError::too_many_failed_credentials(retry_after_secs),
+        ),
+    };
     state.metrics.record_auth(reason.as_str());
     log::info!(
         target: "auth_core::auth",
         "authentication refused: {reason} (credential from {})",
         carrier.map_or("nowhere", token_source::Carrier::as_str)
     );
-    ApiError::unauthenticated(reason).into()
+    error.into()
 }

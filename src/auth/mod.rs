@@ -1,6 +1,9 @@
 //! Actix glue for authentication: where tokens are found, the middleware that verifies them, the
 //! principal handlers receive.
 
+mod bound_organization;
+pub mod failed_credentials;
+mod forgettable;
 pub mod guard;
 pub mod machine_tokens;
 pub mod middleware;

@@ -6,7 +6,11 @@
 //! bound to one organization or global, carries scopes, may expire, can be revoked, and records when
 //! it was last used. Verified keys are remembered for `auth.service_key_cache_secs`, so a revocation
 //! made elsewhere (the CLI, another instance) takes effect within that time; one made by this process
-//! takes effect at once.
+//! takes effect at once. A key bound to an organization deleted in Clerk is refused
+//! (`organization-deleted`, see `bound_organization`).
+//!
+//! A key that is not of the exact shape auth-core issues is refused by [`check_shape`] before any
+//! database query.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +20,8 @@ use base64::Engine;
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 
+use super::bound_organization;
+use super::forgettable::Forgettable;
 use crate::clerk::reason::Reason;
 use crate::clock::Clock;
 use crate::db::service_keys::{self, NewServiceKey, ServiceKeyRow};
@@ -23,6 +29,8 @@ use crate::db::{Db, DbConnection, DbError};
 
 pub const KEY_PREFIX: &str = "ack_";
 const PREFIX_LEN: usize = 12;
+/// 32 random bytes in unpadded base64url.
+const SECRET_LEN: usize = 43;
 
 /// What a verified key grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,16 +104,23 @@ pub fn create(
     })
 }
 
-/// Splits `ack_<prefix>_<secret>`; `None` when malformed.
+/// Splits `ack_<prefix>_<secret>`: 12 hex digits, then 43 base64url characters, as [`create`]
+/// makes them. `None` for anything else, which therefore never costs a query.
 fn parse(key: &str) -> Option<(&str, &str)> {
     let rest = key.strip_prefix(KEY_PREFIX)?;
-    let (prefix, secret) = rest
-        .split_once('_')
-        .filter(|(p, s)| p.len() == PREFIX_LEN && !s.is_empty())?;
-    prefix
-        .bytes()
-        .all(|b| b.is_ascii_hexdigit())
-        .then_some((prefix, secret))
+    let (prefix, secret) = rest.split_at_checked(PREFIX_LEN)?;
+    let secret = secret.strip_prefix('_')?;
+    let well_formed = prefix.bytes().all(|b| b.is_ascii_hexdigit())
+        && secret.len() == SECRET_LEN
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    well_formed.then_some((prefix, secret))
+}
+
+/// `service-key-invalid` for a key that cannot be one auth-core issued.
+pub fn check_shape(key: &str) -> Result<(), Reason> {
+    parse(key).map(|_| ()).ok_or(Reason::ServiceKeyInvalid)
 }
 
 /// Judges a stored key against the presented secret at `now_ms`.
@@ -132,7 +147,7 @@ pub struct ServiceKeyVerifier {
     clock: Clock,
     cache_for_ms: i64,
     /// Key text → (principal, verified at ms, expires at ms).
-    verified: Cache<Arc<str>, (Arc<ServiceKeyPrincipal>, i64, Option<i64>)>,
+    verified: Forgettable<Arc<str>, (Arc<ServiceKeyPrincipal>, i64, Option<i64>)>,
 }
 
 impl ServiceKeyVerifier {
@@ -141,46 +156,65 @@ impl ServiceKeyVerifier {
             db,
             clock,
             cache_for_ms: i64::try_from(cache_for.as_millis()).unwrap_or(i64::MAX),
-            verified: Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(cache_for.max(Duration::from_millis(1)))
-                .build(),
+            verified: Forgettable::new(
+                Cache::builder()
+                    .max_capacity(10_000)
+                    .time_to_live(cache_for.max(Duration::from_millis(1)))
+                    .build(),
+            ),
         }
     }
 
-    pub async fn verify(&self, key: &str) -> Result<Arc<ServiceKeyPrincipal>, Reason> {
+    /// The key's principal when it was verified within `auth.service_key_cache_secs` and has not
+    /// expired since: no query.
+    pub fn cached(&self, key: &str) -> Option<Arc<ServiceKeyPrincipal>> {
         let now = self.clock.now_ms();
-        if let Some((principal, at, expires)) = self.verified.get(key) {
-            if now - at < self.cache_for_ms && expires.is_none_or(|e| now < e) {
-                return Ok(principal);
-            }
-            self.verified.invalidate(key);
+        let (principal, at, expires) = self.verified.get(key)?;
+        if now - at < self.cache_for_ms && expires.is_none_or(|e| now < e) {
+            return Some(principal);
         }
+        self.verified.invalidate(key);
+        None
+    }
+
+    /// Verifies the key against the database (one query, two for a key bound to an organization)
+    /// and remembers it when valid.
+    pub async fn look_up(&self, key: &str) -> Result<Arc<ServiceKeyPrincipal>, Reason> {
+        let now = self.clock.now_ms();
         let (prefix, secret) = parse(key).ok_or(Reason::ServiceKeyInvalid)?;
         let (prefix, secret) = (prefix.to_owned(), secret.to_owned());
+        let epoch = self.verified.epoch();
         let row = self
             .db
             .run(move |conn| {
-                let row = service_keys::find_by_prefix(conn, &prefix)?;
-                // Recorded on verification from the database: at most once per cache period per key.
-                if let Some(row) = &row {
-                    if judge(row, &secret, now).is_ok() {
-                        service_keys::touch(conn, &row.id, now)?;
+                let Some(row) = service_keys::find_by_prefix(conn, &prefix)? else {
+                    return Ok(None);
+                };
+                let mut verdict = judge(&row, &secret, now);
+                if let Ok(principal) = &verdict {
+                    let organization = principal.organization_id.as_deref();
+                    if let Some(reason) = bound_organization::refusal(conn, organization)? {
+                        verdict = Err(reason);
                     }
                 }
-                Ok(row.map(|row| (judge(&row, &secret, now), row.expires_at)))
+                // Recorded on verification from the database: at most once per cache period per key.
+                if verdict.is_ok() {
+                    service_keys::touch(conn, &row.id, now)?;
+                }
+                Ok(Some((verdict, row.expires_at)))
             })
             .await
             .map_err(|_| Reason::ServiceKeyUnavailable)?;
         let (verdict, expires) = row.ok_or(Reason::ServiceKeyInvalid)?;
         let principal = Arc::new(verdict?);
         self.verified
-            .insert(Arc::from(key), (principal.clone(), now, expires));
+            .insert(Arc::from(key), (principal.clone(), now, expires), epoch);
         Ok(principal)
     }
 
-    /// Forgets every remembered key (a key was revoked by this process).
+    /// Forgets every remembered key (a key was revoked by this process, or an organization deleted),
+    /// including what lookups under way would remember.
     pub fn forget_all(&self) {
-        self.verified.invalidate_all();
+        self.verified.forget_all();
     }
 }

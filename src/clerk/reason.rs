@@ -31,14 +31,20 @@ pub enum Reason {
     ServiceKeyUnavailable,
     /// A machine token Clerk has revoked.
     TokenRevoked,
-    /// Clerk's Backend API could not be asked about a machine token.
+    /// Clerk's Backend API (or the database, for its organization) could not be asked about a
+    /// machine token.
     MachineTokenUnavailable,
     /// Clerk refused auth-core's secret key.
     SecretKeyInvalid,
+    /// A service key or machine token bound to an organization deleted in Clerk (webhook).
+    OrganizationDeleted,
+    /// This client's budget of failed credential lookups is spent: refused without asking Clerk or
+    /// the database (429).
+    TooManyFailedCredentials,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 24] = [
+    pub const ALL: [Reason; 26] = [
         Self::TokenInvalid,
         Self::TokenInvalidAlgorithm,
         Self::JwkKidMismatch,
@@ -63,6 +69,8 @@ impl Reason {
         Self::TokenRevoked,
         Self::MachineTokenUnavailable,
         Self::SecretKeyInvalid,
+        Self::OrganizationDeleted,
+        Self::TooManyFailedCredentials,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +99,8 @@ impl Reason {
             Self::TokenRevoked => "token-revoked",
             Self::MachineTokenUnavailable => "machine-token-unavailable",
             Self::SecretKeyInvalid => "secret-key-invalid",
+            Self::OrganizationDeleted => "organization-deleted",
+            Self::TooManyFailedCredentials => "too-many-failed-credentials",
         }
     }
 
@@ -126,10 +136,29 @@ impl Reason {
             Self::ServiceKeyUnavailable => "service keys cannot be checked right now",
             Self::TokenRevoked => "the token has been revoked",
             Self::MachineTokenUnavailable => {
-                "Clerk could not be asked about this token; retry shortly"
+                "the token could not be checked (Clerk or the database did not answer); retry shortly"
             }
             Self::SecretKeyInvalid => "Clerk refused auth-core's secret key (CLERK_SECRET_KEY)",
+            Self::OrganizationDeleted => {
+                "the credential's organization has been deleted in Clerk"
+            }
+            Self::TooManyFailedCredentials => {
+                "too many refused credentials from this client; retry after Retry-After seconds"
+            }
         }
+    }
+
+    /// The credential could not be judged because something on the server's side failed (keys not
+    /// loaded, the database or Clerk unreachable, our secret key refused): the client should retry,
+    /// and nothing is concluded about its credential.
+    pub fn is_outage(self) -> bool {
+        matches!(
+            self,
+            Self::JwkFailedToResolve
+                | Self::ServiceKeyUnavailable
+                | Self::MachineTokenUnavailable
+                | Self::SecretKeyInvalid
+        )
     }
 }
 

@@ -181,6 +181,8 @@ pub struct AuthSettings {
     pub revoked_session_retention: Duration,
     pub revocation_sync: Duration,
     pub service_key_cache: Duration,
+    /// Failed service-key and machine-token lookups one client may cause per minute.
+    pub failed_credential_budget: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -465,6 +467,8 @@ impl Settings {
             service_key_cache: parse::integer(&raw.service_key_cache_secs, 0, 3600)
                 .map(Duration::from_secs)
                 .map_err(|p| invalid("auth.service_key_cache_secs", p))?,
+            failed_credential_budget: parse::integer(&raw.failed_credential_budget, 1, 100_000)
+                .map_err(|p| invalid("auth.failed_credential_budget", p))?,
         })
     }
 

@@ -162,6 +162,7 @@ pub struct RawAuth {
     pub revoked_session_retention_secs: String,
     pub revocation_sync_secs: String,
     pub service_key_cache_secs: String,
+    pub failed_credential_budget: String,
 }
 
 #[derive(Debug, Deserialize)]

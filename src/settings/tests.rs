@@ -47,6 +47,7 @@ fn defaults_need_no_configuration() {
     assert!(s.clerk.webhook_secrets.is_empty());
     assert_eq!(s.clerk.api_url.as_str(), "https://api.clerk.com/");
     assert!(s.cors.allowed_origins.is_empty());
+    assert_eq!(s.auth.failed_credential_budget, 30);
 }
 
 #[test]
@@ -199,6 +200,8 @@ fn each_invalid_setting_has_a_clear_message() {
         ("AUTH_CORE__AUTH__ISSUER", "https://clerk.example.com/path", "invalid setting auth.issuer (AUTH_CORE__AUTH__ISSUER): \"https://clerk.example.com/path\" is not an origin like https://app.example.com (scheme and host, no path)"),
         ("AUTH_CORE__AUTH__CLOCK_SKEW_MS", "-1", "invalid setting auth.clock_skew_ms (AUTH_CORE__AUTH__CLOCK_SKEW_MS): expected a whole number, got \"-1\""),
         ("AUTH_CORE__AUTH__MAX_TOKEN_BYTES", "10", "invalid setting auth.max_token_bytes (AUTH_CORE__AUTH__MAX_TOKEN_BYTES): must be between 1024 and 1048576, got 10"),
+        ("AUTH_CORE__AUTH__FAILED_CREDENTIAL_BUDGET", "0", "invalid setting auth.failed_credential_budget (AUTH_CORE__AUTH__FAILED_CREDENTIAL_BUDGET): must be between 1 and 100000, got 0"),
+        ("AUTH_CORE__AUTH__FAILED_CREDENTIAL_BUDGET", "100001", "invalid setting auth.failed_credential_budget (AUTH_CORE__AUTH__FAILED_CREDENTIAL_BUDGET): must be between 1 and 100000, got 100001"),
         ("AUTH_CORE__CLERK__JWKS_CACHE_TTL_SECS", "0", "invalid setting clerk.jwks_cache_ttl_secs (AUTH_CORE__CLERK__JWKS_CACHE_TTL_SECS): must be between 1 and 86400, got 0"),
         ("AUTH_CORE__CLERK__API_URL", "http://api.clerk.com", "invalid setting clerk.api_url (AUTH_CORE__CLERK__API_URL): must use https (plain http is accepted only for localhost/127.0.0.1/[::1])"),
     ];

@@ -31,6 +31,8 @@ pub struct Effects {
     pub all_users: bool,
     /// A session whose tokens must be refused, and until when.
     pub revoked_session: Option<(String, i64)>,
+    /// An organization deleted in Clerk: credentials bound to it must be refused from now on.
+    pub deleted_organization: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +180,7 @@ fn apply(
         Event::OrganizationDeleted { id } => {
             organizations::tombstone_organization(conn, id, now_ms)?;
             effects.all_users = true;
+            effects.deleted_organization = Some(id.clone());
         }
         Event::MembershipUpserted(membership) => {
             write_membership(conn, membership, false, now_ms)?;

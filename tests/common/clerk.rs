@@ -44,6 +44,8 @@ struct State {
     machine_verifications: AtomicUsize,
     /// While set, the machine-token verify endpoints answer 503.
     machine_down: std::sync::atomic::AtomicBool,
+    /// TCP connections accepted, whatever they were used for.
+    connections: AtomicUsize,
 }
 
 pub struct ClerkStandIn {
@@ -58,6 +60,7 @@ impl ClerkStandIn {
         let state = Arc::new(State::default());
         *state.keys.lock().unwrap() = keys.iter().map(|k| jwk(k)).collect();
         let shared = state.clone();
+        let counted = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::from(shared.clone()))
@@ -70,6 +73,9 @@ impl ClerkStandIn {
                     "/v1/oauth_applications/access_tokens/verify",
                     web::post().to(verify_oauth_token),
                 )
+        })
+        .on_connect(move |_, _| {
+            counted.connections.fetch_add(1, Ordering::SeqCst);
         })
         .workers(1)
         .disable_signals()
@@ -127,8 +133,29 @@ impl ClerkStandIn {
             .insert(token.to_owned(), body);
     }
 
+    /// A valid token of `kind` (`api_key`, `m2m_token`, `oauth_token`) that Clerk knows, acting for
+    /// `subject`, without expiry: its text (Clerk's shape, from `name`).
+    pub fn put_valid_token(&self, kind: &str, name: &str, subject: &str) -> String {
+        let prefix = match kind {
+            "api_key" => "ak_",
+            "m2m_token" => "mt_",
+            _ => "oat_",
+        };
+        let token = opaque_token(prefix, name);
+        self.put_machine_token(
+            &token,
+            machine_token_body(kind, subject, &[], None, false, false),
+        );
+        token
+    }
+
     pub fn machine_verifications(&self) -> usize {
         self.state.machine_verifications.load(Ordering::SeqCst)
+    }
+
+    /// TCP connections accepted so far (a client that reuses connections opens few).
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
     }
 
     pub fn set_machine_down(&self, down: bool) {
@@ -320,6 +347,12 @@ async fn verify_oauth_token(
     body: web::Json<Value>,
 ) -> HttpResponse {
     verify_machine(&state, &req, &body, "access_token")
+}
+
+/// An opaque machine token of Clerk's shape: `prefix` (`ak_`, `mt_`, `oat_`), then `name` padded to
+/// the 32 characters Clerk's tokens carry.
+pub fn opaque_token(prefix: &str, name: &str) -> String {
+    format!("{prefix}{name:x<32}")
 }
 
 /// A verify endpoint's 200 body, in the Backend API spec's shape for each kind.

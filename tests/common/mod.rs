@@ -216,6 +216,45 @@ impl TestApp {
         Self::serve(state)
     }
 
+    /// As `spawn_with_clock`, with a manual clock set to `now_ms`; returns the handle that moves it.
+    pub async fn spawn_at(
+        settings: Settings,
+        now_ms: i64,
+    ) -> (Self, auth_core::clock::ManualClock) {
+        let (clock, handle) = auth_core::clock::Clock::manual(now_ms);
+        (Self::spawn_with_clock(settings, clock).await, handle)
+    }
+
+    /// Creates a service key in the app's database (as `auth-core keys create` does) and returns its
+    /// secret.
+    pub async fn service_key(
+        &self,
+        organization: Option<&str>,
+        scopes: &[&str],
+        expires_at: Option<i64>,
+        now_ms: i64,
+    ) -> String {
+        let organization = organization.map(str::to_owned);
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self.state
+            .db
+            .run(move |conn| {
+                auth_core::auth::service_keys::create(
+                    conn,
+                    "test",
+                    organization.as_deref(),
+                    &scopes,
+                    expires_at,
+                    None,
+                    now_ms,
+                )
+                .map_err(|e| auth_core::db::DbError::Migration(e.to_string()))
+            })
+            .await
+            .unwrap()
+            .secret
+    }
+
     pub fn serve(state: AppState) -> Self {
         let bound = server::bind(state.clone(), "127.0.0.1:0", 1).unwrap();
         let base = format!("http://{}", bound.addrs[0]);
