@@ -96,8 +96,7 @@ pub async fn guard(
     let csrf_token = match session.get::<String>(csrf::FIELD) {
         Ok(Some(token)) => token,
         _ => {
-            let token = csrf::new_token()
-                .ok_or_else(|| AdminError::Forbidden("no random source".into()))?;
+            let token = csrf::new_token().ok_or(AdminError::Internal("no random source"))?;
             session.insert(csrf::FIELD, &token)?;
             token
         }

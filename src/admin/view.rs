@@ -6,6 +6,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use super::accounts::AccountError;
+use super::password::PasswordError;
+use super::password_workers::PasswordWorkError;
 use super::static_files;
 use crate::db::DbError;
 
@@ -88,6 +91,46 @@ pub enum AdminError {
     BadRequest(Cow<'static, str>),
     #[error("{0}")]
     Database(#[from] DbError),
+    /// Every password thread is busy and enough checks wait already; worth a retry in a second.
+    #[error("password checks are busy")]
+    Busy,
+    /// A fault of the server, not of the request (no random source, a session that cannot be
+    /// written): logged, and answered 500 without the detail.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl From<AccountError> for AdminError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Database(error) => Self::Database(error),
+            AccountError::Work(error) => error.into(),
+            AccountError::Password(PasswordError::Hash(_)) => {
+                Self::Internal("a password could not be hashed")
+            }
+            problem => Self::BadRequest(problem.to_string().into()),
+        }
+    }
+}
+
+impl From<PasswordWorkError> for AdminError {
+    fn from(error: PasswordWorkError) -> Self {
+        match error {
+            PasswordWorkError::Busy(_) => Self::Busy,
+            PasswordWorkError::Lost => Self::Internal("a password check was lost"),
+        }
+    }
+}
+
+/// `Retry-After` on a busy answer: a queued check finishes within a fraction of a second.
+const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
+/// Adds `Retry-After: secs` to a response.
+pub fn with_retry_after(mut response: HttpResponse, secs: u64) -> HttpResponse {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    response
 }
 
 impl ResponseError for AdminError {
@@ -96,8 +139,8 @@ impl ResponseError for AdminError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Database(DbError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Database(DbError::Unavailable(_)) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -111,15 +154,19 @@ impl ResponseError for AdminError {
                 "Database unavailable",
                 "The database did not answer in time. Try again in a moment.".into(),
             ),
-            Self::Database(error) => {
-                log::error!("admin console: {error}");
+            Self::Busy => (
+                "Busy",
+                "The server is busy checking other passwords. Try again in a moment.".into(),
+            ),
+            Self::Database(_) | Self::Internal(_) => {
+                log::error!("admin console: {self}");
                 (
                     "Server error",
                     "Something went wrong; it has been logged.".into(),
                 )
             }
         };
-        html(
+        let page = html(
             status,
             &ErrorPage {
                 chrome: Chrome::new(None, String::new(), ""),
@@ -127,7 +174,11 @@ impl ResponseError for AdminError {
                 title,
                 message: &message,
             },
-        )
+        );
+        match self {
+            Self::Busy => with_retry_after(page, BUSY_RETRY_AFTER_SECS),
+            _ => page,
+        }
     }
 }
 

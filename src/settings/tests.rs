@@ -200,6 +200,8 @@ fn each_invalid_setting_has_a_clear_message() {
         ("AUTH_CORE__AUTH__CLOCK_SKEW_MS", "-1", "invalid setting auth.clock_skew_ms (AUTH_CORE__AUTH__CLOCK_SKEW_MS): expected a whole number, got \"-1\""),
         ("AUTH_CORE__AUTH__MAX_TOKEN_BYTES", "10", "invalid setting auth.max_token_bytes (AUTH_CORE__AUTH__MAX_TOKEN_BYTES): must be between 1024 and 1048576, got 10"),
         ("AUTH_CORE__CLERK__JWKS_CACHE_TTL_SECS", "0", "invalid setting clerk.jwks_cache_ttl_secs (AUTH_CORE__CLERK__JWKS_CACHE_TTL_SECS): must be between 1 and 86400, got 0"),
+        ("AUTH_CORE__ADMIN__PASSWORD_THREADS", "0", "invalid setting admin.password_threads (AUTH_CORE__ADMIN__PASSWORD_THREADS): must be between 1 and 16, got 0"),
+        ("AUTH_CORE__ADMIN__PASSWORD_THREADS", "64", "invalid setting admin.password_threads (AUTH_CORE__ADMIN__PASSWORD_THREADS): must be between 1 and 16, got 64"),
         ("AUTH_CORE__CLERK__API_URL", "http://api.clerk.com", "invalid setting clerk.api_url (AUTH_CORE__CLERK__API_URL): must use https (plain http is accepted only for localhost/127.0.0.1/[::1])"),
     ];
     for (name, value, expected) in cases {
