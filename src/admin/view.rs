@@ -251,4 +251,56 @@ mod tests {
         assert_eq!(parse_time("2026-13-01"), None);
         assert_eq!(parse_time("yesterday"), None);
     }
+
+    fn body_text(response: HttpResponse) -> String {
+        let bytes = actix_web::body::to_bytes(response.into_body());
+        let bytes = futures_util::FutureExt::now_or_never(bytes)
+            .unwrap()
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// No request can make the random source fail or a lost password job happen, so the mapping of
+    /// server faults is checked here: 500, a plain page, nothing of the cause shown.
+    #[test]
+    fn server_faults_are_500_without_detail() {
+        for fault in [
+            AdminError::Internal("no random source"),
+            AdminError::from(PasswordWorkError::Lost),
+            AdminError::from(AccountError::Password(PasswordError::Hash(
+                "argon2 internal".into(),
+            ))),
+        ] {
+            let detail = fault.to_string();
+            let response = fault.error_response();
+            assert_eq!(
+                response.status(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{detail}"
+            );
+            assert_eq!(response.headers().get(header::RETRY_AFTER), None);
+            let body = body_text(response);
+            assert!(
+                body.contains("Something went wrong; it has been logged."),
+                "{body}"
+            );
+            for secret in ["random", "lost", "argon2"] {
+                assert!(!body.contains(secret), "{secret} leaked into: {body}");
+            }
+        }
+    }
+
+    #[test]
+    fn busy_password_threads_are_503_with_retry_after() {
+        let response = AdminError::from(PasswordWorkError::Busy(
+            super::super::password_workers::Busy,
+        ))
+        .error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER).unwrap(),
+            BUSY_RETRY_AFTER_SECS.to_string().as_str()
+        );
+        assert!(body_text(response).contains("busy checking other passwords"));
+    }
 }

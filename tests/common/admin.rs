@@ -6,12 +6,16 @@ use auth_core::app::AppState;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+#[derive(Clone)]
 pub struct Browser {
     base: String,
     client: awc::Client,
     pub cookie: Option<String>,
     /// Sent as `Origin` on posts (a browser always sends one on a form post).
     pub origin: Option<String>,
+    /// Sent on every request, in order, each as its own header line (e.g. `X-Forwarded-For` as a
+    /// proxy in front would add it).
+    pub extra_headers: Vec<(&'static str, String)>,
 }
 
 impl Browser {
@@ -24,6 +28,7 @@ impl Browser {
                 .finish(),
             cookie: None,
             origin: Some(app.base.clone()),
+            extra_headers: Vec::new(),
         }
     }
 
@@ -40,6 +45,9 @@ impl Browser {
 
     pub async fn get(&mut self, path: &str) -> Response {
         let mut req = self.client.get(format!("{}{path}", self.base));
+        for (name, value) in &self.extra_headers {
+            req = req.append_header((*name, value.clone()));
+        }
         if let Some(cookie) = &self.cookie {
             req = req.insert_header(("cookie", cookie.clone()));
         }
@@ -50,6 +58,9 @@ impl Browser {
 
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
         let mut req = self.client.post(format!("{}{path}", self.base));
+        for (name, value) in &self.extra_headers {
+            req = req.append_header((*name, value.clone()));
+        }
         if let Some(cookie) = &self.cookie {
             req = req.insert_header(("cookie", cookie.clone()));
         }
