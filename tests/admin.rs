@@ -563,6 +563,52 @@ db_test!(
     the_stylesheet_is_cached_and_other_static_names_are_not_found,
 );
 
+/// Peak resident memory of a process so far (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The peak memory the burst below may take. One argon2 hash holds 19 MiB; before the password
+/// threads, the forty hashes of the burst ran at once and the server peaked near 800 MiB.
+const BURST_PEAK_RSS_KIB: u64 = 160 * 1024;
+
+/// The burst against the real binary: the lock engages, and the server's peak memory stays within
+/// [`BURST_PEAK_RSS_KIB`] because at most `admin.password_threads` (2) hashes run at a time.
+#[actix_web::test]
+async fn a_burst_against_the_binary_locks_and_stays_within_its_memory_bound() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut create = common::binary::command(dir.path(), &[])
+        .args(["admin", "create", "--email", "root@example.com"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = create.stdin.take().unwrap();
+    stdin.write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    drop(stdin);
+    assert!(create.wait().unwrap().success());
+
+    let server = common::binary::RunningServer::start(dir.path(), &[]);
+    let mut browser = Browser::at(&server.base);
+    eprintln!("peak RSS before the burst: {} KiB", peak_rss_kib(server.child.id()));
+    let statuses = sign_in_burst(&mut browser, "root@example.com", "guess", 40).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(
+        checked + statuses.iter().filter(|s| **s == 429).count(),
+        40,
+        "{statuses:?}"
+    );
+    assert!(checked <= 5, "{checked} checked: {statuses:?}");
+    let right = browser.sign_in("root@example.com", PASSWORD).await;
+    assert_eq!(right.status, 429, "{}", text(&right));
+    let peak = peak_rss_kib(server.child.id());
+    eprintln!("peak RSS after the burst: {peak} KiB");
+    assert!(peak < BURST_PEAK_RSS_KIB, "peak RSS {peak} KiB");
+}
+
 #[test]
 fn production_without_secret_key_does_not_start() {
     let dir = tempfile::tempdir().unwrap();

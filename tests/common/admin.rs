@@ -20,14 +20,19 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(app: &TestApp) -> Self {
+        Self::at(&app.base)
+    }
+
+    /// A browser for the server at `base` (e.g. the real binary's).
+    pub fn at(base: &str) -> Self {
         Self {
-            base: app.base.clone(),
+            base: base.to_owned(),
             client: awc::Client::builder()
                 .disable_redirects()
                 .timeout(std::time::Duration::from_secs(30))
                 .finish(),
             cookie: None,
-            origin: Some(app.base.clone()),
+            origin: Some(base.to_owned()),
             extra_headers: Vec::new(),
         }
     }
