@@ -37,6 +37,7 @@ pub enum Verdict {
 /// count, the k-th attempt of a burst sees at least k - 1 rows besides its own; only those seeing
 /// fewer than the limit go on, so at most the limit do, however many arrive at once and on however many instances. Under a
 /// burst some may be refused that a slower arrival would have let through: that errs closed.
+/// Hence `conn` must not be inside a transaction: the row has to be committed before the count.
 pub fn reserve(
     conn: &mut DbConnection,
     policy: &AdminSettings,
