@@ -593,7 +593,10 @@ async fn a_burst_against_the_binary_locks_and_stays_within_its_memory_bound() {
 
     let server = common::binary::RunningServer::start(dir.path(), &[]);
     let mut browser = Browser::at(&server.base);
-    eprintln!("peak RSS before the burst: {} KiB", peak_rss_kib(server.child.id()));
+    eprintln!(
+        "peak RSS before the burst: {} KiB",
+        peak_rss_kib(server.child.id())
+    );
     let statuses = sign_in_burst(&mut browser, "root@example.com", "guess", 40).await;
     let checked = statuses.iter().filter(|s| **s == 401).count();
     assert_eq!(
