@@ -125,14 +125,20 @@ async fn wrong_then_right_password(db: TestDb) {
     );
 }
 
-async fn sign_out_ends_the_session_everywhere(db: TestDb) {
-    let (app, _) = app(&db, &[]).await;
+/// The app with root@example.com signed in.
+async fn signed_in(db: &TestDb) -> (TestApp, ManualClock, Browser) {
+    let (app, clock) = app(db, &[]).await;
     create_admin(&app.state, "root@example.com");
     let mut browser = Browser::new(&app);
     assert_eq!(
         browser.sign_in("root@example.com", PASSWORD).await.status,
         303
     );
+    (app, clock, browser)
+}
+
+async fn sign_out_ends_the_session_everywhere(db: TestDb) {
+    let (app, _, mut browser) = signed_in(&db).await;
     let copied_cookie = browser.cookie.clone();
 
     let out = browser.submit("/admin", "/admin/logout", &[]).await;
@@ -314,13 +320,7 @@ async fn change_own_password(browser: &Browser, current: &str, new: &str) -> com
 /// The current password on the change-password form is a guess like a sign-in: the same counts,
 /// the same lock, shared with sign-in.
 async fn changing_ones_password_is_throttled_like_sign_in(db: TestDb) {
-    let (app, clock) = app(&db, &[]).await;
-    create_admin(&app.state, "root@example.com");
-    let mut browser = Browser::new(&app);
-    assert_eq!(
-        browser.sign_in("root@example.com", PASSWORD).await.status,
-        303
-    );
+    let (app, clock, mut browser) = signed_in(&db).await;
     // A second later (failures in the same millisecond as the sign-in would not count after it).
     clock.advance_ms(1_000);
     let new = "a brand new passphrase";

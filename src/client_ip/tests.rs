@@ -32,36 +32,36 @@ fn forwarded_for_is_read_only_from_trusted_proxies() {
     assert_eq!(of_request(no_peer.head(), &[ip("10.0.0.1")]), None);
 }
 
+/// Each case: the peer, the `X-Forwarded-For` lines in order, and the client they must resolve to.
+fn check(cases: &[(&str, &[&str], &str)]) {
+    for (peer, lines, client) in cases {
+        assert_eq!(resolve(peer, lines), Some(ip(client)), "{peer} {lines:?}");
+    }
+}
+
 #[test]
 fn the_rightmost_untrusted_hop_is_the_client() {
-    // The client claimed 6.6.6.6; the first proxy saw 1.2.3.4; the second proxy saw the first.
-    assert_eq!(
-        resolve("10.0.0.1", &["6.6.6.6, 1.2.3.4, 10.0.0.2"]),
-        Some(ip("1.2.3.4"))
-    );
-    // Trusted hops in the middle of the chain are skipped too, whitespace or not.
-    assert_eq!(
-        resolve("10.0.0.1", &["6.6.6.6,1.2.3.4 ,10.0.0.2,  10.0.0.1"]),
-        Some(ip("1.2.3.4"))
-    );
+    check(&[
+        // The client claimed 6.6.6.6; the first proxy saw 1.2.3.4; the second proxy saw the first.
+        ("10.0.0.1", &["6.6.6.6, 1.2.3.4, 10.0.0.2"], "1.2.3.4"),
+        // Trusted hops anywhere right of the client are skipped, whitespace or not.
+        (
+            "10.0.0.1",
+            &["6.6.6.6,1.2.3.4 ,10.0.0.2,  10.0.0.1"],
+            "1.2.3.4",
+        ),
+    ]);
 }
 
 #[test]
 fn every_header_line_counts_in_order() {
-    // A proxy that adds its own line rather than appending: the last line is the nearest hop.
-    assert_eq!(
-        resolve("10.0.0.1", &["6.6.6.6", "1.2.3.4"]),
-        Some(ip("1.2.3.4"))
-    );
-    assert_eq!(
-        resolve("10.0.0.1", &["6.6.6.6, 1.2.3.4", "10.0.0.2"]),
-        Some(ip("1.2.3.4")),
-        "a trusted hop on its own line is skipped and the walk continues on the line before"
-    );
-    assert_eq!(
-        resolve("10.0.0.1", &["1.2.3.4", "10.0.0.2, 5.6.7.8"]),
-        Some(ip("5.6.7.8"))
-    );
+    check(&[
+        // A proxy that adds its own line rather than appending: the last line is the nearest hop.
+        ("10.0.0.1", &["6.6.6.6", "1.2.3.4"], "1.2.3.4"),
+        // A trusted hop on its own line is skipped and the walk goes on in the line before.
+        ("10.0.0.1", &["6.6.6.6, 1.2.3.4", "10.0.0.2"], "1.2.3.4"),
+        ("10.0.0.1", &["1.2.3.4", "10.0.0.2, 5.6.7.8"], "5.6.7.8"),
+    ]);
 }
 
 #[test]
@@ -119,20 +119,13 @@ fn the_walk_is_bounded() {
 
 #[test]
 fn ipv6_and_mapped_addresses() {
-    assert_eq!(
-        resolve("10.0.0.1", &["2001:db8::7, 10.0.0.2"]),
-        Some(ip("2001:db8::7"))
-    );
-    // A dual-stack listener reports IPv4 peers as mapped IPv6: still the trusted proxy.
-    assert_eq!(
-        resolve("::ffff:10.0.0.1", &["1.2.3.4"]),
-        Some(ip("1.2.3.4"))
-    );
-    assert_eq!(
-        resolve("10.0.0.1", &["::ffff:1.2.3.4, ::ffff:10.0.0.2"]),
-        Some(ip("1.2.3.4"))
-    );
-    assert_eq!(resolve("::ffff:203.0.113.9", &[]), Some(ip("203.0.113.9")));
+    check(&[
+        ("10.0.0.1", &["2001:db8::7, 10.0.0.2"], "2001:db8::7"),
+        // A dual-stack listener reports IPv4 peers as mapped IPv6: still the trusted proxy.
+        ("::ffff:10.0.0.1", &["1.2.3.4"], "1.2.3.4"),
+        ("10.0.0.1", &["::ffff:1.2.3.4, ::ffff:10.0.0.2"], "1.2.3.4"),
+        ("::ffff:203.0.113.9", &[], "203.0.113.9"),
+    ]);
 }
 
 #[test]
