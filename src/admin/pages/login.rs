@@ -119,10 +119,10 @@ pub async fn submit(
         form.password,
         now,
     )
-    .await;
+    .await?;
     let (account, attempt) = match check {
-        Ok(PasswordCheck::Accepted { account, attempt }) => (account, attempt),
-        Ok(PasswordCheck::Locked { retry_after_secs }) => {
+        PasswordCheck::Accepted { account, attempt } => (account, attempt),
+        PasswordCheck::Locked { retry_after_secs } => {
             audit::note(&req, |n| {
                 n.reason = Some("admin-login-locked");
                 n.detail = Some(format!("sign-in refused while locked: {email}"));
@@ -136,7 +136,7 @@ pub async fn submit(
             );
             return Ok(with_retry_after(page, retry_after_secs));
         }
-        Ok(PasswordCheck::Refused) => {
+        PasswordCheck::Refused => {
             audit::note(&req, |n| {
                 n.reason = Some("admin-login-failed");
                 n.detail = Some(format!("failed sign-in for {email}"));
@@ -146,7 +146,6 @@ pub async fn submit(
                 "The email or password is not right.".to_owned(),
             ));
         }
-        Err(error) => return Err(AdminError::from(error)),
     };
 
     let mut id_bytes = [0u8; 32];
