@@ -317,6 +317,27 @@ async fn change_own_password(browser: &Browser, current: &str, new: &str) -> com
         .await
 }
 
+/// The same burst split over two instances on one database: the count is the database's, so the
+/// limit holds for both together.
+async fn a_burst_over_two_instances_is_checked_at_most_up_to_the_limit(db: TestDb) {
+    let (first, _) = app(&db, &[]).await;
+    let second = TestApp::spawn_with_clock(db.settings(&[]), first.state.clock.clone()).await;
+    create_admin(&first.state, "root@example.com");
+    let (mut to_first, mut to_second) = (Browser::new(&first), Browser::new(&second));
+    let (a, b) = futures_util::future::join(
+        sign_in_burst(&mut to_first, "root@example.com", "guess", 20),
+        sign_in_burst(&mut to_second, "root@example.com", "guess", 20),
+    )
+    .await;
+    let statuses: Vec<u16> = a.into_iter().chain(b).collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let locked = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(checked + locked, 40, "only 401 or 429: {statuses:?}");
+    assert!(checked <= 5, "{checked} passwords checked: {statuses:?}");
+    let right = to_second.sign_in("root@example.com", PASSWORD).await;
+    assert_eq!(right.status, 429, "{}", text(&right));
+}
+
 /// The current password on the change-password form is a guess like a sign-in: the same counts,
 /// the same lock, shared with sign-in.
 async fn changing_ones_password_is_throttled_like_sign_in(db: TestDb) {
@@ -554,6 +575,7 @@ db_test!(
     failures_lock_the_account_then_the_lock_lifts,
     failures_from_one_address_lock_that_address,
     a_burst_of_wrong_passwords_is_checked_at_most_up_to_the_limit,
+    a_burst_over_two_instances_is_checked_at_most_up_to_the_limit,
     changing_ones_password_is_throttled_like_sign_in,
     ipv6_clients_are_throttled_by_their_64_prefix,
     every_forwarded_for_line_from_a_proxy_is_read,
