@@ -593,7 +593,8 @@ fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 /// The peak memory the burst below may take. One argon2 hash holds 19 MiB; before the password
-/// threads, the forty hashes of the burst ran at once and the server peaked near 800 MiB.
+/// threads, the hashes of the burst ran at once and the server peaked at several times this bound
+/// (figures in docs/security/console-sign-in.md).
 const BURST_PEAK_RSS_KIB: u64 = 160 * 1024;
 
 /// The burst against the real binary: the lock engages, and the server's peak memory stays within
