@@ -292,6 +292,26 @@ async fn sign_in_burst(browser: &mut Browser, email: &str, password: &str, n: us
     futures_util::future::join_all(posts).await
 }
 
+/// A burst's outcome when the lock holds: every sign-in was either checked (401) or refused as
+/// locked (429), at most the limit (5) were checked, and then the right password is refused too
+/// (that answer is returned).
+async fn assert_locked_after_at_most_5_checked(
+    statuses: &[u16],
+    browser: &mut Browser,
+) -> common::Response {
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let locked = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        checked + locked,
+        statuses.len(),
+        "only 401 or 429: {statuses:?}"
+    );
+    assert!(checked <= 5, "{checked} passwords checked: {statuses:?}");
+    let right = browser.sign_in("root@example.com", PASSWORD).await;
+    assert_eq!(right.status, 429, "{}", text(&right));
+    right
+}
+
 /// Forty wrong passwords at once: before, all forty passed the throttle before the first failure was
 /// written, and forty argon2 hashes ran. Now each attempt is recorded before its check, so at most
 /// the limit (5) are checked and every other one is refused as locked.
@@ -300,12 +320,7 @@ async fn a_burst_of_wrong_passwords_is_checked_at_most_up_to_the_limit(db: TestD
     create_admin(&app.state, "root@example.com");
     let mut browser = Browser::new(&app);
     let statuses = sign_in_burst(&mut browser, "root@example.com", "guess", 40).await;
-    let checked = statuses.iter().filter(|s| **s == 401).count();
-    let locked = statuses.iter().filter(|s| **s == 429).count();
-    assert_eq!(checked + locked, 40, "only 401 or 429: {statuses:?}");
-    assert!(checked <= 5, "{checked} passwords checked: {statuses:?}");
-    let right = browser.sign_in("root@example.com", PASSWORD).await;
-    assert_eq!(right.status, 429, "{}", text(&right));
+    let right = assert_locked_after_at_most_5_checked(&statuses, &mut browser).await;
     assert_eq!(right.header("retry-after"), Some("900"));
 }
 
@@ -330,12 +345,8 @@ async fn a_burst_over_two_instances_is_checked_at_most_up_to_the_limit(db: TestD
     )
     .await;
     let statuses: Vec<u16> = a.into_iter().chain(b).collect();
-    let checked = statuses.iter().filter(|s| **s == 401).count();
-    let locked = statuses.iter().filter(|s| **s == 429).count();
-    assert_eq!(checked + locked, 40, "only 401 or 429: {statuses:?}");
-    assert!(checked <= 5, "{checked} passwords checked: {statuses:?}");
-    let right = to_second.sign_in("root@example.com", PASSWORD).await;
-    assert_eq!(right.status, 429, "{}", text(&right));
+    let right = assert_locked_after_at_most_5_checked(&statuses, &mut to_second).await;
+    assert_eq!(right.header("retry-after"), Some("900"));
 }
 
 /// The current password on the change-password form is a guess like a sign-in: the same counts,
@@ -621,15 +632,7 @@ async fn a_burst_against_the_binary_locks_and_stays_within_its_memory_bound() {
         peak_rss_kib(server.child.id())
     );
     let statuses = sign_in_burst(&mut browser, "root@example.com", "guess", 40).await;
-    let checked = statuses.iter().filter(|s| **s == 401).count();
-    assert_eq!(
-        checked + statuses.iter().filter(|s| **s == 429).count(),
-        40,
-        "{statuses:?}"
-    );
-    assert!(checked <= 5, "{checked} checked: {statuses:?}");
-    let right = browser.sign_in("root@example.com", PASSWORD).await;
-    assert_eq!(right.status, 429, "{}", text(&right));
+    assert_locked_after_at_most_5_checked(&statuses, &mut browser).await;
     let peak = peak_rss_kib(server.child.id());
     eprintln!("peak RSS after the burst: {peak} KiB");
     assert!(peak < BURST_PEAK_RSS_KIB, "peak RSS {peak} KiB");
