@@ -349,6 +349,48 @@ async fn a_burst_over_two_instances_is_checked_at_most_up_to_the_limit(db: TestD
     assert_eq!(right.header("retry-after"), Some("900"));
 }
 
+/// With every password thread busy and the queue full, a sign-in is refused at once with 503 and
+/// `Retry-After: 1`, and it still counts as an attempt (it was recorded before its turn).
+async fn busy_password_threads_refuse_with_503(db: TestDb) {
+    use auth_core::admin::password_workers::QUEUED_PER_THREAD;
+    use auth_core::db::schema::admin_login_attempts as la;
+    let (app, _) = app(&db, &[("AUTH_CORE__ADMIN__PASSWORD_THREADS", "1")]).await;
+    create_admin(&app.state, "root@example.com");
+    // Hold the one thread until released, and fill its queue behind it.
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let workers = &app.state.password_workers;
+    let holding = workers.run(move || {
+        started_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+    });
+    started.recv().unwrap();
+    let queued: Vec<_> = (0..QUEUED_PER_THREAD).map(|_| workers.run(|| ())).collect();
+
+    let mut browser = Browser::new(&app);
+    let busy = browser.sign_in("root@example.com", PASSWORD).await;
+    assert_eq!(busy.status, 503, "{}", text(&busy));
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    assert!(text(&busy).contains("The server is busy checking other passwords."));
+
+    release.send(()).unwrap();
+    holding.await.unwrap();
+    for job in queued {
+        job.await.unwrap();
+    }
+    assert_eq!(
+        browser.sign_in("root@example.com", PASSWORD).await.status,
+        303
+    );
+    let mut conn = app.state.db.get().unwrap();
+    let outcomes: Vec<bool> = la::table
+        .order(la::id.asc())
+        .select(la::succeeded)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(outcomes, [false, true]);
+}
+
 /// The current password on the change-password form is a guess like a sign-in: the same counts,
 /// the same lock, shared with sign-in.
 async fn changing_ones_password_is_throttled_like_sign_in(db: TestDb) {
@@ -587,6 +629,7 @@ db_test!(
     failures_from_one_address_lock_that_address,
     a_burst_of_wrong_passwords_is_checked_at_most_up_to_the_limit,
     a_burst_over_two_instances_is_checked_at_most_up_to_the_limit,
+    busy_password_threads_refuse_with_503,
     changing_ones_password_is_throttled_like_sign_in,
     ipv6_clients_are_throttled_by_their_64_prefix,
     every_forwarded_for_line_from_a_proxy_is_read,
