@@ -7,6 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App};
 
+use crate::admin::password_workers::PasswordWorkers;
 use crate::admin::secret_key::SecretKeyError;
 use crate::audit::{AuditConfig, AuditLog};
 use crate::auth::failed_credentials::FailedCredentials;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Key of the admin console's session cookies; `None` when the console is disabled.
     pub admin_cookie_key: Option<actix_web::cookie::Key>,
+    /// The console's argon2 work, kept off the blocking pool the database work uses.
+    pub password_workers: Arc<PasswordWorkers>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,8 @@ pub enum StartupError {
     Verifier(#[from] VerifierError),
     #[error("{0}")]
     SecretKey(#[from] SecretKeyError),
+    #[error("the password threads could not start: {0}")]
+    PasswordThreads(std::io::Error),
 }
 
 impl AppState {
@@ -122,7 +127,10 @@ impl AppState {
             ServiceKeyVerifier::new(db.clone(), clock.clone(), settings.auth.service_key_cache);
         let failed_credentials =
             FailedCredentials::new(clock.clone(), settings.auth.failed_credential_budget);
+        let password_workers = PasswordWorkers::start(settings.admin.password_threads)
+            .map_err(StartupError::PasswordThreads)?;
         let state = Self {
+            password_workers: Arc::new(password_workers),
             settings: Arc::new(settings),
             db,
             clock,

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod clerk;
 pub mod cli;
+pub mod client_ip;
 pub mod clock;
 pub mod constant_time;
 pub mod db;

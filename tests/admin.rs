@@ -125,14 +125,20 @@ async fn wrong_then_right_password(db: TestDb) {
     );
 }
 
-async fn sign_out_ends_the_session_everywhere(db: TestDb) {
-    let (app, _) = app(&db, &[]).await;
+/// The app with root@example.com signed in.
+async fn signed_in(db: &TestDb) -> (TestApp, ManualClock, Browser) {
+    let (app, clock) = app(db, &[]).await;
     create_admin(&app.state, "root@example.com");
     let mut browser = Browser::new(&app);
     assert_eq!(
         browser.sign_in("root@example.com", PASSWORD).await.status,
         303
     );
+    (app, clock, browser)
+}
+
+async fn sign_out_ends_the_session_everywhere(db: TestDb) {
+    let (app, _, mut browser) = signed_in(&db).await;
     let copied_cookie = browser.cookie.clone();
 
     let out = browser.submit("/admin", "/admin/logout", &[]).await;
@@ -265,6 +271,219 @@ async fn failures_from_one_address_lock_that_address(db: TestDb) {
     }
     let res = browser.sign_in("root@example.com", PASSWORD).await;
     assert_eq!(res.status, 429, "the address is locked for every account");
+}
+
+/// Statuses of `n` sign-ins posted at once by copies of `browser` (one cookie, one form token).
+async fn sign_in_burst(browser: &mut Browser, email: &str, password: &str, n: usize) -> Vec<u16> {
+    let form = browser.get("/admin/login").await;
+    let token = csrf_of(&form);
+    let posts = (0..n).map(|_| {
+        let mut copy = browser.clone();
+        let token = token.clone();
+        async move {
+            let fields = [
+                ("csrf", token.as_str()),
+                ("email", email),
+                ("password", password),
+            ];
+            copy.post("/admin/login", &fields).await.status
+        }
+    });
+    futures_util::future::join_all(posts).await
+}
+
+/// A burst's outcome when the lock holds: every sign-in was either checked (401) or refused as
+/// locked (429), at most the limit (5) were checked, and then the right password is refused too
+/// (that answer is returned).
+async fn assert_locked_after_at_most_5_checked(
+    statuses: &[u16],
+    browser: &mut Browser,
+) -> common::Response {
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let locked = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        checked + locked,
+        statuses.len(),
+        "only 401 or 429: {statuses:?}"
+    );
+    assert!(checked <= 5, "{checked} passwords checked: {statuses:?}");
+    let right = browser.sign_in("root@example.com", PASSWORD).await;
+    assert_eq!(right.status, 429, "{}", text(&right));
+    right
+}
+
+/// Forty wrong passwords at once: before, all forty passed the throttle before the first failure was
+/// written, and forty argon2 hashes ran. Now each attempt is recorded before its check, so at most
+/// the limit (5) are checked and every other one is refused as locked.
+async fn a_burst_of_wrong_passwords_is_checked_at_most_up_to_the_limit(db: TestDb) {
+    let (app, _) = app(&db, &[]).await;
+    create_admin(&app.state, "root@example.com");
+    let mut browser = Browser::new(&app);
+    let statuses = sign_in_burst(&mut browser, "root@example.com", "guess", 40).await;
+    let right = assert_locked_after_at_most_5_checked(&statuses, &mut browser).await;
+    assert_eq!(right.header("retry-after"), Some("900"));
+}
+
+async fn change_own_password(browser: &Browser, current: &str, new: &str) -> common::Response {
+    let mut browser = browser.clone();
+    let fields = [("current", current), ("new", new), ("confirm", new)];
+    browser
+        .submit("/admin/password", "/admin/password", &fields)
+        .await
+}
+
+/// The same burst split over two instances on one database: the count is the database's, so the
+/// limit holds for both together.
+async fn a_burst_over_two_instances_is_checked_at_most_up_to_the_limit(db: TestDb) {
+    let (first, _) = app(&db, &[]).await;
+    let second = TestApp::spawn_with_clock(db.settings(&[]), first.state.clock.clone()).await;
+    create_admin(&first.state, "root@example.com");
+    let (mut to_first, mut to_second) = (Browser::new(&first), Browser::new(&second));
+    let (a, b) = futures_util::future::join(
+        sign_in_burst(&mut to_first, "root@example.com", "guess", 20),
+        sign_in_burst(&mut to_second, "root@example.com", "guess", 20),
+    )
+    .await;
+    let statuses: Vec<u16> = a.into_iter().chain(b).collect();
+    let right = assert_locked_after_at_most_5_checked(&statuses, &mut to_second).await;
+    assert_eq!(right.header("retry-after"), Some("900"));
+}
+
+/// With every password thread busy and the queue full, a sign-in is refused at once with 503 and
+/// `Retry-After: 1`, and it still counts as an attempt (it was recorded before its turn).
+async fn busy_password_threads_refuse_with_503(db: TestDb) {
+    use auth_core::admin::password_workers::QUEUED_PER_THREAD;
+    use auth_core::db::schema::admin_login_attempts as la;
+    let (app, _) = app(&db, &[("AUTH_CORE__ADMIN__PASSWORD_THREADS", "1")]).await;
+    create_admin(&app.state, "root@example.com");
+    // Hold the one thread until released, and fill its queue behind it.
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let workers = &app.state.password_workers;
+    let holding = workers.run(move || {
+        started_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+    });
+    started.recv().unwrap();
+    let queued: Vec<_> = (0..QUEUED_PER_THREAD).map(|_| workers.run(|| ())).collect();
+
+    let mut browser = Browser::new(&app);
+    let busy = browser.sign_in("root@example.com", PASSWORD).await;
+    assert_eq!(busy.status, 503, "{}", text(&busy));
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    assert!(text(&busy).contains("The server is busy checking other passwords."));
+
+    release.send(()).unwrap();
+    holding.await.unwrap();
+    for job in queued {
+        job.await.unwrap();
+    }
+    assert_eq!(
+        browser.sign_in("root@example.com", PASSWORD).await.status,
+        303
+    );
+    let mut conn = app.state.db.get().unwrap();
+    let outcomes: Vec<bool> = la::table
+        .order(la::id.asc())
+        .select(la::succeeded)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(outcomes, [false, true]);
+}
+
+/// The current password on the change-password form is a guess like a sign-in: the same counts,
+/// the same lock, shared with sign-in.
+async fn changing_ones_password_is_throttled_like_sign_in(db: TestDb) {
+    let (app, clock, mut browser) = signed_in(&db).await;
+    // A second later (failures in the same millisecond as the sign-in would not count after it).
+    clock.advance_ms(1_000);
+    let new = "a brand new passphrase";
+    for _ in 0..5 {
+        let wrong = change_own_password(&browser, "not my password", new).await;
+        assert_eq!(wrong.status, 400);
+        assert!(text(&wrong).contains("The current password is not right."));
+    }
+    let locked = change_own_password(&browser, PASSWORD, new).await;
+    assert_eq!(locked.status, 429, "{}", text(&locked));
+    assert_eq!(locked.header("retry-after"), Some("900"));
+    assert!(text(&locked).contains("Too many wrong passwords. Try again in 15 minutes."));
+    let mut elsewhere = Browser::new(&app);
+    assert_eq!(
+        elsewhere.sign_in("root@example.com", PASSWORD).await.status,
+        429,
+        "the account is locked for sign-in too"
+    );
+    // A too-short new password is refused before the current one is looked at: no attempt used.
+    clock.advance_ms(15 * 60_000 + 1);
+    let fields = [("current", "x"), ("new", "short"), ("confirm", "short")];
+    let short = browser
+        .submit("/admin/password", "/admin/password", &fields)
+        .await;
+    assert_eq!(short.status, 400);
+    assert_eq!(
+        change_own_password(&browser, PASSWORD, new).await.status,
+        303
+    );
+    let reasons: Vec<_> = admin_audit(&app)
+        .await
+        .into_iter()
+        .filter(|e| e.3 == "/admin/password")
+        .filter_map(|e| e.1)
+        .collect();
+    let mut expected = vec!["admin-password-wrong"; 5];
+    expected.push("admin-password-locked");
+    assert_eq!(reasons, expected);
+}
+
+/// Behind a trusted proxy, failures from one IPv6 /64 count together: another address in the same
+/// /64 is locked, one in the next /64 is not.
+async fn ipv6_clients_are_throttled_by_their_64_prefix(db: TestDb) {
+    let env = [
+        ("AUTH_CORE__SERVER__TRUSTED_PROXIES", "127.0.0.1"),
+        ("AUTH_CORE__ADMIN__LOGIN_IP_MAX_FAILURES", "3"),
+    ];
+    let (app, _) = app(&db, &env).await;
+    create_admin(&app.state, "root@example.com");
+    let from = |address: &str| {
+        let mut browser = Browser::new(&app);
+        browser.extra_headers = vec![("x-forwarded-for", address.to_owned())];
+        browser
+    };
+    for (n, address) in ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"]
+        .into_iter()
+        .enumerate()
+    {
+        let guess = format!("user{n}@example.com");
+        assert_eq!(from(address).sign_in(&guess, "guess").await.status, 401);
+    }
+    let same_64 = from("2001:db8:1:2:aaaa:bbbb:cccc:dddd")
+        .sign_in("root@example.com", PASSWORD)
+        .await;
+    assert_eq!(same_64.status, 429, "{}", text(&same_64));
+    let next_64 = from("2001:db8:1:3::1")
+        .sign_in("root@example.com", PASSWORD)
+        .await;
+    assert_eq!(next_64.status, 303, "{}", text(&next_64));
+}
+
+/// A proxy in front may add its own `X-Forwarded-For` line rather than append to the client's:
+/// every line is read, in order, so the client is the last line's address, not the first's.
+async fn every_forwarded_for_line_from_a_proxy_is_read(db: TestDb) {
+    let (app, _) = app(&db, &[("AUTH_CORE__SERVER__TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let mut browser = Browser::new(&app);
+    browser.extra_headers = vec![
+        ("x-forwarded-for", "6.6.6.6, 198.51.100.1".to_owned()),
+        ("x-forwarded-for", "203.0.113.7".to_owned()),
+    ];
+    assert_eq!(browser.get("/admin/login").await.status, 200);
+    app.state.audit.flush().await;
+    let mut conn = app.state.db.get().unwrap();
+    let addresses: Vec<Option<String>> = ae::table
+        .filter(ae::path.eq("/admin/login"))
+        .select(ae::client_ip)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(addresses, [Some("203.0.113.7".to_owned())]);
 }
 
 async fn idle_and_old_sessions_expire(db: TestDb) {
@@ -408,11 +627,59 @@ db_test!(
     csrf_is_required_on_every_post,
     failures_lock_the_account_then_the_lock_lifts,
     failures_from_one_address_lock_that_address,
+    a_burst_of_wrong_passwords_is_checked_at_most_up_to_the_limit,
+    a_burst_over_two_instances_is_checked_at_most_up_to_the_limit,
+    busy_password_threads_refuse_with_503,
+    changing_ones_password_is_throttled_like_sign_in,
+    ipv6_clients_are_throttled_by_their_64_prefix,
+    every_forwarded_for_line_from_a_proxy_is_read,
     idle_and_old_sessions_expire,
     disabling_an_account_ends_its_sessions,
     next_is_followed_only_within_the_console,
     the_stylesheet_is_cached_and_other_static_names_are_not_found,
 );
+
+/// Peak resident memory of a process so far (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The peak memory the burst below may take. One argon2 hash holds 19 MiB; before the password
+/// threads, the hashes of the burst ran at once and the server peaked at several times this bound
+/// (figures in docs/security/console-sign-in.md).
+const BURST_PEAK_RSS_KIB: u64 = 160 * 1024;
+
+/// The burst against the real binary: the lock engages, and the server's peak memory stays within
+/// [`BURST_PEAK_RSS_KIB`] because at most `admin.password_threads` (2) hashes run at a time.
+#[actix_web::test]
+async fn a_burst_against_the_binary_locks_and_stays_within_its_memory_bound() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut create = common::binary::command(dir.path(), &[])
+        .args(["admin", "create", "--email", "root@example.com"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = create.stdin.take().unwrap();
+    stdin.write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    drop(stdin);
+    assert!(create.wait().unwrap().success());
+
+    let server = common::binary::RunningServer::start(dir.path(), &[]);
+    let mut browser = Browser::at(&server.base);
+    eprintln!(
+        "peak RSS before the burst: {} KiB",
+        peak_rss_kib(server.child.id())
+    );
+    let statuses = sign_in_burst(&mut browser, "root@example.com", "guess", 40).await;
+    assert_locked_after_at_most_5_checked(&statuses, &mut browser).await;
+    let peak = peak_rss_kib(server.child.id());
+    eprintln!("peak RSS after the burst: {peak} KiB");
+    assert!(peak < BURST_PEAK_RSS_KIB, "peak RSS {peak} KiB");
+}
 
 #[test]
 fn production_without_secret_key_does_not_start() {

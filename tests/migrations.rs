@@ -52,7 +52,7 @@ const INDEXES: [&str; 26] = [
     "organization_memberships_role_idx",
 ];
 
-const ALL: [&str; 2] = ["20261126000001", "20261126000002"];
+const ALL: [&str; 3] = ["20261126000001", "20261126000002", "20261130000001"];
 
 #[derive(QueryableByName)]
 struct Name {
@@ -134,7 +134,7 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
     assert!(migrations::pending(&mut conn).unwrap().is_empty());
     assert_eq!(
         migrations::applied(&mut conn).unwrap(),
-        ["20261126000002", "20261126000001"],
+        ["20261130000001", "20261126000002", "20261126000001"],
         "newest first"
     );
     let tables = table_names(&mut conn);
@@ -157,7 +157,7 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
 
     assert_eq!(
         migrations::revert_all(&mut conn).unwrap(),
-        ["20261126000002", "20261126000001"]
+        ["20261130000001", "20261126000002", "20261126000001"]
     );
     let left: Vec<String> = table_names(&mut conn)
         .into_iter()

@@ -9,6 +9,7 @@ pub mod guard;
 pub mod housekeeping;
 mod pages;
 pub mod password;
+pub mod password_workers;
 pub mod secret_key;
 mod static_files;
 pub mod throttle;

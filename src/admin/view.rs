@@ -6,6 +6,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use super::accounts::AccountError;
+use super::password::PasswordError;
+use super::password_workers::PasswordWorkError;
 use super::static_files;
 use crate::db::DbError;
 
@@ -88,6 +91,46 @@ pub enum AdminError {
     BadRequest(Cow<'static, str>),
     #[error("{0}")]
     Database(#[from] DbError),
+    /// Every password thread is busy and enough checks wait already; worth a retry in a second.
+    #[error("password checks are busy")]
+    Busy,
+    /// A fault of the server, not of the request (no random source, a session that cannot be
+    /// written): logged, and answered 500 without the detail.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl From<AccountError> for AdminError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Database(error) => Self::Database(error),
+            AccountError::Work(error) => error.into(),
+            AccountError::Password(PasswordError::Hash(_)) => {
+                Self::Internal("a password could not be hashed")
+            }
+            problem => Self::BadRequest(problem.to_string().into()),
+        }
+    }
+}
+
+impl From<PasswordWorkError> for AdminError {
+    fn from(error: PasswordWorkError) -> Self {
+        match error {
+            PasswordWorkError::Busy(_) => Self::Busy,
+            PasswordWorkError::Lost => Self::Internal("a password check was lost"),
+        }
+    }
+}
+
+/// `Retry-After` on a busy answer: a queued check finishes within a fraction of a second.
+const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
+/// Adds `Retry-After: secs` to a response.
+pub fn with_retry_after(mut response: HttpResponse, secs: u64) -> HttpResponse {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    response
 }
 
 impl ResponseError for AdminError {
@@ -96,8 +139,8 @@ impl ResponseError for AdminError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Database(DbError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Database(DbError::Unavailable(_)) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -111,15 +154,19 @@ impl ResponseError for AdminError {
                 "Database unavailable",
                 "The database did not answer in time. Try again in a moment.".into(),
             ),
-            Self::Database(error) => {
-                log::error!("admin console: {error}");
+            Self::Busy => (
+                "Busy",
+                "The server is busy checking other passwords. Try again in a moment.".into(),
+            ),
+            Self::Database(_) | Self::Internal(_) => {
+                log::error!("admin console: {self}");
                 (
                     "Server error",
                     "Something went wrong; it has been logged.".into(),
                 )
             }
         };
-        html(
+        let page = html(
             status,
             &ErrorPage {
                 chrome: Chrome::new(None, String::new(), ""),
@@ -127,7 +174,11 @@ impl ResponseError for AdminError {
                 title,
                 message: &message,
             },
-        )
+        );
+        match self {
+            Self::Busy => with_retry_after(page, BUSY_RETRY_AFTER_SECS),
+            _ => page,
+        }
     }
 }
 
@@ -199,5 +250,57 @@ mod tests {
         assert_eq!(parse_time("2024-02-29 12:00"), Some(1_709_208_000_000));
         assert_eq!(parse_time("2026-13-01"), None);
         assert_eq!(parse_time("yesterday"), None);
+    }
+
+    fn body_text(response: HttpResponse) -> String {
+        let bytes = actix_web::body::to_bytes(response.into_body());
+        let bytes = futures_util::FutureExt::now_or_never(bytes)
+            .unwrap()
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// No request can make the random source fail or a lost password job happen, so the mapping of
+    /// server faults is checked here: 500, a plain page, nothing of the cause shown.
+    #[test]
+    fn server_faults_are_500_without_detail() {
+        for fault in [
+            AdminError::Internal("no random source"),
+            AdminError::from(PasswordWorkError::Lost),
+            AdminError::from(AccountError::Password(PasswordError::Hash(
+                "argon2 internal".into(),
+            ))),
+        ] {
+            let detail = fault.to_string();
+            let response = fault.error_response();
+            assert_eq!(
+                response.status(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{detail}"
+            );
+            assert_eq!(response.headers().get(header::RETRY_AFTER), None);
+            let body = body_text(response);
+            assert!(
+                body.contains("Something went wrong; it has been logged."),
+                "{body}"
+            );
+            for secret in ["random", "lost", "argon2"] {
+                assert!(!body.contains(secret), "{secret} leaked into: {body}");
+            }
+        }
+    }
+
+    #[test]
+    fn busy_password_threads_are_503_with_retry_after() {
+        let response = AdminError::from(PasswordWorkError::Busy(
+            super::super::password_workers::Busy,
+        ))
+        .error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER).unwrap(),
+            BUSY_RETRY_AFTER_SECS.to_string().as_str()
+        );
+        assert!(body_text(response).contains("busy checking other passwords"));
     }
 }

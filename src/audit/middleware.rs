@@ -14,10 +14,10 @@ use actix_web::http::{Method, Uri};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpRequest};
 
-use super::client_ip::{self, IpText};
 use super::AuditNote;
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::client_ip::{self, IpText};
 use crate::db::audit::AuditEventRef;
 use crate::error::ApiError;
 use crate::http::request_id::RequestId;
@@ -40,20 +40,18 @@ struct Captured {
     method: Method,
     uri: Uri,
     user_agent: Option<HeaderValue>,
-    forwarded_for: Option<HeaderValue>,
-    peer: Option<IpAddr>,
+    client_ip: Option<IpAddr>,
     request_id: Option<RequestId>,
 }
 
 impl Captured {
-    fn of(req: &ServiceRequest) -> Self {
+    fn of(req: &ServiceRequest, state: &AppState) -> Self {
         let headers = req.headers();
         Self {
             method: req.method().clone(),
             uri: req.uri().clone(),
             user_agent: headers.get(header::USER_AGENT).cloned(),
-            forwarded_for: headers.get("x-forwarded-for").cloned(),
-            peer: req.peer_addr().map(|a| a.ip()),
+            client_ip: client_ip::of_request(req.head(), &state.settings.server.trusted_proxies),
             request_id: req.extensions().get::<RequestId>().cloned(),
         }
     }
@@ -75,7 +73,7 @@ pub async fn record(
     };
     let started = Instant::now();
     let occurred_at = state.clock.now_ms();
-    let captured = Captured::of(&req);
+    let captured = Captured::of(&req, &state);
 
     let result = next.call(req).await;
 
@@ -109,15 +107,7 @@ pub async fn record(
         (Some(admin), None) => Some(Cow::Owned(format!("admin {admin}"))),
     };
     let route = request.and_then(HttpRequest::match_pattern);
-    let client_ip = client_ip::resolve(
-        captured.peer,
-        captured
-            .forwarded_for
-            .as_ref()
-            .and_then(|v| v.to_str().ok()),
-        &state.settings.server.trusted_proxies,
-    )
-    .map(IpText::new);
+    let client_ip = captured.client_ip.map(IpText::new);
     state.audit.record(&AuditEventRef {
         occurred_at,
         request_id: captured.request_id.as_ref().map(RequestId::as_str),

@@ -27,6 +27,7 @@ use std::time::Duration;
 use moka::sync::Cache;
 
 use crate::clerk::reason::Reason;
+use crate::client_ip::ClientNetwork;
 use crate::clock::Clock;
 
 /// How long a refusal is repeated without asking again: as long as a positive answer from Clerk is
@@ -54,30 +55,23 @@ impl From<Reason> for Refusal {
     }
 }
 
-/// A client as the budget counts it: IPv4 addresses one by one, IPv6 by /64 (anyone holding one
-/// address of a /64 usually holds all of it). `None`: the address is unknown (no peer address),
-/// and all such requests share one budget.
+/// A client as the budget counts it: its network as the console's sign-in throttle counts it too
+/// ([`ClientNetwork`]: IPv4 addresses one by one, IPv6 by /64). `None`: the address is unknown (no
+/// peer address), and all such requests share one budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct ClientKey(Option<IpAddr>);
+struct ClientKey(Option<ClientNetwork>);
 
 impl ClientKey {
     /// For the log: the address, or the /64 (`2001:db8::/64`).
     fn describe(self) -> String {
         match self.0 {
             None => "with no known address".to_owned(),
-            Some(IpAddr::V6(network)) => format!("{network}/64"),
-            Some(v4) => v4.to_string(),
+            Some(network) => network.to_string(),
         }
     }
 
     fn of(ip: Option<IpAddr>) -> Self {
-        Self(ip.map(|ip| match ip.to_canonical() {
-            IpAddr::V6(v6) => {
-                let network = u128::from(v6) & !u128::from(u64::MAX);
-                IpAddr::V6(network.into())
-            }
-            v4 => v4,
-        }))
+        Self(ip.map(ClientNetwork::of))
     }
 }
 

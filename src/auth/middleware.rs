@@ -169,13 +169,7 @@ async fn verify_looked_up(
 /// The client's address as the audit trail records it (the peer, or behind a trusted proxy the
 /// `X-Forwarded-For` hop it names). The one place this module asks for it.
 fn client_ip(state: &AppState, req: &ServiceRequest) -> Option<IpAddr> {
-    crate::audit::client_ip::resolve(
-        req.peer_addr().map(|addr| addr.ip()),
-        req.headers()
-            .get("x-forwarded-for")
-            .and_then(|value| value.to_str().ok()),
-        &state.settings.server.trusted_proxies,
-    )
+    crate::client_ip::of_request(req.head(), &state.settings.server.trusted_proxies)
 }
 
 /// A JWT: a session token, or where the route accepts them a machine token in JWT form.

@@ -140,7 +140,7 @@ diesel::table! {
         id -> BigInt,
         attempted_at -> BigInt,
         email -> Text,
-        client_ip -> Nullable<Text>,
+        client_network -> Nullable<Text>,
         succeeded -> Bool,
     }
 }

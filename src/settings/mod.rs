@@ -229,6 +229,9 @@ pub struct AdminSettings {
     /// Failed sign-ins per client IP within the window before that IP is locked for the window.
     pub login_ip_max_failures: u32,
     pub login_window: Duration,
+    /// Threads that run argon2 for the console (sign-in, password changes, new accounts): at most
+    /// this many hashes, 19 MiB each, run at once.
+    pub password_threads: usize,
 }
 
 impl AdminSettings {
@@ -368,6 +371,8 @@ impl Settings {
             login_window: parse::integer(&raw.admin.login_window_secs, 60, 86_400)
                 .map(Duration::from_secs)
                 .map_err(|p| invalid("admin.login_window_secs", p))?,
+            password_threads: parse::integer(&raw.admin.password_threads, 1, 16)
+                .map_err(|p| invalid("admin.password_threads", p))?,
         };
         Ok(Self {
             server,

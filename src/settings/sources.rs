@@ -210,6 +210,7 @@ pub struct RawAdmin {
     pub login_max_failures: String,
     pub login_ip_max_failures: String,
     pub login_window_secs: String,
+    pub password_threads: String,
 }
 
 // The raw sections holding secrets print nothing of their values.

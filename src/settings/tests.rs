@@ -203,6 +203,8 @@ fn each_invalid_setting_has_a_clear_message() {
         ("AUTH_CORE__AUTH__FAILED_CREDENTIAL_BUDGET", "0", "invalid setting auth.failed_credential_budget (AUTH_CORE__AUTH__FAILED_CREDENTIAL_BUDGET): must be between 1 and 100000, got 0"),
         ("AUTH_CORE__AUTH__FAILED_CREDENTIAL_BUDGET", "100001", "invalid setting auth.failed_credential_budget (AUTH_CORE__AUTH__FAILED_CREDENTIAL_BUDGET): must be between 1 and 100000, got 100001"),
         ("AUTH_CORE__CLERK__JWKS_CACHE_TTL_SECS", "0", "invalid setting clerk.jwks_cache_ttl_secs (AUTH_CORE__CLERK__JWKS_CACHE_TTL_SECS): must be between 1 and 86400, got 0"),
+        ("AUTH_CORE__ADMIN__PASSWORD_THREADS", "0", "invalid setting admin.password_threads (AUTH_CORE__ADMIN__PASSWORD_THREADS): must be between 1 and 16, got 0"),
+        ("AUTH_CORE__ADMIN__PASSWORD_THREADS", "64", "invalid setting admin.password_threads (AUTH_CORE__ADMIN__PASSWORD_THREADS): must be between 1 and 16, got 64"),
         ("AUTH_CORE__CLERK__API_URL", "http://api.clerk.com", "invalid setting clerk.api_url (AUTH_CORE__CLERK__API_URL): must use https (plain http is accepted only for localhost/127.0.0.1/[::1])"),
     ];
     for (name, value, expected) in cases {

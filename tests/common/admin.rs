@@ -6,24 +6,34 @@ use auth_core::app::AppState;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+#[derive(Clone)]
 pub struct Browser {
     base: String,
     client: awc::Client,
     pub cookie: Option<String>,
     /// Sent as `Origin` on posts (a browser always sends one on a form post).
     pub origin: Option<String>,
+    /// Sent on every request, in order, each as its own header line (e.g. `X-Forwarded-For` as a
+    /// proxy in front would add it).
+    pub extra_headers: Vec<(&'static str, String)>,
 }
 
 impl Browser {
     pub fn new(app: &TestApp) -> Self {
+        Self::at(&app.base)
+    }
+
+    /// A browser for the server at `base` (e.g. the real binary's).
+    pub fn at(base: &str) -> Self {
         Self {
-            base: app.base.clone(),
+            base: base.to_owned(),
             client: awc::Client::builder()
                 .disable_redirects()
                 .timeout(std::time::Duration::from_secs(30))
                 .finish(),
             cookie: None,
-            origin: Some(app.base.clone()),
+            origin: Some(base.to_owned()),
+            extra_headers: Vec::new(),
         }
     }
 
@@ -40,6 +50,9 @@ impl Browser {
 
     pub async fn get(&mut self, path: &str) -> Response {
         let mut req = self.client.get(format!("{}{path}", self.base));
+        for (name, value) in &self.extra_headers {
+            req = req.append_header((*name, value.clone()));
+        }
         if let Some(cookie) = &self.cookie {
             req = req.insert_header(("cookie", cookie.clone()));
         }
@@ -50,6 +63,9 @@ impl Browser {
 
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
         let mut req = self.client.post(format!("{}{path}", self.base));
+        for (name, value) in &self.extra_headers {
+            req = req.append_header((*name, value.clone()));
+        }
         if let Some(cookie) = &self.cookie {
             req = req.insert_header(("cookie", cookie.clone()));
         }

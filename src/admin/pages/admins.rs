@@ -6,12 +6,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::query::field;
-use crate::admin::accounts::{self, AccountError};
+use crate::admin::accounts::{self, AccountError, PasswordCheck};
 use crate::admin::guard::SignedIn;
-use crate::admin::password;
-use crate::admin::view::{format_ms, html, redirect, AdminError, Chrome};
+use crate::admin::view::{format_ms, html, redirect, with_retry_after, AdminError, Chrome};
+use crate::admin::{password, throttle};
 use crate::app::AppState;
 use crate::audit;
+use crate::client_ip::{self, ClientNetwork};
 use crate::db::admin_accounts;
 
 pub struct AdminItem {
@@ -97,20 +98,25 @@ pub async fn add(
 ) -> Result<HttpResponse, AdminError> {
     let form = form.into_inner();
     let now = state.clock.now_ms();
-    let email = form.email.clone();
-    let result = state
-        .db
-        .run(move |conn| Ok(accounts::create(conn, &form.email, &form.password, now)))
-        .await?;
+    let result = async {
+        let email = accounts::normalize_email(&form.email)?;
+        let hash = accounts::hash_on(&state.password_workers, form.password).await?;
+        let created = email.clone();
+        state
+            .db
+            .run(move |conn| Ok(accounts::create_hashed(conn, &created, &hash, now)))
+            .await??;
+        Ok::<_, AccountError>(email)
+    }
+    .await;
     match result {
-        Ok(_) => {
-            let email = accounts::normalize_email(&email).unwrap_or(email);
+        Ok(email) => {
             audit::note(&req, |n| {
                 n.detail = Some(format!("added administrator {email}"))
             });
             Ok(redirect("/admin/admins?done=added"))
         }
-        Err(AccountError::Database(e)) => Err(e.into()),
+        Err(error @ (AccountError::Database(_) | AccountError::Work(_))) => Err(error.into()),
         Err(problem) => {
             render(
                 admin,
@@ -195,9 +201,9 @@ pub async fn change_password(
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AdminError> {
     let form = form.into_inner();
-    let fail = |admin: SignedIn, message: String| {
+    let fail = |admin: SignedIn, status: StatusCode, message: String| {
         html(
-            StatusCode::BAD_REQUEST,
+            status,
             &PasswordPage {
                 chrome: Chrome::new(Some(admin.email), admin.csrf, "admins"),
                 error: Some(message),
@@ -206,36 +212,48 @@ pub async fn change_password(
         )
     };
     if form.new != form.confirm {
-        return Ok(fail(admin, "The new passwords do not match.".to_owned()));
+        let message = "The new passwords do not match.".to_owned();
+        return Ok(fail(admin, StatusCode::BAD_REQUEST, message));
     }
-    let id = admin.admin_id;
-    let account = state
-        .db
-        .run(move |conn| admin_accounts::find(conn, id))
-        .await?
-        .ok_or(AdminError::NotFound)?;
-    let current = form.current;
-    let stored = account.password_hash;
-    let matches = web::block(move || password::verify(&current, &stored))
-        .await
-        .unwrap_or(false);
-    if !matches {
-        audit::note(&req, |n| n.reason = Some("admin-password-wrong"));
-        return Ok(fail(admin, "The current password is not right.".to_owned()));
+    // Checked before the current password is, so a too-short new one costs no attempt.
+    if let Err(problem) = password::check_policy(&form.new) {
+        return Ok(fail(admin, StatusCode::BAD_REQUEST, problem.to_string()));
     }
     let now = state.clock.now_ms();
-    let keep = admin.session_hash.clone();
-    let new = form.new;
-    let result = state
-        .db
-        .run(move |conn| Ok(accounts::change_password(conn, id, &new, Some(&keep), now)))
-        .await?;
-    match result {
-        Ok(()) => {
-            audit::note(&req, |n| n.detail = Some("changed own password".to_owned()));
-            Ok(redirect("/admin/admins?done=password"))
+    let client = client_ip::of_request(req.head(), &state.settings.server.trusted_proxies);
+    let check = accounts::check_password(
+        &state.db,
+        &state.password_workers,
+        &state.settings.admin,
+        &admin.email,
+        client.map(ClientNetwork::of),
+        form.current,
+        now,
+    )
+    .await?;
+    let attempt = match check {
+        PasswordCheck::Accepted { account, attempt } if account.id == admin.admin_id => attempt,
+        PasswordCheck::Locked { retry_after_secs } => {
+            audit::note(&req, |n| n.reason = Some("admin-password-locked"));
+            let message = format!(
+                "Too many wrong passwords. Try again in {}.",
+                throttle::wait_text(retry_after_secs)
+            );
+            let page = fail(admin, StatusCode::TOO_MANY_REQUESTS, message);
+            return Ok(with_retry_after(page, retry_after_secs));
         }
-        Err(AccountError::Database(e)) => Err(e.into()),
-        Err(problem) => Ok(fail(admin, problem.to_string())),
-    }
+        PasswordCheck::Accepted { .. } | PasswordCheck::Refused => {
+            audit::note(&req, |n| n.reason = Some("admin-password-wrong"));
+            let message = "The current password is not right.".to_owned();
+            return Ok(fail(admin, StatusCode::BAD_REQUEST, message));
+        }
+    };
+    let hash = accounts::hash_on(&state.password_workers, form.new).await?;
+    let (id, keep) = (admin.admin_id, admin.session_hash.clone());
+    state
+        .db
+        .run(move |conn| accounts::change_password(conn, attempt, id, &hash, &keep, now))
+        .await?;
+    audit::note(&req, |n| n.detail = Some("changed own password".to_owned()));
+    Ok(redirect("/admin/admins?done=password"))
 }

@@ -9,13 +9,14 @@ use base64::Engine;
 use diesel::Connection;
 use serde::Deserialize;
 
+use crate::admin::accounts::{self, PasswordCheck};
 use crate::admin::guard::{hash_session_id, CsrfToken, SignedIn, SESSION_ID_KEY};
-use crate::admin::throttle::{self, Verdict};
-use crate::admin::view::{html, redirect, AdminError, Chrome};
-use crate::admin::{accounts, csrf, password};
+use crate::admin::view::{html, redirect, with_retry_after, AdminError, Chrome};
+use crate::admin::{csrf, throttle};
 use crate::app::AppState;
-use crate::audit::{self, client_ip};
-use crate::db::{admin_accounts, admin_sessions, login_attempts};
+use crate::audit;
+use crate::client_ip::{self, ClientNetwork};
+use crate::db::{admin_accounts, admin_sessions};
 
 #[derive(Template)]
 #[template(path = "admin/login.html")]
@@ -88,14 +89,7 @@ pub async fn submit(
     let form = form.into_inner();
     let typed_email: String = form.email.trim().to_lowercase().chars().take(254).collect();
     let email = accounts::normalize_email(&typed_email).unwrap_or(typed_email);
-    let client_ip = client_ip::resolve(
-        req.peer_addr().map(|a| a.ip()),
-        req.headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok()),
-        &state.settings.server.trusted_proxies,
-    )
-    .map(|ip| ip.to_string());
+    let client_ip = client_ip::of_request(req.head(), &state.settings.server.trusted_proxies);
     let user_agent: Option<String> = req
         .headers()
         .get(header::USER_AGENT)
@@ -116,82 +110,61 @@ pub async fn submit(
         )
     };
 
-    let policy = state.settings.admin.clone();
-    let (lookup_email, lookup_ip) = (email.clone(), client_ip.clone());
-    let (verdict, account) = state
-        .db
-        .run(move |conn| {
-            let verdict = throttle::check(conn, &policy, &lookup_email, lookup_ip.as_deref(), now)?;
-            let account = admin_accounts::find_by_email(conn, &lookup_email)?;
-            Ok((verdict, account))
-        })
-        .await?;
-    if let Verdict::Locked { retry_after_secs } = verdict {
-        audit::note(&req, |n| {
-            n.reason = Some("admin-login-locked");
-            n.detail = Some(format!("sign-in refused while locked: {email}"));
-        });
-        let minutes = retry_after_secs.div_ceil(60);
-        let mut page = failed_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many failed sign-ins. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            ),
-        );
-        if let Ok(value) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
-            page.headers_mut().insert(header::RETRY_AFTER, value);
+    let check = accounts::check_password(
+        &state.db,
+        &state.password_workers,
+        &state.settings.admin,
+        &email,
+        client_ip.map(ClientNetwork::of),
+        form.password,
+        now,
+    )
+    .await?;
+    let (account, attempt) = match check {
+        PasswordCheck::Accepted { account, attempt } => (account, attempt),
+        PasswordCheck::Locked { retry_after_secs } => {
+            audit::note(&req, |n| {
+                n.reason = Some("admin-login-locked");
+                n.detail = Some(format!("sign-in refused while locked: {email}"));
+            });
+            let page = failed_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many failed sign-ins. Try again in {}.",
+                    throttle::wait_text(retry_after_secs)
+                ),
+            );
+            return Ok(with_retry_after(page, retry_after_secs));
         }
-        return Ok(page);
-    }
-
-    let password_text = form.password;
-    let stored = account.as_ref().map(|a| a.password_hash.clone());
-    let matches = web::block(move || match stored {
-        Some(hash) => password::verify(&password_text, &hash),
-        None => {
-            password::verify_against_nothing(&password_text);
-            false
+        PasswordCheck::Refused => {
+            audit::note(&req, |n| {
+                n.reason = Some("admin-login-failed");
+                n.detail = Some(format!("failed sign-in for {email}"));
+            });
+            return Ok(failed_page(
+                StatusCode::UNAUTHORIZED,
+                "The email or password is not right.".to_owned(),
+            ));
         }
-    })
-    .await
-    .unwrap_or(false);
-    let account = account.filter(|a| matches && !a.is_disabled());
-
-    let Some(account) = account else {
-        let (record_email, record_ip) = (email.clone(), client_ip.clone());
-        state
-            .db
-            .run(move |conn| {
-                login_attempts::record(conn, &record_email, record_ip.as_deref(), false, now)
-            })
-            .await?;
-        audit::note(&req, |n| {
-            n.reason = Some("admin-login-failed");
-            n.detail = Some(format!("failed sign-in for {email}"));
-        });
-        return Ok(failed_page(
-            StatusCode::UNAUTHORIZED,
-            "The email or password is not right.".to_owned(),
-        ));
     };
 
     let mut id_bytes = [0u8; 32];
-    getrandom::fill(&mut id_bytes).map_err(|_| AdminError::Forbidden("no random source".into()))?;
+    getrandom::fill(&mut id_bytes).map_err(|_| AdminError::Internal("no random source"))?;
     let session_id = URL_SAFE_NO_PAD.encode(id_bytes);
     let id_hash = hash_session_id(&session_id);
-    let (admin_id, record_email, record_ip) = (account.id, email.clone(), client_ip.clone());
+    let admin_id = account.id;
+    let session_ip = client_ip.map(|ip| ip.to_string());
     state
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
-                login_attempts::record(conn, &record_email, record_ip.as_deref(), true, now)?;
+                throttle::succeeded(conn, attempt)?;
                 admin_accounts::record_login(conn, admin_id, now)?;
                 admin_sessions::insert(
                     conn,
                     &id_hash,
                     admin_id,
-                    record_ip.as_deref(),
+                    session_ip.as_deref(),
                     user_agent.as_deref(),
                     now,
                 )
@@ -203,11 +176,11 @@ pub async fn submit(
     session.renew();
     session
         .insert(SESSION_ID_KEY, &session_id)
-        .map_err(|_| AdminError::Forbidden("session".into()))?;
+        .map_err(|_| AdminError::Internal("the session cookie could not be written"))?;
     if let Some(token) = csrf::new_token() {
         session
             .insert(csrf::FIELD, token)
-            .map_err(|_| AdminError::Forbidden("session".into()))?;
+            .map_err(|_| AdminError::Internal("the session cookie could not be written"))?;
     }
     audit::note(&req, |n| {
         n.admin = Some(email.clone());

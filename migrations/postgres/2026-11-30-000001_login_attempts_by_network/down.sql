@@ -1,0 +1,1 @@
+ALTER TABLE admin_login_attempts RENAME COLUMN client_network TO client_ip;
