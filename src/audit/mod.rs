@@ -2,6 +2,7 @@
 //! a middleware, queued in memory and written in batches off the request path.
 
 pub mod client_ip;
+pub mod limits;
 pub mod log;
 pub mod middleware;
 pub mod retention;
@@ -16,6 +17,7 @@ pub struct AuditNote {
     /// Email of the signed-in (or signing-in) administrator.
     pub admin: Option<String>,
     pub reason: Option<&'static str>,
+    /// Stored with the administrator's email, cut to [`limits::DETAIL`] bytes by the middleware.
     pub detail: Option<String>,
 }
 
