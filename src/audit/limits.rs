@@ -71,7 +71,10 @@ mod tests {
 
     #[test]
     fn short_text_is_borrowed_unchanged() {
-        assert!(matches!(fit("/api/auth/me", PATH), Cow::Borrowed("/api/auth/me")));
+        assert!(matches!(
+            fit("/api/auth/me", PATH),
+            Cow::Borrowed("/api/auth/me")
+        ));
         let exact = "a".repeat(PATH);
         assert!(matches!(fit(&exact, PATH), Cow::Borrowed(_)));
     }
@@ -99,5 +102,4 @@ mod tests {
         assert!(stored.ends_with(CUT_MARK));
         assert!(!stored.contains('\0'));
     }
-
 }

@@ -60,10 +60,7 @@ impl Captured {
 
 /// The user agent as stored: visible ASCII (what `to_str` accepts), bounded.
 fn user_agent(value: &HeaderValue) -> Option<Cow<'_, str>> {
-    value
-        .to_str()
-        .ok()
-        .map(|ua| fit(ua, limits::USER_AGENT))
+    value.to_str().ok().map(|ua| fit(ua, limits::USER_AGENT))
 }
 
 pub async fn record(

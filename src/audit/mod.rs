@@ -1,6 +1,7 @@
 //! The audit trail: one event per authenticated request and per authentication failure, recorded by
 //! a middleware, queued in memory and written in batches off the request path.
 
+pub mod batch_writer;
 pub mod client_ip;
 pub mod limits;
 pub mod log;
