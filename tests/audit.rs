@@ -603,11 +603,14 @@ async fn shutdown_completes_after_a_huge_path(db: TestDb) {
     server.signal("TERM");
     assert!(server.wait_exit(Duration::from_secs(30)).success());
     let handle = auth_core::db::Db::open(&db.settings(&[]).database).unwrap();
-    let count: i64 = ae::table
-        .count()
-        .get_result(&mut handle.get().unwrap())
+    let paths: Vec<String> = ae::table
+        .order(ae::id)
+        .select(ae::path)
+        .load(&mut handle.get().unwrap())
         .unwrap();
-    assert_eq!(count, 11);
+    assert_eq!(paths.len(), 11);
+    assert!(paths[0].len() <= auth_core::audit::limits::PATH);
+    assert!(paths[1..].iter().all(|p| p == "/api/auth/me"));
 }
 
 db_test!(
