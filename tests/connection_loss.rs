@@ -248,4 +248,9 @@ async fn replay_while_every_connection_is_killed() {
     sent_ids.sort();
     written_ids.sort();
     assert_eq!(written_ids, sent_ids);
+    // Written as recorded: a lost connection is retried, not taken for a refused row.
+    assert_eq!(
+        (app.state.audit.reduced(), app.state.audit.rejected()),
+        (0, 0)
+    );
 }
