@@ -416,3 +416,69 @@ pub fn delete_older_than(
         .execute(conn)
         .map_err(DbError::from)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: usize) -> NewAuditEvent {
+        let text = ["plain", "quote \" \\ ünï ✓", "nul \0 inside", ""][i % 4].to_owned();
+        NewAuditEvent {
+            occurred_at: i64::MIN + i64::try_from(i).unwrap_or_default(),
+            request_id: (i % 2 == 0).then(|| text.clone()),
+            principal_type: "anonymous".into(),
+            user_id: None,
+            organization_id: Some(format!("org_{i}")),
+            session_id: None,
+            method: "GET".into(),
+            path: format!("/api/{i}/{}", "x".repeat(i * 50)),
+            route: None,
+            status: 401,
+            duration_us: i64::MAX,
+            client_ip: Some("::1".into()),
+            user_agent: Some(text.clone()),
+            reason: Some("session-token-missing".into()),
+            detail: Some(text),
+        }
+    }
+
+    fn sealed(format: BatchFormat, events: &[NewAuditEvent]) -> SealedBatch {
+        let mut batch = EncodedBatch::new(format, Vec::new());
+        for e in events {
+            batch.push(&e.as_ref());
+        }
+        batch.seal()
+    }
+
+    /// A batch splits into halves that hold exactly its rows, in order, and each half is a
+    /// well-formed batch of its own (split again, down to single rows), in both formats.
+    #[test]
+    fn split_halves_hold_the_rows_in_order() {
+        let events: Vec<NewAuditEvent> = (0..7).map(event).collect();
+        for format in [BatchFormat::SqliteJsonb, BatchFormat::JsonText] {
+            let batch = sealed(format, &events);
+            let decoded: Vec<Option<NewAuditEvent>> = events.iter().cloned().map(Some).collect();
+            assert_eq!(batch.events(), decoded, "{format:?}");
+            let (first, second) = batch.split();
+            assert_eq!((first.len(), second.len()), (3, 4));
+            assert_eq!(first.events(), decoded[..3], "{format:?}");
+            assert_eq!(second.events(), decoded[3..], "{format:?}");
+            let (one, rest) = first.split();
+            assert_eq!(one.events(), decoded[..1]);
+            assert_eq!(rest.events(), decoded[1..3]);
+            // A part is encoded exactly as a batch of its events would be.
+            assert_eq!(
+                second.into_buffer()[..],
+                sealed(format, &events[3..]).into_buffer()[..]
+            );
+            if format == BatchFormat::JsonText {
+                let (_, rest) = batch.split();
+                let text = String::from_utf8(rest.into_buffer()).unwrap_or_default();
+                assert!(
+                    serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+                    "{text}"
+                );
+            }
+        }
+    }
+}

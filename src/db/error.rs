@@ -77,7 +77,7 @@ fn unavailable(error: &DieselError) -> bool {
 
 /// Messages (libpq's, PostgreSQL's FATALs, SQLite's result-code texts) that mean the database
 /// cannot be used right now. Matched as substrings: libpq prefixes and suffixes them.
-const UNAVAILABLE_MESSAGES: [&str; 15] = [
+const UNAVAILABLE_MESSAGES: [&str; 16] = [
     // libpq, client side
     "server closed the connection unexpectedly",
     "no connection to the server",
@@ -92,6 +92,8 @@ const UNAVAILABLE_MESSAGES: [&str; 15] = [
     // idle timeouts): "terminating connection due to administrator command", …
     "terminating connection",
     "the database system is",
+    // PostgreSQL's disk full (SQLSTATE 53100, "could not extend file …: No space left on device")
+    "No space left on device",
     // SQLite: SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL, SQLITE_IOERR
     "database is locked",
     "database table is locked",
