@@ -192,7 +192,7 @@ async fn replay_while_every_connection_is_killed() {
             let (app, event) = (&app, &events[i]);
             async move {
                 // Every other delivery is accompanied by an audited request.
-                let request_id = if k % 2 == 0 {
+                let request_id = if k.is_multiple_of(2) {
                     let res = app.get("/api/auth/me").await;
                     assert_eq!(res.status, 401);
                     Some(res.header("x-request-id").unwrap().to_owned())

@@ -425,7 +425,7 @@ mod tests {
         let text = ["plain", "quote \" \\ ünï ✓", "nul \0 inside", ""][i % 4].to_owned();
         NewAuditEvent {
             occurred_at: i64::MIN + i64::try_from(i).unwrap_or_default(),
-            request_id: (i % 2 == 0).then(|| text.clone()),
+            request_id: i.is_multiple_of(2).then(|| text.clone()),
             principal_type: "anonymous".into(),
             user_id: None,
             organization_id: Some(format!("org_{i}")),
