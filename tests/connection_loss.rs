@@ -10,17 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auth_core::clock::Clock;
 use auth_core::db::schema::{audit_events, webhook_deliveries};
 use auth_core::db::{Db, DbConnection, DbError};
-use common::replay::{history, state, Rng};
-use common::webhooks::{deliver, WEBHOOK_SECRET};
+use common::replay::{app_on, deliver_in_order, history, shuffled_with_duplicates, state, NOW_S};
+use common::webhooks::deliver;
 use common::{postgres_admin_url, TestApp, TestDb};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Text};
 use futures_util::StreamExt;
-
-const NOW_S: i64 = 1_800_000_000;
 
 #[derive(QueryableByName)]
 struct Pid {
@@ -125,15 +122,6 @@ impl Killer {
     }
 }
 
-async fn app_on(db: &TestDb) -> TestApp {
-    let (clock, _) = Clock::manual(NOW_S * 1000);
-    TestApp::spawn_with_clock(
-        db.settings(&[("CLERK_WEBHOOK_SECRET", WEBHOOK_SECRET)]),
-        clock,
-    )
-    .await
-}
-
 /// Delivers until the app accepts, as Svix does (bounded): every answer is 200, or 503 with
 /// `Retry-After` and `database-unavailable`; returns how many 503s it took.
 async fn deliver_until_accepted(app: &TestApp, svix_id: &str, event: &serde_json::Value) -> u32 {
@@ -167,24 +155,11 @@ async fn replay_while_every_connection_is_killed() {
     let killed_db = TestDb::postgres("killed replay").unwrap();
     let events = history(EVENTS);
     let in_order = app_on(&in_order_db).await;
-    for (i, e) in events.iter().enumerate() {
-        assert_eq!(
-            deliver(&in_order, &format!("msg_{i:05}"), NOW_S, e)
-                .await
-                .status,
-            200
-        );
-    }
+    deliver_in_order(&in_order, &events).await;
     let expected = state(&in_order).await;
 
     let app = app_on(&killed_db).await;
-    let mut order: Vec<usize> = (0..events.len())
-        .chain((0..events.len()).step_by(10))
-        .collect();
-    let mut rng = Rng(7);
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.below(i + 1));
-    }
+    let order = shuffled_with_duplicates(events.len(), 7);
     let started = Instant::now();
     let killer = Killer::start(database_name(&killed_db));
     let outcomes: Vec<(u32, Option<String>)> = futures_util::stream::iter(order.iter().enumerate())

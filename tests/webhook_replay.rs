@@ -12,24 +12,15 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use auth_core::clock::Clock;
-use common::replay::{history, state, Rng, USERS};
-use common::webhooks::{deliver, WEBHOOK_SECRET};
-use common::{TestApp, TestDb};
+use common::replay::{
+    app_on, deliver_in_order, history, shuffled_with_duplicates, state, NOW_S, USERS,
+};
+use common::webhooks::deliver;
+use common::TestDb;
 use futures_util::StreamExt;
 use serde_json::json;
 
-const NOW_S: i64 = 1_800_000_000;
 const TARGET_EVENTS: usize = 2_500;
-
-async fn app_on(db: &TestDb) -> TestApp {
-    let (clock, _) = Clock::manual(NOW_S * 1000);
-    TestApp::spawn_with_clock(
-        db.settings(&[("CLERK_WEBHOOK_SECRET", WEBHOOK_SECRET)]),
-        clock,
-    )
-    .await
-}
 
 async fn shuffled_duplicated_replay_ends_in_the_in_order_state(db: TestDb) {
     let events = history(TARGET_EVENTS);
@@ -52,10 +43,7 @@ async fn shuffled_duplicated_replay_ends_in_the_in_order_state(db: TestDb) {
 
     // In order, one at a time, into this test's database.
     let in_order = app_on(&db).await;
-    for (i, e) in events.iter().enumerate() {
-        let res = deliver(&in_order, &format!("msg_{i:05}"), NOW_S, e).await;
-        assert_eq!(res.status, 200);
-    }
+    deliver_in_order(&in_order, &events).await;
 
     // Shuffled, every tenth delivered twice, eight at a time, into a second database.
     let second = match db.backend {
@@ -63,13 +51,7 @@ async fn shuffled_duplicated_replay_ends_in_the_in_order_state(db: TestDb) {
         auth_core::db::Backend::Postgres => TestDb::postgres("replay second database").unwrap(),
     };
     let shuffled_app = app_on(&second).await;
-    let mut order: Vec<usize> = (0..events.len())
-        .chain((0..events.len()).step_by(10))
-        .collect();
-    let mut rng = Rng(42);
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.below(i + 1));
-    }
+    let order = shuffled_with_duplicates(events.len(), 42);
     let statuses: Vec<String> = futures_util::stream::iter(order)
         .map(|i| {
             let app = &shuffled_app;

@@ -9,8 +9,41 @@ use auth_core::db::schema::{
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-use super::webhooks::example;
-use super::TestApp;
+use auth_core::clock::Clock;
+
+use super::webhooks::{deliver, example, WEBHOOK_SECRET};
+use super::{TestApp, TestDb};
+
+/// The time of every delivery (seconds), inside the signatures' tolerance of the apps' clock.
+pub const NOW_S: i64 = 1_800_000_000;
+
+/// An app on `db` that takes webhooks signed with the test secret, its clock at [`NOW_S`].
+pub async fn app_on(db: &TestDb) -> TestApp {
+    let (clock, _) = Clock::manual(NOW_S * 1000);
+    TestApp::spawn_with_clock(
+        db.settings(&[("CLERK_WEBHOOK_SECRET", WEBHOOK_SECRET)]),
+        clock,
+    )
+    .await
+}
+
+/// Delivers `events` in order, one at a time, each as `msg_<index>`; each must be accepted.
+pub async fn deliver_in_order(app: &TestApp, events: &[Value]) {
+    for (i, e) in events.iter().enumerate() {
+        let res = deliver(app, &format!("msg_{i:05}"), NOW_S, e).await;
+        assert_eq!(res.status, 200);
+    }
+}
+
+/// Indexes into `events` events: each once and every tenth twice, shuffled by `seed`.
+pub fn shuffled_with_duplicates(events: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..events).chain((0..events).step_by(10)).collect();
+    let mut rng = Rng(seed);
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    order
+}
 
 pub const USERS: usize = 200;
 pub const ORGS: usize = 20;
