@@ -613,8 +613,39 @@ async fn shutdown_completes_after_a_huge_path(db: TestDb) {
     assert!(paths[1..].iter().all(|p| p == "/api/auth/me"));
 }
 
+/// A console sign-in with the longest email the form keeps (254 characters, here of four bytes
+/// each): the event's detail, which quotes it, is stored cut to its bound and marked.
+async fn console_details_are_bounded(db: TestDb) {
+    use auth_core::audit::limits::{self, CUT_MARK};
+    let clerk = ClerkStandIn::start(&["a"]);
+    let app = app_on(&db, &clerk, &[]).await;
+    let mut browser = common::admin::Browser::new(&app);
+    let email = format!("{}@example.com", "\u{1d51e}".repeat(300));
+    let res = browser.sign_in(&email, "not the password").await;
+    assert_eq!(res.status, 401);
+    flush(&app).await;
+    let details: Vec<Option<String>> = app
+        .state
+        .db
+        .run(|c| {
+            Ok(ae::table
+                .filter(ae::reason.eq("admin-login-failed"))
+                .select(ae::detail)
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    let [Some(detail)] = &details[..] else {
+        panic!("{details:?}");
+    };
+    assert!(detail.len() <= limits::DETAIL, "{}", detail.len());
+    assert!(detail.len() >= limits::DETAIL - CUT_MARK.len() - 3);
+    assert!(detail.ends_with(CUT_MARK) && detail.contains("\u{1d51e}"));
+}
+
 db_test!(
     a_huge_path_cannot_jam_the_trail,
+    console_details_are_bounded,
     refused_rows_are_isolated_and_the_rest_written,
     shutdown_completes_after_a_huge_path,
     one_row_per_request_with_every_field,
