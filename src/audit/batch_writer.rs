@@ -25,7 +25,11 @@ use crate::db::{Db, DbError};
 pub struct Refusals {
     reduced: AtomicU64,
     rejected: AtomicU64,
-    logged: LogThrottle,
+    // One throttle per message, so that a batch's warning cannot silence the error of the event
+    // it then rejects.
+    refused_logged: LogThrottle,
+    reduced_logged: LogThrottle,
+    rejected_logged: LogThrottle,
 }
 
 impl Refusals {
@@ -49,7 +53,7 @@ pub async fn write(db: &Db, batch: SealedBatch, refusals: &Refusals) -> Option<V
         // The database task has finished with its clone, so this is normally the last one.
         Ok(batch) => Arc::try_unwrap(batch).ok().map(SealedBatch::into_buffer),
         Err((batch, error)) => {
-            if refusals.logged.ready() {
+            if refusals.refused_logged.ready() {
                 log::warn!(target: "auth_core::audit", "a batch of {} audit events was refused ({}); writing the others and isolating the refused ones", batch.len(), short(&error));
             }
             isolate(db, batch, refusals).await;
@@ -108,13 +112,13 @@ async fn reduce_or_reject(db: &Db, refused: &SealedBatch, refusals: &Refusals) {
         match outcome {
             Ok(()) => {
                 let n = refusals.reduced.fetch_add(1, Ordering::Relaxed) + 1;
-                if refusals.logged.ready() {
+                if refusals.reduced_logged.ready() {
                     log::warn!(target: "auth_core::audit", "an audit event ({path:?}) was refused as recorded and written reduced; {n} so far");
                 }
             }
             Err(error) => {
                 let n = refusals.rejected.fetch_add(1, Ordering::Relaxed) + 1;
-                if refusals.logged.ready() {
+                if refusals.rejected_logged.ready() {
                     let why = error
                         .as_ref()
                         .map_or_else(|| "undecodable".to_owned(), short);

@@ -3,11 +3,16 @@
 //! `path`, `user_id`, `organization_id` and `reason` take at most 2,704 bytes per entry; a 6,000
 //! character path once stopped the whole trail) or make the queue hold megabytes per event.
 //!
+//! [`AuditLog::record`](super::AuditLog::record) applies them to every event it is given, whoever
+//! made it (the middleware, console handlers through their notes), before the event is queued.
+//!
 //! A cut field ends in [`CUT_MARK`] and stays within its bound including the mark; a NUL (which
 //! PostgreSQL's `text` cannot hold) becomes U+FFFD. Fields that fit are borrowed, not copied: this
 //! runs on every audited request.
 
 use std::borrow::Cow;
+
+use crate::db::audit::AuditEventRef;
 
 /// Ends a field that was cut to its bound.
 pub const CUT_MARK: &str = "…[cut]";
@@ -63,6 +68,61 @@ pub fn fit(text: &str, max: usize) -> Cow<'_, str> {
 /// [`fit`] for an optional field.
 pub fn fit_opt(text: Option<&str>, max: usize) -> Option<Cow<'_, str>> {
     text.map(|t| fit(t, max))
+}
+
+/// An event with every text field within its bound; fields that were already are borrowed.
+pub struct Bounded<'a> {
+    event: AuditEventRef<'a>,
+    request_id: Option<Cow<'a, str>>,
+    principal_type: Cow<'a, str>,
+    user_id: Option<Cow<'a, str>>,
+    organization_id: Option<Cow<'a, str>>,
+    session_id: Option<Cow<'a, str>>,
+    method: Cow<'a, str>,
+    path: Cow<'a, str>,
+    route: Option<Cow<'a, str>>,
+    client_ip: Option<Cow<'a, str>>,
+    user_agent: Option<Cow<'a, str>>,
+    reason: Option<Cow<'a, str>>,
+    detail: Option<Cow<'a, str>>,
+}
+
+impl<'a> Bounded<'a> {
+    pub fn new(event: &AuditEventRef<'a>) -> Self {
+        Self {
+            event: *event,
+            request_id: fit_opt(event.request_id, ID),
+            principal_type: fit(event.principal_type, CODE),
+            user_id: fit_opt(event.user_id, ID),
+            organization_id: fit_opt(event.organization_id, ID),
+            session_id: fit_opt(event.session_id, ID),
+            method: fit(event.method, CODE),
+            path: fit(event.path, PATH),
+            route: fit_opt(event.route, ID),
+            client_ip: fit_opt(event.client_ip, CODE),
+            user_agent: fit_opt(event.user_agent, USER_AGENT),
+            reason: fit_opt(event.reason, CODE),
+            detail: fit_opt(event.detail, DETAIL),
+        }
+    }
+
+    pub fn event(&self) -> AuditEventRef<'_> {
+        AuditEventRef {
+            request_id: self.request_id.as_deref(),
+            principal_type: &self.principal_type,
+            user_id: self.user_id.as_deref(),
+            organization_id: self.organization_id.as_deref(),
+            session_id: self.session_id.as_deref(),
+            method: &self.method,
+            path: &self.path,
+            route: self.route.as_deref(),
+            client_ip: self.client_ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            reason: self.reason.as_deref(),
+            detail: self.detail.as_deref(),
+            ..self.event
+        }
+    }
 }
 
 #[cfg(test)]

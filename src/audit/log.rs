@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch_writer::{self, Refusals};
+use super::limits;
 use crate::db::audit::{AuditEventRef, BatchFormat, EncodedBatch, SealedBatch};
 use crate::db::Db;
 
@@ -90,8 +91,11 @@ impl AuditLog {
         }
     }
 
-    /// Buffers an event without waiting; a full buffer drops it (counted).
+    /// Buffers an event without waiting, its fields cut to their bounds ([`limits`]); a full
+    /// buffer drops it (counted).
     pub fn record(&self, event: &AuditEventRef<'_>) {
+        let bounded = limits::Bounded::new(event);
+        let event = &bounded.event();
         {
             let mut pending = lock(&self.pending);
             if pending.events < self.config.queue_capacity {

@@ -15,7 +15,6 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpRequest};
 
 use super::client_ip::{self, IpText};
-use super::limits::{self, fit, fit_opt};
 use super::AuditNote;
 use crate::app::AppState;
 use crate::auth::Principal;
@@ -58,9 +57,9 @@ impl Captured {
     }
 }
 
-/// The user agent as stored: visible ASCII (what `to_str` accepts), bounded.
-fn user_agent(value: &HeaderValue) -> Option<Cow<'_, str>> {
-    value.to_str().ok().map(|ua| fit(ua, limits::USER_AGENT))
+/// The user agent when it is visible ASCII (what `to_str` accepts); the log bounds its length.
+fn user_agent(value: &HeaderValue) -> Option<&str> {
+    value.to_str().ok()
 }
 
 pub async fn record(
@@ -116,36 +115,23 @@ pub async fn record(
         &state.settings.server.trusted_proxies,
     )
     .map(IpText::new);
-    // Every text field bounded here, where it is captured (see `limits`); borrowed when it fits.
-    let request_id = captured.request_id.as_ref().map(RequestId::as_str);
-    let session_id = principal
-        .and_then(Principal::session)
-        .map(|s| s.session_id.as_str());
-    let user_agent = captured.user_agent.as_ref().and_then(user_agent);
-    let request_id = fit_opt(request_id, limits::ID);
-    let user_id = fit_opt(principal.and_then(Principal::user_id), limits::ID);
-    let organization_id = fit_opt(principal.and_then(Principal::organization_id), limits::ID);
-    let session_id = fit_opt(session_id, limits::ID);
-    let method = fit(captured.method.as_str(), limits::CODE);
-    let path = fit(captured.uri.path(), limits::PATH);
-    let route = fit_opt(route.as_deref(), limits::ID);
-    let reason = fit_opt(reason.or(note.and_then(|n| n.reason)), limits::CODE);
-    let detail = fit_opt(detail.as_deref(), limits::DETAIL);
     state.audit.record(&AuditEventRef {
         occurred_at,
-        request_id: request_id.as_deref(),
+        request_id: captured.request_id.as_ref().map(RequestId::as_str),
         principal_type,
-        user_id: user_id.as_deref(),
-        organization_id: organization_id.as_deref(),
-        session_id: session_id.as_deref(),
-        method: &method,
-        path: &path,
+        user_id: principal.and_then(Principal::user_id),
+        organization_id: principal.and_then(Principal::organization_id),
+        session_id: principal
+            .and_then(Principal::session)
+            .map(|s| s.session_id.as_str()),
+        method: captured.method.as_str(),
+        path: captured.uri.path(),
         route: route.as_deref(),
         status: i32::from(status),
         duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
         client_ip: client_ip.as_ref().map(IpText::as_str),
-        user_agent: user_agent.as_deref(),
-        reason: reason.as_deref(),
+        user_agent: captured.user_agent.as_ref().and_then(user_agent),
+        reason: reason.or(note.and_then(|n| n.reason)),
         detail: detail.as_deref(),
     });
     drop(extensions);

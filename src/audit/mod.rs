@@ -18,7 +18,7 @@ pub struct AuditNote {
     /// Email of the signed-in (or signing-in) administrator.
     pub admin: Option<String>,
     pub reason: Option<&'static str>,
-    /// Stored with the administrator's email, cut to [`limits::DETAIL`] bytes by the middleware.
+    /// Stored with the administrator's email, cut to [`limits::DETAIL`] bytes when recorded.
     pub detail: Option<String>,
 }
 
