@@ -501,7 +501,7 @@ async fn refuse_marked_rows(app: &TestApp) {
 /// written in order, a refused row is written reduced (user agent dropped, detail saying so) or, if
 /// the database refuses that too, counted as rejected; the writer moves on and flush returns.
 async fn refused_rows_are_isolated_and_the_rest_written(db: TestDb) {
-    use auth_core::audit::batch_writer::REDUCED_DETAIL;
+    use auth_core::audit::limits::REDUCED_DETAIL;
     let clerk = ClerkStandIn::start(&["a"]);
     // One batch for all the requests: the writer only writes when flushed.
     let app = app_on(&db, &clerk, &[("AUTH_CORE__AUDIT__LINGER_MS", "60000")]).await;

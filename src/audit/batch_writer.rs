@@ -5,7 +5,7 @@
 //!   nothing is lost and nothing is written twice.
 //! - Any other failure is a refusal of something in the batch: the batch is halved until the
 //!   refused events stand alone (the others are written, in order), and each refused event is
-//!   written in a reduced form ([`reduced`]); if even that is refused, the event is counted as
+//!   written in a reduced form ([`limits::reduced`]); if even that is refused, the event is counted as
 //!   rejected and logged without its contents.
 //!
 //! Capture bounds every field (`audit::limits`), so refusals should not happen at all; this is what
@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::limits::{self, fit, fit_opt};
+use super::limits::{self, fit};
 use super::log::LogThrottle;
-use crate::db::audit::{self, BatchFormat, EncodedBatch, NewAuditEvent, SealedBatch};
+use crate::db::audit::{self, BatchFormat, EncodedBatch, SealedBatch};
 use crate::db::{Db, DbError};
 
 /// Events the database refused as recorded, by what became of them.
@@ -43,9 +43,6 @@ impl Refusals {
         self.rejected.load(Ordering::Relaxed)
     }
 }
-
-/// What `detail` says in a reduced event.
-pub const REDUCED_DETAIL: &str = "reduced: the database refused this event as recorded";
 
 /// Writes `batch`; hands back its buffer for the next batch when it was written whole.
 pub async fn write(db: &Db, batch: SealedBatch, refusals: &Refusals) -> Option<Vec<u8>> {
@@ -98,7 +95,7 @@ async fn reduce_or_reject(db: &Db, refused: &SealedBatch, refusals: &Refusals) {
             Some(event) => {
                 let format = BatchFormat::for_backend(db.backend());
                 let mut batch = EncodedBatch::new(format, Vec::new());
-                batch.push(&reduced(event).as_ref());
+                batch.push(&limits::reduced(&event.as_ref()).as_ref());
                 match insert(db, Arc::new(batch.seal())).await {
                     Ok(_) => Ok(()),
                     Err((_, error)) => Err(Some(error)),
@@ -126,32 +123,6 @@ async fn reduce_or_reject(db: &Db, refused: &SealedBatch, refusals: &Refusals) {
                 }
             }
         }
-    }
-}
-
-/// What is kept of an event the database refused: when, who and the outcome, each cut to
-/// [`limits::REDUCED`] bytes; the user agent (a client writes it freely) dropped; `detail` saying
-/// the event was reduced.
-fn reduced(event: &NewAuditEvent) -> NewAuditEvent {
-    let cut = |text: &str| fit(text, limits::REDUCED).into_owned();
-    let cut_opt =
-        |text: &Option<String>| fit_opt(text.as_deref(), limits::REDUCED).map(|t| t.into_owned());
-    NewAuditEvent {
-        occurred_at: event.occurred_at,
-        request_id: cut_opt(&event.request_id),
-        principal_type: cut(&event.principal_type),
-        user_id: cut_opt(&event.user_id),
-        organization_id: cut_opt(&event.organization_id),
-        session_id: cut_opt(&event.session_id),
-        method: cut(&event.method),
-        path: cut(&event.path),
-        route: cut_opt(&event.route),
-        status: event.status,
-        duration_us: event.duration_us,
-        client_ip: cut_opt(&event.client_ip),
-        user_agent: None,
-        reason: cut_opt(&event.reason),
-        detail: Some(REDUCED_DETAIL.to_owned()),
     }
 }
 

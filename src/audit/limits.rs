@@ -1,18 +1,17 @@
-//! How much of each field an audit event stores. Every text field is bounded where the event is
-//! captured, so no request can make a row the database refuses (PostgreSQL's btree indexes on
-//! `path`, `user_id`, `organization_id` and `reason` take at most 2,704 bytes per entry; a 6,000
-//! character path once stopped the whole trail) or make the queue hold megabytes per event.
-//!
-//! [`AuditLog::record`](super::AuditLog::record) applies them to every event it is given, whoever
-//! made it (the middleware, console handlers through their notes), before the event is queued.
+//! How much of each field an audit event stores. Every text field is bounded when the event is
+//! recorded ([`AuditLog::record`](super::AuditLog::record), whoever made the event: the middleware,
+//! console handlers through their notes), so no request can make a row the database refuses
+//! (PostgreSQL's btree indexes on `path`, `user_id`, `organization_id` and `reason` take at most
+//! 2,704 bytes per entry; a 6,000-character path once stopped the whole trail) or make the queue
+//! hold megabytes per event.
 //!
 //! A cut field ends in [`CUT_MARK`] and stays within its bound including the mark; a NUL (which
-//! PostgreSQL's `text` cannot hold) becomes U+FFFD. Fields that fit are borrowed, not copied: this
-//! runs on every audited request.
+//! PostgreSQL's `text` cannot hold) becomes U+FFFD. An event whose fields all fit is queued as it
+//! is, without a copy: this runs on every audited request.
 
 use std::borrow::Cow;
 
-use crate::db::audit::AuditEventRef;
+use crate::db::audit::{AuditEventRef, NewAuditEvent};
 
 /// Ends a field that was cut to its bound.
 pub const CUT_MARK: &str = "…[cut]";
@@ -28,15 +27,111 @@ pub const ID: usize = 256;
 /// Short codes: method, principal type, reason code, client IP.
 pub const CODE: usize = 64;
 
-/// Bounds of the reduced form of an event the database refused as recorded (see the writer in
-/// `audit::log`): small enough for any index, and without the fields a client wrote freely.
+/// Every text field of the reduced form of an event the database refused as recorded (see
+/// `audit::batch_writer`): small enough for any index.
 pub const REDUCED: usize = 64;
+
+/// What `detail` says in a reduced event.
+pub const REDUCED_DETAIL: &str = "reduced: the database refused this event as recorded";
+
+/// The bound of each kind of field.
+struct Bounds {
+    id: usize,
+    code: usize,
+    path: usize,
+    user_agent: usize,
+    detail: usize,
+}
+
+const RECORDED: Bounds = Bounds {
+    id: ID,
+    code: CODE,
+    path: PATH,
+    user_agent: USER_AGENT,
+    detail: DETAIL,
+};
+
+const REDUCED_BOUNDS: Bounds = Bounds {
+    id: REDUCED,
+    code: REDUCED,
+    path: REDUCED,
+    user_agent: REDUCED,
+    detail: REDUCED,
+};
+
+/// The text fields of `event`, each with its bound.
+fn texts<'a>(e: &AuditEventRef<'a>, b: &Bounds) -> [(Option<&'a str>, usize); 12] {
+    [
+        (e.request_id, b.id),
+        (Some(e.principal_type), b.code),
+        (e.user_id, b.id),
+        (e.organization_id, b.id),
+        (e.session_id, b.id),
+        (Some(e.method), b.code),
+        (Some(e.path), b.path),
+        (e.route, b.id),
+        (e.client_ip, b.code),
+        (e.user_agent, b.user_agent),
+        (e.reason, b.code),
+        (e.detail, b.detail),
+    ]
+}
+
+/// Whether every text field of `event` is within its bound and free of NUL, i.e. would be stored
+/// as it is.
+pub fn fits(event: &AuditEventRef<'_>) -> bool {
+    texts(event, &RECORDED)
+        .iter()
+        .all(|(text, max)| text.is_none_or(|t| stored_as_is(t, *max)))
+}
+
+/// A copy of `event` with every text field within its bound.
+pub fn bounded(event: &AuditEventRef<'_>) -> NewAuditEvent {
+    cut(event, &RECORDED)
+}
+
+/// What is kept of an event the database refused: when, who and the outcome, each cut to
+/// [`REDUCED`] bytes; the user agent (a client writes it freely) dropped; `detail` saying the event
+/// was reduced.
+pub fn reduced(event: &AuditEventRef<'_>) -> NewAuditEvent {
+    NewAuditEvent {
+        user_agent: None,
+        detail: Some(REDUCED_DETAIL.to_owned()),
+        ..cut(event, &REDUCED_BOUNDS)
+    }
+}
+
+fn cut(e: &AuditEventRef<'_>, b: &Bounds) -> NewAuditEvent {
+    let text = |t: &str, max: usize| fit(t, max).into_owned();
+    let opt = |t: Option<&str>, max: usize| t.map(|t| text(t, max));
+    NewAuditEvent {
+        occurred_at: e.occurred_at,
+        request_id: opt(e.request_id, b.id),
+        principal_type: text(e.principal_type, b.code),
+        user_id: opt(e.user_id, b.id),
+        organization_id: opt(e.organization_id, b.id),
+        session_id: opt(e.session_id, b.id),
+        method: text(e.method, b.code),
+        path: text(e.path, b.path),
+        route: opt(e.route, b.id),
+        status: e.status,
+        duration_us: e.duration_us,
+        client_ip: opt(e.client_ip, b.code),
+        user_agent: opt(e.user_agent, b.user_agent),
+        reason: opt(e.reason, b.code),
+        detail: opt(e.detail, b.detail),
+    }
+}
+
+fn stored_as_is(text: &str, max: usize) -> bool {
+    text.len() <= max && !text.as_bytes().contains(&0)
+}
 
 /// `text` as stored in at most `max` bytes (`max` at least `CUT_MARK.len()`): unchanged when it
 /// fits and holds no NUL; otherwise NULs replaced, and cut on a character boundary and marked if
 /// it is still too long.
 pub fn fit(text: &str, max: usize) -> Cow<'_, str> {
-    if text.len() <= max && !text.as_bytes().contains(&0) {
+    if stored_as_is(text, max) {
         return Cow::Borrowed(text);
     }
     let nuls = text.bytes().filter(|b| *b == 0).count();
@@ -65,66 +160,6 @@ pub fn fit(text: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// [`fit`] for an optional field.
-pub fn fit_opt(text: Option<&str>, max: usize) -> Option<Cow<'_, str>> {
-    text.map(|t| fit(t, max))
-}
-
-/// An event with every text field within its bound; fields that were already are borrowed.
-pub struct Bounded<'a> {
-    event: AuditEventRef<'a>,
-    request_id: Option<Cow<'a, str>>,
-    principal_type: Cow<'a, str>,
-    user_id: Option<Cow<'a, str>>,
-    organization_id: Option<Cow<'a, str>>,
-    session_id: Option<Cow<'a, str>>,
-    method: Cow<'a, str>,
-    path: Cow<'a, str>,
-    route: Option<Cow<'a, str>>,
-    client_ip: Option<Cow<'a, str>>,
-    user_agent: Option<Cow<'a, str>>,
-    reason: Option<Cow<'a, str>>,
-    detail: Option<Cow<'a, str>>,
-}
-
-impl<'a> Bounded<'a> {
-    pub fn new(event: &AuditEventRef<'a>) -> Self {
-        Self {
-            event: *event,
-            request_id: fit_opt(event.request_id, ID),
-            principal_type: fit(event.principal_type, CODE),
-            user_id: fit_opt(event.user_id, ID),
-            organization_id: fit_opt(event.organization_id, ID),
-            session_id: fit_opt(event.session_id, ID),
-            method: fit(event.method, CODE),
-            path: fit(event.path, PATH),
-            route: fit_opt(event.route, ID),
-            client_ip: fit_opt(event.client_ip, CODE),
-            user_agent: fit_opt(event.user_agent, USER_AGENT),
-            reason: fit_opt(event.reason, CODE),
-            detail: fit_opt(event.detail, DETAIL),
-        }
-    }
-
-    pub fn event(&self) -> AuditEventRef<'_> {
-        AuditEventRef {
-            request_id: self.request_id.as_deref(),
-            principal_type: &self.principal_type,
-            user_id: self.user_id.as_deref(),
-            organization_id: self.organization_id.as_deref(),
-            session_id: self.session_id.as_deref(),
-            method: &self.method,
-            path: &self.path,
-            route: self.route.as_deref(),
-            client_ip: self.client_ip.as_deref(),
-            user_agent: self.user_agent.as_deref(),
-            reason: self.reason.as_deref(),
-            detail: self.detail.as_deref(),
-            ..self.event
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +186,57 @@ mod tests {
         let stored = fit(&one_over, PATH);
         assert_eq!(stored.len(), PATH);
         assert!(stored.ends_with(CUT_MARK));
+    }
+
+    fn event<'a>(path: &'a str, detail: Option<&'a str>) -> AuditEventRef<'a> {
+        AuditEventRef {
+            occurred_at: 1,
+            request_id: Some("req"),
+            principal_type: "anonymous",
+            user_id: None,
+            organization_id: None,
+            session_id: None,
+            method: "GET",
+            path,
+            route: None,
+            status: 404,
+            duration_us: 2,
+            client_ip: Some("::1"),
+            user_agent: Some("agent"),
+            reason: Some("not-found"),
+            detail,
+        }
+    }
+
+    #[test]
+    fn an_event_is_copied_only_when_a_field_does_not_fit() {
+        assert!(fits(&event("/api/auth/me", Some("signed in"))));
+        let long = "p".repeat(PATH + 1);
+        assert!(!fits(&event(&long, None)));
+        assert!(!fits(&event("/api", Some("nul \0"))));
+        let stored = bounded(&event(&long, Some("nul \0")));
+        assert_eq!(stored.path.len(), PATH);
+        assert_eq!(stored.detail.as_deref(), Some("nul \u{fffd}"));
+        assert_eq!(stored.user_agent.as_deref(), Some("agent"));
+        assert!(fits(&stored.as_ref()));
+    }
+
+    #[test]
+    fn the_reduced_form_keeps_who_and_the_outcome_only() {
+        let long = "p".repeat(PATH);
+        let reduced = reduced(&event(&long, Some("anything")));
+        assert_eq!(reduced.path.len(), REDUCED);
+        assert!(reduced.path.ends_with(CUT_MARK));
+        assert_eq!(
+            (
+                reduced.status,
+                reduced.reason.as_deref(),
+                reduced.request_id.as_deref()
+            ),
+            (404, Some("not-found"), Some("req"))
+        );
+        assert_eq!(reduced.user_agent, None);
+        assert_eq!(reduced.detail.as_deref(), Some(REDUCED_DETAIL));
     }
 
     #[test]

@@ -94,8 +94,15 @@ impl AuditLog {
     /// Buffers an event without waiting, its fields cut to their bounds ([`limits`]); a full
     /// buffer drops it (counted).
     pub fn record(&self, event: &AuditEventRef<'_>) {
-        let bounded = limits::Bounded::new(event);
-        let event = &bounded.event();
+        if limits::fits(event) {
+            self.enqueue(event);
+        } else {
+            // Rare (a huge path or header, a NUL): the cut copy is made before taking the lock.
+            self.enqueue(&limits::bounded(event).as_ref());
+        }
+    }
+
+    fn enqueue(&self, event: &AuditEventRef<'_>) {
         {
             let mut pending = lock(&self.pending);
             if pending.events < self.config.queue_capacity {
