@@ -408,7 +408,246 @@ async fn the_trail_can_be_switched_off(db: TestDb) {
     assert_eq!(app.state.audit.depth(), 0);
 }
 
+/// A path of `len` characters under `/api/`, from a deterministic generator of the characters a
+/// path may hold unescaped.
+fn long_path(len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut path = String::from("/api/");
+    while path.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        path.push(char::from(
+            CHARS[usize::try_from(state % CHARS.len() as u64).unwrap()],
+        ));
+    }
+    path
+}
+
+async fn get_as(app: &TestApp, user_agent: &str, path: &str) -> Response {
+    let req = client()
+        .get(app.url(path))
+        .insert_header(("User-Agent", user_agent));
+    Response::from(req.send().await.unwrap()).await
+}
+
+/// Waits for the writer, failing (instead of hanging) if it never catches up.
+async fn flush(app: &TestApp) {
+    tokio::time::timeout(Duration::from_secs(30), app.state.audit.flush())
+        .await
+        .expect("the audit writer caught up");
+}
+
+/// One anonymous request with a 6,000-character path and an 8,000-character user agent once made
+/// PostgreSQL refuse every later batch (`index row size … exceeds btree maximum 2704`): now both
+/// are stored cut to their bounds and marked, and the ordinary requests after it are written.
+async fn a_huge_path_cannot_jam_the_trail(db: TestDb) {
+    use auth_core::audit::limits::{self, CUT_MARK};
+    let clerk = ClerkStandIn::start(&["a"]);
+    let app = app_on(&db, &clerk, &[]).await;
+    let path = long_path(6_000);
+    let user_agent = "A".repeat(8_000);
+    let res = get_as(&app, &user_agent, &path).await;
+    assert_eq!(res.status, 404);
+    assert_eq!(res.json()["error"]["code"], "not-found");
+    for _ in 0..5 {
+        assert_eq!(get(&app, None, "/api/auth/me").await.status, 401);
+    }
+    flush(&app).await;
+    let rows = rows(&app).await;
+    assert_eq!(rows.len(), 6);
+    let (stored_path, stored_ua) = (&rows[0].5, rows[0].9.as_deref().unwrap());
+    assert!(stored_path.len() <= limits::PATH, "{}", stored_path.len());
+    assert!(stored_path.len() >= limits::PATH - CUT_MARK.len());
+    assert!(stored_path.ends_with(CUT_MARK));
+    assert!(path.starts_with(stored_path.trim_end_matches(CUT_MARK)));
+    assert!(stored_ua.len() <= limits::USER_AGENT && stored_ua.ends_with(CUT_MARK));
+    for row in &rows[1..] {
+        assert_eq!((row.5.as_str(), row.7), ("/api/auth/me", 401));
+    }
+    assert_eq!(
+        (app.state.audit.reduced(), app.state.audit.rejected()),
+        (0, 0)
+    );
+}
+
+/// A trigger that makes the database refuse some rows, as a constraint an operator adds would
+/// (independent of the capture bounds): a user agent of `refuse-me` or the path `/api/refuse-always`.
+async fn refuse_marked_rows(app: &TestApp) {
+    use diesel::connection::SimpleConnection;
+    let sql = match app.state.db.backend() {
+        auth_core::db::Backend::Sqlite => {
+            "CREATE TRIGGER refuse_marked BEFORE INSERT ON audit_events \
+             WHEN NEW.user_agent = 'refuse-me' OR NEW.path = '/api/refuse-always' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END;"
+        }
+        auth_core::db::Backend::Postgres => {
+            "CREATE FUNCTION refuse_marked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.user_agent = 'refuse-me' OR NEW.path = '/api/refuse-always' THEN \
+             RAISE EXCEPTION 'refused by the test trigger'; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_marked BEFORE INSERT ON audit_events \
+             FOR EACH ROW EXECUTE FUNCTION refuse_marked();"
+        }
+    };
+    app.state
+        .db
+        .run(move |c| c.batch_execute(sql).map_err(auth_core::db::DbError::Query))
+        .await
+        .unwrap();
+}
+
+/// A batch with rows the database refuses is split until they stand alone: the other rows are
+/// written in order, a refused row is written reduced (user agent dropped, detail saying so) or, if
+/// the database refuses that too, counted as rejected; the writer moves on and flush returns.
+async fn refused_rows_are_isolated_and_the_rest_written(db: TestDb) {
+    use auth_core::audit::limits::REDUCED_DETAIL;
+    let clerk = ClerkStandIn::start(&["a"]);
+    // One batch for all the requests: the writer only writes when flushed.
+    let app = app_on(&db, &clerk, &[("AUTH_CORE__AUDIT__LINGER_MS", "60000")]).await;
+    refuse_marked_rows(&app).await;
+    let requests = [
+        ("audit-test/1.0", "/api/auth/me", 401),
+        ("refuse-me", "/api/auth/me", 401),
+        ("audit-test/1.0", "/api/orgs/current", 401),
+        ("audit-test/1.0", "/api/refuse-always", 404),
+        ("audit-test/1.0", "/api/auth/me?last", 401),
+    ];
+    for (user_agent, path, status) in requests {
+        assert_eq!(
+            get_as(&app, user_agent, path).await.status,
+            status,
+            "{path}"
+        );
+    }
+    flush(&app).await;
+    let rows = rows(&app).await;
+    let got: Vec<(&str, Option<&str>)> = rows
+        .iter()
+        .map(|r| (r.5.as_str(), r.9.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("/api/auth/me", Some("audit-test/1.0")),
+            ("/api/auth/me", None),
+            ("/api/orgs/current", Some("audit-test/1.0")),
+            ("/api/auth/me", Some("audit-test/1.0")),
+        ]
+    );
+    let reduced = &rows[1];
+    assert_eq!(
+        (reduced.7, reduced.10.as_deref()),
+        (401, Some("session-token-missing"))
+    );
+    let details: Vec<Option<String>> = app
+        .state
+        .db
+        .run(|c| Ok(ae::table.order(ae::id).select(ae::detail).load(c)?))
+        .await
+        .unwrap();
+    assert_eq!(details, [None, Some(REDUCED_DETAIL.to_owned()), None, None]);
+    assert_eq!(
+        (app.state.audit.reduced(), app.state.audit.rejected()),
+        (1, 1)
+    );
+    let metrics = app.get("/metrics").await;
+    let text = String::from_utf8(metrics.body).unwrap();
+    assert!(
+        text.contains("\nauth_core_audit_rejected_events_total 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nauth_core_audit_reduced_events_total 1\n"),
+        "{text}"
+    );
+    // The writer is not stuck: later events are written.
+    assert_eq!(get(&app, None, "/api/auth/me").await.status, 401);
+    flush(&app).await;
+    assert_eq!(rows_count(&app).await, 5);
+}
+
+async fn rows_count(app: &TestApp) -> i64 {
+    app.state
+        .db
+        .run(|c| Ok(ae::table.count().get_result(c)?))
+        .await
+        .unwrap()
+}
+
+/// The real binary: a huge path, then ordinary requests, then SIGTERM: the shutdown's flush
+/// completes (it never did on PostgreSQL while the writer retried a refused batch) and every event
+/// is written.
+async fn shutdown_completes_after_a_huge_path(db: TestDb) {
+    let pem = std::fs::read_to_string(common::target_dir_file(
+        "tests/fixtures/keys/rsa-2048-a.pub.pem",
+    ))
+    .unwrap();
+    let mut server = common::binary::RunningServer::start(
+        db.dir.path(),
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("CLERK_JWT_KEY", pem.as_str()),
+            ("AUTH_CORE__AUTH__ISSUER", ISSUER),
+        ],
+    );
+    let path = long_path(6_000);
+    let (status, _) = common::binary::http_get(&server.base, &path);
+    assert_eq!(status, 404);
+    for _ in 0..10 {
+        assert_eq!(
+            common::binary::http_get(&server.base, "/api/auth/me").0,
+            401
+        );
+    }
+    server.signal("TERM");
+    assert!(server.wait_exit(Duration::from_secs(30)).success());
+    let handle = auth_core::db::Db::open(&db.settings(&[]).database).unwrap();
+    let paths: Vec<String> = ae::table
+        .order(ae::id)
+        .select(ae::path)
+        .load(&mut handle.get().unwrap())
+        .unwrap();
+    assert_eq!(paths.len(), 11);
+    assert!(paths[0].len() <= auth_core::audit::limits::PATH);
+    assert!(paths[1..].iter().all(|p| p == "/api/auth/me"));
+}
+
+/// A console sign-in with the longest email the form keeps (254 characters, here of four bytes
+/// each): the event's detail, which quotes it, is stored cut to its bound and marked.
+async fn console_details_are_bounded(db: TestDb) {
+    use auth_core::audit::limits::{self, CUT_MARK};
+    let clerk = ClerkStandIn::start(&["a"]);
+    let app = app_on(&db, &clerk, &[]).await;
+    let mut browser = common::admin::Browser::new(&app);
+    let email = format!("{}@example.com", "\u{1d51e}".repeat(300));
+    let res = browser.sign_in(&email, "not the password").await;
+    assert_eq!(res.status, 401);
+    flush(&app).await;
+    let details: Vec<Option<String>> = app
+        .state
+        .db
+        .run(|c| {
+            Ok(ae::table
+                .filter(ae::reason.eq("admin-login-failed"))
+                .select(ae::detail)
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    let [Some(detail)] = &details[..] else {
+        panic!("{details:?}");
+    };
+    assert!(detail.len() <= limits::DETAIL, "{}", detail.len());
+    assert!(detail.len() >= limits::DETAIL - CUT_MARK.len() - 3);
+    assert!(detail.ends_with(CUT_MARK) && detail.contains("\u{1d51e}"));
+}
+
 db_test!(
+    a_huge_path_cannot_jam_the_trail,
+    console_details_are_bounded,
+    refused_rows_are_isolated_and_the_rest_written,
+    shutdown_completes_after_a_huge_path,
     one_row_per_request_with_every_field,
     the_trail_can_be_switched_off,
     batches_round_trip_exactly_in_order,

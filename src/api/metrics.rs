@@ -45,6 +45,8 @@ pub async fn metrics(
         jwks_fetch_failures: keys.as_ref().map_or(0, |k| k.failures),
         audit_queue_depth: state.audit.depth(),
         audit_dropped: state.audit.dropped(),
+        audit_reduced: state.audit.reduced(),
+        audit_rejected: state.audit.rejected(),
         db_connections: connections,
         db_idle_connections: idle,
     };

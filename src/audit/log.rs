@@ -5,10 +5,12 @@
 //! request itself, and so did an owned copy of every field: allocated by the request's thread,
 //! freed by the writer's); when the buffer is full the event is dropped and counted (logged once a
 //! minute). The writer wakes every `linger`, takes the oldest batch (at most `batch_size` events)
-//! and inserts it in one statement; on a database error it keeps the batch and retries with
-//! backoff, so nothing is lost while the buffer has room (memory holds at most
-//! `queue_capacity + batch_size` events). `flush` wakes the writer and waits until everything
-//! recorded before it is written (graceful shutdown calls it; tests use it instead of sleeping).
+//! and inserts it in one statement; while the database is unavailable it keeps the batch and
+//! retries with backoff, so nothing is lost while the buffer has room (memory holds at most
+//! `queue_capacity + batch_size` events); a batch the database refuses for another reason is split
+//! so that one event never holds back the rest (see [`batch_writer`](super::batch_writer)).
+//! `flush` wakes the writer and waits until everything recorded before it is written (graceful
+//! shutdown calls it; tests use it instead of sleeping).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::audit::{self, AuditEventRef, BatchFormat, EncodedBatch, SealedBatch};
+use super::batch_writer::{self, Refusals};
+use super::limits;
+use crate::db::audit::{AuditEventRef, BatchFormat, EncodedBatch, SealedBatch};
 use crate::db::Db;
 
 #[derive(Debug, Clone, Copy)]
@@ -41,13 +45,30 @@ pub struct AuditLog {
     format: BatchFormat,
     config: AuditConfig,
     dropped: AtomicU64,
-    drop_logged_at: Mutex<Option<Instant>>,
+    drop_logged: LogThrottle,
+    refusals: Refusals,
     flushes: mpsc::Sender<oneshot::Sender<()>>,
     flush_receiver: Mutex<Option<mpsc::Receiver<oneshot::Sender<()>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Lets a repeated warning through at most once a minute, so a flood cannot flood the log.
+#[derive(Default)]
+pub(super) struct LogThrottle(Mutex<Option<Instant>>);
+
+impl LogThrottle {
+    /// Whether to log now (and, if so, not again for a minute).
+    pub(super) fn ready(&self) -> bool {
+        let mut logged_at = lock(&self.0);
+        let ready = logged_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(60));
+        if ready {
+            *logged_at = Some(Instant::now());
+        }
+        ready
+    }
 }
 
 impl AuditLog {
@@ -63,14 +84,25 @@ impl AuditLog {
             format,
             config,
             dropped: AtomicU64::new(0),
-            drop_logged_at: Mutex::new(None),
+            drop_logged: LogThrottle::default(),
+            refusals: Refusals::default(),
             flushes,
             flush_receiver: Mutex::new(Some(flush_receiver)),
         }
     }
 
-    /// Buffers an event without waiting; a full buffer drops it (counted).
+    /// Buffers an event without waiting, its fields cut to their bounds ([`limits`]); a full
+    /// buffer drops it (counted).
     pub fn record(&self, event: &AuditEventRef<'_>) {
+        if limits::fits(event) {
+            self.enqueue(event);
+        } else {
+            // Rare (a huge path or header, a NUL): the cut copy is made before taking the lock.
+            self.enqueue(&limits::bounded(event).as_ref());
+        }
+    }
+
+    fn enqueue(&self, event: &AuditEventRef<'_>) {
         {
             let mut pending = lock(&self.pending);
             if pending.events < self.config.queue_capacity {
@@ -90,16 +122,24 @@ impl AuditLog {
             }
         }
         let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut logged = lock(&self.drop_logged_at);
-        if logged.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+        if self.drop_logged.ready() {
             log::warn!(target: "auth_core::audit", "audit queue full: {dropped} events dropped so far");
-            *logged = Some(Instant::now());
         }
     }
 
     /// Events dropped because the buffer was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Events the database refused as recorded and that were written in a reduced form.
+    pub fn reduced(&self) -> u64 {
+        self.refusals.reduced()
+    }
+
+    /// Events the database refused even in the reduced form: not written.
+    pub fn rejected(&self) -> u64 {
+        self.refusals.rejected()
     }
 
     /// Events waiting to be written.
@@ -162,39 +202,8 @@ async fn write_loop(log: Arc<AuditLog>, mut flushes: mpsc::Receiver<oneshot::Sen
 /// Writes batches until the buffer is empty.
 async fn drain(log: &AuditLog, db: &Db) {
     while let Some(batch) = log.take_batch() {
-        if let Some(buffer) = write(db, batch).await {
+        if let Some(buffer) = batch_writer::write(db, batch, &log.refusals).await {
             log.recycle(buffer);
-        }
-    }
-}
-
-/// Writes one batch, retrying with backoff (up to 5 s between attempts) until the database takes
-/// it; hands back the batch's buffer.
-async fn write(db: &Db, batch: SealedBatch) -> Option<Vec<u8>> {
-    let batch = Arc::new(batch);
-    let mut wait = Duration::from_millis(100);
-    let mut failures = 0u32;
-    loop {
-        let events = batch.clone();
-        match db
-            .run(move |conn| audit::insert_sealed(conn, &events))
-            .await
-        {
-            Ok(_) => {
-                if failures > 0 {
-                    log::info!(target: "auth_core::audit", "audit events written again after {failures} failed attempts");
-                }
-                // The database task has finished with its clone, so this is normally the last one.
-                return Arc::try_unwrap(batch).ok().map(SealedBatch::into_buffer);
-            }
-            Err(error) => {
-                if failures == 0 {
-                    log::warn!(target: "auth_core::audit", "audit events not written ({error}); retrying, {} kept", batch.len());
-                }
-                failures += 1;
-                actix_web::rt::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
         }
     }
 }

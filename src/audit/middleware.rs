@@ -22,8 +22,6 @@ use crate::db::audit::AuditEventRef;
 use crate::error::ApiError;
 use crate::http::request_id::RequestId;
 
-const MAX_USER_AGENT: usize = 512;
-
 fn audited(path: &str) -> bool {
     let api = path.starts_with("/api/")
         && path != "/api/auth/health"
@@ -57,10 +55,9 @@ impl Captured {
     }
 }
 
-/// The user agent as stored: visible ASCII (what `to_str` accepts), at most [`MAX_USER_AGENT`].
+/// The user agent when it is visible ASCII (what `to_str` accepts); the log bounds its length.
 fn user_agent(value: &HeaderValue) -> Option<&str> {
-    let ua = value.to_str().ok()?;
-    Some(ua.get(..MAX_USER_AGENT).unwrap_or(ua))
+    value.to_str().ok()
 }
 
 pub async fn record(

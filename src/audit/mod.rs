@@ -1,6 +1,8 @@
 //! The audit trail: one event per authenticated request and per authentication failure, recorded by
 //! a middleware, queued in memory and written in batches off the request path.
 
+pub mod batch_writer;
+pub mod limits;
 pub mod log;
 pub mod middleware;
 pub mod retention;
@@ -15,6 +17,7 @@ pub struct AuditNote {
     /// Email of the signed-in (or signing-in) administrator.
     pub admin: Option<String>,
     pub reason: Option<&'static str>,
+    /// Stored with the administrator's email, cut to [`limits::DETAIL`] bytes when recorded.
     pub detail: Option<String>,
 }
 

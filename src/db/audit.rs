@@ -1,5 +1,7 @@
 //! Writing and pruning the audit trail.
 
+use std::ops::Range;
+
 use diesel::prelude::*;
 
 use super::schema::audit_events;
@@ -91,12 +93,13 @@ impl BatchFormat {
 const JSONB_HEADER_ROOM: usize = 9;
 
 /// Events encoded as they are recorded, ready to be sealed into one statement's parameter: an
-/// array of rows, each row an array in the column order of the insert statements below.
+/// array of rows, each row an array in the column order of the insert statements below. Where each
+/// row lies is kept, so that a batch the database refuses can be split to find the row it refuses.
 #[derive(Debug)]
 pub struct EncodedBatch {
     format: BatchFormat,
     bytes: Vec<u8>,
-    events: usize,
+    rows: Vec<Range<usize>>,
 }
 
 impl EncodedBatch {
@@ -111,31 +114,44 @@ impl EncodedBatch {
         Self {
             format,
             bytes: buffer,
-            events: 0,
+            rows: Vec::new(),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.events
+        self.rows.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events == 0
+        self.rows.is_empty()
     }
 
     /// Appends one event.
     pub fn push(&mut self, event: &AuditEventRef<'_>) {
+        let start = self.start_row();
         match self.format {
             BatchFormat::SqliteJsonb => jsonb::push_array(&mut self.bytes, &jsonb_row(event)),
+            // Writing plain strings, integers and nulls into a Vec cannot fail.
             BatchFormat::JsonText => {
-                if self.events > 0 {
-                    self.bytes.push(b',');
-                }
-                // Writing plain strings, integers and nulls into a Vec cannot fail.
                 let _ = serde_json::to_writer(&mut self.bytes, &JsonRow::from(event));
             }
         }
-        self.events += 1;
+        self.rows.push(start..self.bytes.len());
+    }
+
+    /// Appends one row encoded by another batch of the same format.
+    fn push_encoded(&mut self, row: &[u8]) {
+        let start = self.start_row();
+        self.bytes.extend_from_slice(row);
+        self.rows.push(start..self.bytes.len());
+    }
+
+    /// Where the next row begins (after the separator JSON text needs).
+    fn start_row(&mut self) -> usize {
+        if self.format == BatchFormat::JsonText && !self.rows.is_empty() {
+            self.bytes.push(b',');
+        }
+        self.bytes.len()
     }
 
     /// Closes the array: no event can be added after this.
@@ -153,33 +169,91 @@ impl EncodedBatch {
             format: self.format,
             bytes: self.bytes,
             start,
-            events: self.events,
+            rows: self.rows,
         }
     }
 }
 
-/// A batch ready to insert; it can be inserted again after a failure.
+/// A batch ready to insert; it can be inserted again after a failure, or split.
 #[derive(Debug)]
 pub struct SealedBatch {
     format: BatchFormat,
     bytes: Vec<u8>,
     start: usize,
-    events: usize,
+    rows: Vec<Range<usize>>,
 }
 
 impl SealedBatch {
     pub fn len(&self) -> usize {
-        self.events
+        self.rows.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events == 0
+        self.rows.is_empty()
     }
 
     /// The buffer, for the next batch.
     pub fn into_buffer(self) -> Vec<u8> {
         self.bytes
     }
+
+    /// The first half of the rows and the rest, as two batches (copies; for finding the row a
+    /// database refuses, which is rare).
+    pub fn split(&self) -> (SealedBatch, SealedBatch) {
+        let middle = self.rows.len() / 2;
+        (self.part(0..middle), self.part(middle..self.rows.len()))
+    }
+
+    fn part(&self, rows: Range<usize>) -> SealedBatch {
+        let mut batch = EncodedBatch::new(self.format, Vec::new());
+        for row in &self.rows[rows] {
+            batch.push_encoded(&self.bytes[row.clone()]);
+        }
+        batch.seal()
+    }
+
+    /// The events, decoded again (for the reduced form of a refused event). `None` for a row this
+    /// module did not encode, which cannot happen.
+    pub fn events(&self) -> Vec<Option<NewAuditEvent>> {
+        self.rows
+            .iter()
+            .map(|row| {
+                let row = &self.bytes[row.clone()];
+                let values = match self.format {
+                    BatchFormat::SqliteJsonb => jsonb::read_array(row),
+                    BatchFormat::JsonText => serde_json::from_slice(row).ok(),
+                };
+                values.and_then(decode_row)
+            })
+            .collect()
+    }
+}
+
+/// One row (as [`jsonb_row`] or [`JsonRow`] wrote it) as the event it holds.
+fn decode_row(row: Vec<serde_json::Value>) -> Option<NewAuditEvent> {
+    let [occurred_at, request_id, principal_type, user_id, organization_id, session_id, method, path, route, status, duration_us, client_ip, user_agent, reason, detail] =
+        <[serde_json::Value; 15]>::try_from(row).ok()?;
+    let text = |value: serde_json::Value| match value {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    };
+    Some(NewAuditEvent {
+        occurred_at: occurred_at.as_i64()?,
+        request_id: text(request_id),
+        principal_type: text(principal_type)?,
+        user_id: text(user_id),
+        organization_id: text(organization_id),
+        session_id: text(session_id),
+        method: text(method)?,
+        path: text(path)?,
+        route: text(route),
+        status: i32::try_from(status.as_i64()?).ok()?,
+        duration_us: duration_us.as_i64()?,
+        client_ip: text(client_ip),
+        user_agent: text(user_agent),
+        reason: text(reason),
+        detail: text(detail),
+    })
 }
 
 /// Inserts a batch in one statement.
@@ -341,4 +415,70 @@ pub fn delete_older_than(
     diesel::delete(audit_events::table.filter(audit_events::id.eq_any(ids)))
         .execute(conn)
         .map_err(DbError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: usize) -> NewAuditEvent {
+        let text = ["plain", "quote \" \\ ünï ✓", "nul \0 inside", ""][i % 4].to_owned();
+        NewAuditEvent {
+            occurred_at: i64::MIN + i64::try_from(i).unwrap_or_default(),
+            request_id: i.is_multiple_of(2).then(|| text.clone()),
+            principal_type: "anonymous".into(),
+            user_id: None,
+            organization_id: Some(format!("org_{i}")),
+            session_id: None,
+            method: "GET".into(),
+            path: format!("/api/{i}/{}", "x".repeat(i * 50)),
+            route: None,
+            status: 401,
+            duration_us: i64::MAX,
+            client_ip: Some("::1".into()),
+            user_agent: Some(text.clone()),
+            reason: Some("session-token-missing".into()),
+            detail: Some(text),
+        }
+    }
+
+    fn sealed(format: BatchFormat, events: &[NewAuditEvent]) -> SealedBatch {
+        let mut batch = EncodedBatch::new(format, Vec::new());
+        for e in events {
+            batch.push(&e.as_ref());
+        }
+        batch.seal()
+    }
+
+    /// A batch splits into halves that hold exactly its rows, in order, and each half is a
+    /// well-formed batch of its own (split again, down to single rows), in both formats.
+    #[test]
+    fn split_halves_hold_the_rows_in_order() {
+        let events: Vec<NewAuditEvent> = (0..7).map(event).collect();
+        for format in [BatchFormat::SqliteJsonb, BatchFormat::JsonText] {
+            let batch = sealed(format, &events);
+            let decoded: Vec<Option<NewAuditEvent>> = events.iter().cloned().map(Some).collect();
+            assert_eq!(batch.events(), decoded, "{format:?}");
+            let (first, second) = batch.split();
+            assert_eq!((first.len(), second.len()), (3, 4));
+            assert_eq!(first.events(), decoded[..3], "{format:?}");
+            assert_eq!(second.events(), decoded[3..], "{format:?}");
+            let (one, rest) = first.split();
+            assert_eq!(one.events(), decoded[..1]);
+            assert_eq!(rest.events(), decoded[1..3]);
+            // A part is encoded exactly as a batch of its events would be.
+            assert_eq!(
+                second.into_buffer()[..],
+                sealed(format, &events[3..]).into_buffer()[..]
+            );
+            if format == BatchFormat::JsonText {
+                let (_, rest) = batch.split();
+                let text = String::from_utf8(rest.into_buffer()).unwrap_or_default();
+                assert!(
+                    serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+                    "{text}"
+                );
+            }
+        }
+    }
 }

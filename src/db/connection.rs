@@ -83,6 +83,9 @@ impl r2d2::ManageConnection for ConnectionManager {
         conn.ping().map_err(r2d2::Error::QueryError)
     }
 
+    /// True for a connection whose transaction could not be closed (a connection lost mid-
+    /// transaction ends up so): r2d2 then closes it instead of pooling it. A connection lost
+    /// outside a transaction is caught by the ping on check-out (see `Db::open`).
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         conn.is_broken()
     }

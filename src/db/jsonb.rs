@@ -145,6 +145,57 @@ pub fn write_array_header(out: &mut [u8], room: usize) -> usize {
     start
 }
 
+/// Reads back one array written by [`push_array`] (integers, strings and nulls), or `None` for
+/// anything else. Only the audit writer's rare path uses it: the reduced form of an event the
+/// database refused is made from the event's encoded row.
+pub fn read_array(bytes: &[u8]) -> Option<Vec<serde_json::Value>> {
+    let (ARRAY, mut items, []) = read_element(bytes)? else {
+        return None;
+    };
+    let mut values = Vec::new();
+    while !items.is_empty() {
+        let (kind, payload, rest) = read_element(items)?;
+        let text = || std::str::from_utf8(payload).ok();
+        values.push(match kind {
+            NULL => serde_json::Value::Null,
+            INT => serde_json::Value::from(text()?.parse::<i64>().ok()?),
+            TEXT_RAW => serde_json::Value::from(text()?),
+            _ => return None,
+        });
+        items = rest;
+    }
+    Some(values)
+}
+
+/// The first element of `bytes`: its type, its payload, and the bytes after it.
+fn read_element(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&header, rest) = bytes.split_first()?;
+    let (size, rest) = match header >> 4 {
+        size @ 0..=11 => (usize::from(size), rest),
+        12 => {
+            let (size, rest) = rest.split_first_chunk::<1>()?;
+            (usize::from(size[0]), rest)
+        }
+        13 => {
+            let (size, rest) = rest.split_first_chunk::<2>()?;
+            (usize::from(u16::from_be_bytes(*size)), rest)
+        }
+        14 => {
+            let (size, rest) = rest.split_first_chunk::<4>()?;
+            (usize::try_from(u32::from_be_bytes(*size)).ok()?, rest)
+        }
+        _ => {
+            let (size, rest) = rest.split_first_chunk::<8>()?;
+            (usize::try_from(u64::from_be_bytes(*size)).ok()?, rest)
+        }
+    };
+    if rest.len() < size {
+        return None;
+    }
+    let (payload, rest) = rest.split_at(size);
+    Some((header & 0x0f, payload, rest))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -159,6 +210,36 @@ mod tests {
         let start = write_array_header(&mut out, 9);
         out.drain(..start);
         out
+    }
+
+    #[test]
+    fn rows_read_back_as_written_and_anything_else_is_refused() {
+        let long = "ü".repeat(40_000);
+        let mut row = Vec::new();
+        push_array(
+            &mut row,
+            &[
+                Value::int(i64::MIN),
+                Value::Null,
+                Value::text(""),
+                Value::text(&long),
+            ],
+        );
+        assert_eq!(
+            read_array(&row),
+            Some(vec![
+                serde_json::Value::from(i64::MIN),
+                serde_json::Value::Null,
+                serde_json::Value::from(""),
+                serde_json::Value::from(long.as_str()),
+            ])
+        );
+        assert_eq!(read_array(&row[..row.len() - 1]), None, "truncated");
+        let mut trailing = row.clone();
+        trailing.push(0);
+        assert_eq!(read_array(&trailing), None, "trailing bytes");
+        assert_eq!(read_array(&[0x00]), None, "not an array");
+        assert_eq!(read_array(&[]), None);
     }
 
     #[test]

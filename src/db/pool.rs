@@ -59,6 +59,13 @@ impl Db {
             // Connections are opened on demand, so start-up never waits on the database.
             .min_idle(Some(0))
             .connection_timeout(settings.acquire_timeout)
+            // A connection the server closed while it sat idle (failover, restart,
+            // `pg_terminate_backend`) fails this ping at once (libpq reads the pending FATAL or
+            // finds the socket closed; no round trip is waited for) and is replaced, so work
+            // never starts on it. Diesel's `is_broken`, checked on return, only sees a broken
+            // transaction, not a dead socket. r2d2's default, stated because the rule above
+            // depends on it.
+            .test_on_check_out(true)
             .error_handler(Box::new(WarnOnConnectError))
             .build_unchecked(manager);
         Ok(Self {

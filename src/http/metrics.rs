@@ -48,6 +48,8 @@ pub struct Gauges {
     pub jwks_fetch_failures: u64,
     pub audit_queue_depth: usize,
     pub audit_dropped: u64,
+    pub audit_reduced: u64,
+    pub audit_rejected: u64,
     pub db_connections: u32,
     pub db_idle_connections: u32,
 }
@@ -147,7 +149,7 @@ impl Metrics {
                 label(event_type)
             );
         }
-        let scalars: [(&str, &str, &str, String); 6] = [
+        let scalars: [(&str, &str, &str, String); 8] = [
             (
                 "auth_core_jwks_fetches_total",
                 "counter",
@@ -171,6 +173,18 @@ impl Metrics {
                 "counter",
                 "Audit events dropped because the queue was full.",
                 gauges.audit_dropped.to_string(),
+            ),
+            (
+                "auth_core_audit_reduced_events_total",
+                "counter",
+                "Audit events the database refused as recorded, written in a reduced form.",
+                gauges.audit_reduced.to_string(),
+            ),
+            (
+                "auth_core_audit_rejected_events_total",
+                "counter",
+                "Audit events the database refused even in the reduced form: not written.",
+                gauges.audit_rejected.to_string(),
             ),
             (
                 "auth_core_db_pool_connections",

@@ -1,0 +1,164 @@
+//! Writing one batch of the audit trail, so that no event can hold back the others.
+//!
+//! - While the database is unavailable ([`DbError::is_unavailable`]: no connection, a connection
+//!   lost under the statement, a locked SQLite file) the batch is kept and tried again with backoff:
+//!   nothing is lost and nothing is written twice.
+//! - Any other failure is a refusal of something in the batch: the batch is halved until the
+//!   refused events stand alone (the others are written, in order), and each refused event is
+//!   written in a reduced form ([`limits::reduced`]); if even that is refused, the event is counted as
+//!   rejected and logged without its contents.
+//!
+//! Capture bounds every field (`audit::limits`), so refusals should not happen at all; this is what
+//! keeps the trail moving if one does (a constraint added by an operator, a field the bounds missed).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::limits::{self, fit};
+use super::log::LogThrottle;
+use crate::db::audit::{self, BatchFormat, EncodedBatch, SealedBatch};
+use crate::db::{Db, DbError};
+
+/// Events the database refused as recorded, by what became of them.
+#[derive(Default)]
+pub struct Refusals {
+    reduced: AtomicU64,
+    rejected: AtomicU64,
+    // One throttle per message, so that a batch's warning cannot silence the error of the event
+    // it then rejects.
+    refused_logged: LogThrottle,
+    reduced_logged: LogThrottle,
+    rejected_logged: LogThrottle,
+}
+
+impl Refusals {
+    /// Events written in the reduced form.
+    pub fn reduced(&self) -> u64 {
+        self.reduced.load(Ordering::Relaxed)
+    }
+
+    /// Events not written at all.
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+}
+
+/// Writes `batch`; hands back its buffer for the next batch when it was written whole.
+pub async fn write(db: &Db, batch: SealedBatch, refusals: &Refusals) -> Option<Vec<u8>> {
+    match insert(db, Arc::new(batch)).await {
+        // The database task has finished with its clone, so this is normally the last one.
+        Ok(batch) => Arc::try_unwrap(batch).ok().map(SealedBatch::into_buffer),
+        Err((batch, error)) => {
+            if refusals.refused_logged.ready() {
+                log::warn!(target: "auth_core::audit", "a batch of {} audit events was refused ({}); writing the others and isolating the refused ones", batch.len(), short(&error));
+            }
+            isolate(db, batch, refusals).await;
+            None
+        }
+    }
+}
+
+/// Writes every event of a refused batch that the database accepts, halving the batch until each
+/// refused event stands alone; those are reduced or rejected. Halves are written in order, so ids
+/// still follow recording order. A batch of n events with one refused costs about 2·log2(n)
+/// statements.
+async fn isolate(db: &Db, refused: Arc<SealedBatch>, refusals: &Refusals) {
+    // The parts still to write, the next one last.
+    let mut parts = Vec::new();
+    let mut refused = Some(refused);
+    loop {
+        if let Some(part) = refused.take() {
+            if part.len() > 1 {
+                let (first, second) = part.split();
+                parts.push(Arc::new(second));
+                parts.push(Arc::new(first));
+            } else {
+                reduce_or_reject(db, &part, refusals).await;
+            }
+        }
+        let Some(part) = parts.pop() else {
+            return;
+        };
+        if let Err((part, _)) = insert(db, part).await {
+            refused = Some(part);
+        }
+    }
+}
+
+/// Writes the reduced form of each event in `refused` (one, in practice), or counts it rejected.
+async fn reduce_or_reject(db: &Db, refused: &SealedBatch, refusals: &Refusals) {
+    for event in refused.events() {
+        // `None`: the event could not be decoded to reduce it (it was encoded here, so this does not
+        // happen); `Some`: the database refused the reduced form too.
+        let outcome: Result<(), Option<DbError>> = match &event {
+            Some(event) => {
+                let format = BatchFormat::for_backend(db.backend());
+                let mut batch = EncodedBatch::new(format, Vec::new());
+                batch.push(&limits::reduced(&event.as_ref()).as_ref());
+                match insert(db, Arc::new(batch.seal())).await {
+                    Ok(_) => Ok(()),
+                    Err((_, error)) => Err(Some(error)),
+                }
+            }
+            None => Err(None),
+        };
+        let path = event.as_ref().map_or("?", |e| e.path.as_str());
+        // A short prefix of the path only: the rest of the event may hold what a client sent.
+        let path = fit(path, 32);
+        match outcome {
+            Ok(()) => {
+                let n = refusals.reduced.fetch_add(1, Ordering::Relaxed) + 1;
+                if refusals.reduced_logged.ready() {
+                    log::warn!(target: "auth_core::audit", "an audit event ({path:?}) was refused as recorded and written reduced; {n} so far");
+                }
+            }
+            Err(error) => {
+                let n = refusals.rejected.fetch_add(1, Ordering::Relaxed) + 1;
+                if refusals.rejected_logged.ready() {
+                    let why = error
+                        .as_ref()
+                        .map_or_else(|| "undecodable".to_owned(), short);
+                    log::error!(target: "auth_core::audit", "an audit event ({path:?}) was refused even reduced ({why}) and is not written; {n} rejected so far");
+                }
+            }
+        }
+    }
+}
+
+type Refused = (Arc<SealedBatch>, DbError);
+
+/// Inserts `batch`, retrying with backoff (up to 5 s between attempts) while the database is
+/// unavailable; hands back the batch either way, with the error when it was refused.
+async fn insert(db: &Db, batch: Arc<SealedBatch>) -> Result<Arc<SealedBatch>, Refused> {
+    let mut wait = Duration::from_millis(100);
+    let mut failures = 0u32;
+    loop {
+        let events = batch.clone();
+        match db
+            .run(move |conn| audit::insert_sealed(conn, &events))
+            .await
+        {
+            Ok(_) => {
+                if failures > 0 {
+                    log::info!(target: "auth_core::audit", "audit events written again after {failures} failed attempts");
+                }
+                return Ok(batch);
+            }
+            Err(error) if error.is_unavailable() => {
+                if failures == 0 {
+                    log::warn!(target: "auth_core::audit", "audit events not written ({}); retrying, {} kept", short(&error), batch.len());
+                }
+                failures += 1;
+                actix_web::rt::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(error) => return Err((batch, error)),
+        }
+    }
+}
+
+/// An error as logged: one line, bounded (a database's message may quote what it refused).
+fn short(error: &DbError) -> String {
+    fit(&error.to_string(), 200).into_owned()
+}
