@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod check;
+pub mod healthcheck;
 
 use std::path::PathBuf;
 
@@ -45,6 +46,19 @@ pub enum Command {
         #[command(subcommand)]
         command: WebhooksCommand,
     },
+    /// GET the liveness route and exit 0 when it answers 200, else 1 (for container health checks).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// URL to probe (http only). Default: /healthz on server.bind, a 0.0.0.0 or [::] host probed on
+    /// loopback.
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+    /// Seconds each step (connect, send, answer) may take.
+    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]
