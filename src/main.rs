@@ -38,6 +38,8 @@ enum Failure {
     UnknownKey(String),
     #[error("{0}")]
     Admin(#[from] auth_core::cli::admin::AdminCliError),
+    #[error("{0}")]
+    Backup(#[from] auth_core::cli::backup::BackupError),
     #[error("unhealthy: {0}")]
     Healthcheck(#[from] auth_core::cli::healthcheck::HealthcheckError),
 }
@@ -85,6 +87,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             command: WebhooksCommand::Reprocess { svix_id, failed },
         } => reprocess(&settings, svix_id, failed),
         Command::Healthcheck(args) => healthcheck(&settings, args),
+        Command::Backup { path } => {
+            let written = auth_core::cli::backup::run(&settings.database, &path)?;
+            println!(
+                "backup written to {} ({} bytes, integrity ok)",
+                written.path.display(),
+                written.bytes
+            );
+            Ok(())
+        }
         Command::Check => {
             let report = check::run(&settings);
             print!("{}", report.text);

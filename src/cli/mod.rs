@@ -1,6 +1,7 @@
 //! The `auth-core` command line: argument definitions and one module per subcommand.
 
 pub mod admin;
+pub mod backup;
 pub mod check;
 pub mod healthcheck;
 
@@ -45,6 +46,13 @@ pub enum Command {
     Webhooks {
         #[command(subcommand)]
         command: WebhooksCommand,
+    },
+    /// Copy the embedded SQLite database to PATH while the server runs (on PostgreSQL: print the
+    /// pg_dump command to use).
+    Backup {
+        /// The file to write; it must not exist.
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
     },
     /// GET the liveness route and exit 0 when it answers 200, else 1 (for container health checks).
     Healthcheck(HealthcheckArgs),
