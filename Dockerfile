@@ -55,7 +55,7 @@ ENV AUTH_CORE__SERVER__BIND=0.0.0.0:8000 \
     AUTH_CORE__LOG__FORMAT=json
 VOLUME ["/data"]
 WORKDIR /data
-USER auth-core:auth-core
+USER 10001:10001
 EXPOSE 8000
 # The binary probes /healthz on its own bind address (auth-core healthcheck): no curl in the image.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 \

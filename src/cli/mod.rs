@@ -9,10 +9,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `auth-core --version`: the package version and the commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("AUTH_CORE_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "auth-core",
-    version,
+    version = VERSION,
     about = "Clerk authentication, tenant scoping and user sync in front of your backend"
 )]
 pub struct Cli {
