@@ -14,9 +14,10 @@ use std::process::Command;
 
 use auth_core::cli::healthcheck::LIVENESS_PATH;
 use auth_core::cli::Cli;
-use auth_core::settings::{env_name, CONFIG_FILE_ENV, DEFAULTS_TOML};
+use auth_core::settings::{env_name, CONFIG_FILE_ENV};
 use clap::CommandFactory;
 use common::binary::{run, RunningServer, BIN};
+use common::settings_keys::settings_keys;
 use common::TestDb;
 
 fn repo_file(path: &str) -> String {
@@ -317,20 +318,6 @@ fn runtime_image_installs_exactly_the_libraries_the_binary_links() {
 
 // ---------------------------------------------------------------------------------------------
 // Names the deployment files share with the code
-
-/// Every `section.key` of Settings.toml.
-fn settings_keys() -> Vec<String> {
-    let mut section = String::new();
-    let mut keys = Vec::new();
-    for line in DEFAULTS_TOML.lines().map(str::trim) {
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            section = name.to_owned();
-        } else if let Some((key, _)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
-            keys.push(format!("{section}.{}", key.trim()));
-        }
-    }
-    keys
-}
 
 /// An environment variable the binary reads: a setting's name, or the override file's.
 fn assert_known_variable(name: &str, file: &str) {

@@ -9,8 +9,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use auth_core::clerk::reason::Reason;
-use auth_core::settings::{env_name, DEFAULTS_TOML};
+use auth_core::settings::env_name;
 use common::binary::run;
+use common::settings_keys::settings_keys;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -32,22 +33,6 @@ fn first_cells(markdown: &str) -> BTreeSet<String> {
         .filter_map(|l| l.split(" |").next())
         .map(|cell| cell.trim().trim_matches('`').to_owned())
         .collect()
-}
-
-/// Every `section.key` of Settings.toml.
-fn settings_keys() -> BTreeSet<String> {
-    let mut section = String::new();
-    let mut keys = BTreeSet::new();
-    for line in DEFAULTS_TOML.lines().map(str::trim) {
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            section = name.to_owned();
-        } else if !line.starts_with('#') {
-            if let Some((key, _)) = line.split_once('=') {
-                keys.insert(format!("{section}.{}", key.trim()));
-            }
-        }
-    }
-    keys
 }
 
 #[test]

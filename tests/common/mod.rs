@@ -6,6 +6,7 @@ pub mod admin;
 pub mod binary;
 pub mod clerk;
 pub mod embedded;
+pub mod settings_keys;
 pub mod webhooks;
 
 use std::collections::HashMap;
