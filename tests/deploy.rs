@@ -125,7 +125,7 @@ const IN_BOOKWORM_SLIM: &[(&str, &str)] = &[
     ),
     (
         "libgcc-s1",
-        "the unwinder Rust links: a dependency of libc6's compiler runtime, Essential",
+        "the unwinder Rust links for panics: libc6 depends on it",
     ),
     (
         "libcom-err2",
@@ -382,6 +382,27 @@ fn dockerfile_names_what_the_binary_knows() {
     assert_eq!(bind, "0.0.0.0:8000");
     assert_eq!(find("EXPOSE ")[0], "EXPOSE 8000");
     assert_eq!(find("VOLUME ")[0], r#"VOLUME ["/data"]"#);
+    // The lockfile's versions, exactly: what the tests ran against is what the image ships.
+    let build = &stages[0].1;
+    assert!(
+        build
+            .iter()
+            .any(|i| i.starts_with("RUN ") && i.contains("cargo build --release --locked")),
+        "the build stage builds with --locked"
+    );
+    // Local state and secrets never reach the builder (nor a layer of the build stage).
+    let ignored: Vec<String> = repo_file(".dockerignore")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    for must in [".env", ".git", "/target", "/data", "/Settings.local.toml"] {
+        assert!(
+            ignored.iter().any(|l| l == must),
+            ".dockerignore lacks {must}"
+        );
+    }
     let user = find("USER ")[0];
     assert!(!user.contains("root") && !user.ends_with(" 0"), "{user}");
 }
