@@ -38,6 +38,10 @@ enum Failure {
     UnknownKey(String),
     #[error("{0}")]
     Admin(#[from] auth_core::cli::admin::AdminCliError),
+    #[error("{0}")]
+    Backup(#[from] auth_core::cli::backup::BackupError),
+    #[error("unhealthy: {0}")]
+    Healthcheck(#[from] auth_core::cli::healthcheck::HealthcheckError),
 }
 
 impl Failure {
@@ -53,11 +57,14 @@ impl Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Container engines read a health check's exit code as 0 healthy, 1 unhealthy (2 is reserved):
+    // whatever stops the probe, settings included, is "unhealthy".
+    let is_probe = matches!(cli.command, Some(Command::Healthcheck(_)));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("auth-core: {failure}");
-            ExitCode::from(failure.exit_code())
+            ExitCode::from(if is_probe { 1 } else { failure.exit_code() })
         }
     }
 }
@@ -79,6 +86,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Webhooks {
             command: WebhooksCommand::Reprocess { svix_id, failed },
         } => reprocess(&settings, svix_id, failed),
+        Command::Healthcheck(args) => healthcheck(&settings, args),
+        Command::Backup { path } => {
+            let written = auth_core::cli::backup::run(&settings.database, &path)?;
+            println!(
+                "backup written to {} ({} bytes, integrity ok)",
+                written.path.display(),
+                written.bytes
+            );
+            Ok(())
+        }
         Command::Check => {
             let report = check::run(&settings);
             print!("{}", report.text);
@@ -138,6 +155,17 @@ fn serve(settings: Settings, args: ServeArgs) -> Result<(), Failure> {
         log::info!("stopped");
         Ok(())
     })
+}
+
+fn healthcheck(settings: &Settings, args: auth_core::cli::HealthcheckArgs) -> Result<(), Failure> {
+    use auth_core::cli::healthcheck::{probe, Target};
+    let target = match &args.url {
+        Some(url) => Target::from_url(url)?,
+        None => Target::from_bind(&settings.server.bind)?,
+    };
+    probe(&target, std::time::Duration::from_secs(args.timeout_secs))?;
+    println!("healthy: {}", target.url);
+    Ok(())
 }
 
 fn migrate(settings: &Settings) -> Result<(), Failure> {

@@ -1,16 +1,26 @@
 //! The `auth-core` command line: argument definitions and one module per subcommand.
 
 pub mod admin;
+pub mod backup;
 pub mod check;
+pub mod healthcheck;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `auth-core --version`: the package version and the commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("AUTH_CORE_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "auth-core",
-    version,
+    version = VERSION,
     about = "Clerk authentication, tenant scoping and user sync in front of your backend"
 )]
 pub struct Cli {
@@ -45,6 +55,26 @@ pub enum Command {
         #[command(subcommand)]
         command: WebhooksCommand,
     },
+    /// Copy the embedded SQLite database to PATH while the server runs (on PostgreSQL: print the
+    /// pg_dump command to use).
+    Backup {
+        /// The file to write; it must not exist.
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
+    /// GET the liveness route and exit 0 when it answers 200, else 1 (for container health checks).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// URL to probe (http only). Default: /healthz on server.bind, a 0.0.0.0 or [::] host probed on
+    /// loopback.
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+    /// Seconds each step (connect, send, answer) may take.
+    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ pub mod binary;
 pub mod clerk;
 pub mod embedded;
 pub mod replay;
+pub mod settings_keys;
 pub mod webhooks;
 
 use std::collections::HashMap;
