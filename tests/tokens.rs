@@ -51,6 +51,23 @@ async fn setup_with(db: TestDb, backend_api: bool) -> Setup {
     }
 }
 
+/// An app on SQLite verifying with a fresh JWKS stand-in, with `extra` settings; the stand-in and
+/// the database live as long as the returned values.
+async fn verifying_with(extra: &[(&str, &str)]) -> (TestApp, ClerkStandIn, TestDb) {
+    let clerk = ClerkStandIn::start(&["a"]);
+    let jwks = clerk.jwks_url();
+    let db = TestDb::sqlite();
+    let mut env = vec![
+        ("CLERK_JWKS_URL", jwks.as_str()),
+        ("CLERK_AUTHORIZED_PARTIES", APP_ORIGIN),
+        ("AUTH_CORE__AUTH__ISSUER", ISSUER),
+    ];
+    env.extend_from_slice(extra);
+    let (clock, _handle) = Clock::manual(NOW_S * 1000);
+    let app = TestApp::spawn_with_clock(db.settings(&env), clock).await;
+    (app, clerk, db)
+}
+
 async fn setup() -> Setup {
     setup_with(TestDb::sqlite(), false).await
 }
@@ -116,20 +133,11 @@ async fn a_valid_token_reaches_the_handler() {
 /// carry none); stricter than Clerk, an `aud` of another type is refused rather than ignored.
 #[actix_web::test]
 async fn a_configured_audience_is_checked_as_clerk_checks_it() {
-    let clerk = ClerkStandIn::start(&["a"]);
-    let jwks = clerk.jwks_url();
-    let db = TestDb::sqlite();
-    let env = [
-        ("CLERK_JWKS_URL", jwks.as_str()),
-        ("CLERK_AUTHORIZED_PARTIES", APP_ORIGIN),
-        ("AUTH_CORE__AUTH__ISSUER", ISSUER),
-        (
-            "AUTH_CORE__AUTH__AUDIENCE",
-            " https://api.example.com ,billing,",
-        ),
-    ];
-    let (clock, _handle) = Clock::manual(NOW_S * 1000);
-    let app = TestApp::spawn_with_clock(db.settings(&env), clock).await;
+    let (app, _clerk, _db) = verifying_with(&[(
+        "AUTH_CORE__AUTH__AUDIENCE",
+        " https://api.example.com ,billing,",
+    )])
+    .await;
     let a = Minter::a();
     let accepted = [
         json!("https://api.example.com"),
@@ -212,17 +220,8 @@ async fn key_algorithms_unsigned_tokens_and_unexpected_audiences_are_refused() {
     assert_eq!(me_with(&s.app, &empty_aud).await.status, 200);
     assert_eq!(me_with(&s.app, &good).await.status, 200);
 
-    let clerk = ClerkStandIn::start(&["a"]);
-    let jwks = clerk.jwks_url();
-    let db = TestDb::sqlite();
-    let env = [
-        ("CLERK_JWKS_URL", jwks.as_str()),
-        ("CLERK_AUTHORIZED_PARTIES", APP_ORIGIN),
-        ("AUTH_CORE__AUTH__ISSUER", ISSUER),
-        ("AUTH_CORE__AUTH__ACCEPT_ANY_AUDIENCE", "true"),
-    ];
-    let (clock, _handle) = Clock::manual(NOW_S * 1000);
-    let accepting = TestApp::spawn_with_clock(db.settings(&env), clock).await;
+    let (accepting, _clerk, _db) =
+        verifying_with(&[("AUTH_CORE__AUTH__ACCEPT_ANY_AUDIENCE", "true")]).await;
     let res = me_with(&accepting, &with_aud).await;
     assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
 }
