@@ -26,6 +26,10 @@ use crate::settings::Secret;
 /// The spec's maximum `limit`.
 pub const MAX_PAGE_SIZE: u32 = 500;
 
+/// Offset pages overlap their predecessor by one row (to see that nothing moved), so a page must
+/// hold at least one row more.
+pub const MIN_PAGE_SIZE: u32 = 2;
+
 /// A page of 500 users with full metadata stays well below this; a larger body is refused rather
 /// than buffered.
 const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
@@ -53,7 +57,7 @@ pub enum ListingError {
 /// How pages are requested.
 #[derive(Debug, Clone, Copy)]
 pub struct ListingOptions {
-    /// Items per page, 1 to [`MAX_PAGE_SIZE`].
+    /// Items per page, [`MIN_PAGE_SIZE`] to [`MAX_PAGE_SIZE`].
     pub page_size: u32,
     /// Request starts per second at most (`--max-rps`); `None` for no limit.
     pub max_per_second: Option<u32>,
@@ -108,7 +112,7 @@ impl ListingClient {
         let path = base.path().trim_end_matches('/').to_owned();
         base.set_path(&format!("{path}/v1/"));
         let options = ListingOptions {
-            page_size: options.page_size.clamp(1, MAX_PAGE_SIZE),
+            page_size: options.page_size.clamp(MIN_PAGE_SIZE, MAX_PAGE_SIZE),
             ..options
         };
         Self {

@@ -1,0 +1,369 @@
+//! Backfill and reconcile from Clerk's Backend API (`auth-core sync`): every listed row applied through
+//! the webhooks' upserts, then the rows Clerk no longer has tombstoned.
+//!
+//! Invariants:
+//! - A page's rows, their `synced_at` mark and the run's checkpoint are written in one transaction:
+//!   a stopped run resumes after the last page applied, and nothing is applied twice.
+//! - Reconcile runs for a kind only after its listing was read to the end and could not have
+//!   skipped a row: the users' cursor walk came up with at least `/users/count` users; an offset
+//!   listing kept its `total_count` and each page began with the last row of the page before (it is
+//!   asked for from one row earlier). Otherwise nothing of that kind is tombstoned.
+//! - Reconcile tombstones only live rows that no listing confirmed since the run started, less
+//!   [`CLOCK_SKEW_ALLOWANCE`]: a row a webhook or a sign-in wrote during the run is kept.
+//! - Memory stays flat on real runs: a page at a time, the "seen" marks live in the database. A dry
+//!   run writes nothing, so it keeps the ids it saw in memory to count what reconcile would do.
+
+use std::collections::HashSet;
+
+use crate::clerk::listing::{ListingClient, ListingError};
+use crate::clock::Clock;
+use crate::db::reconcile;
+use crate::db::sync_runs::{self, RunStatus};
+use crate::db::{organizations, users, Db, DbError};
+
+use super::pages::{self, Page};
+use super::progress::{Counts, Kind, KindProgress, RunProgress};
+
+/// How far behind the clock of another instance (writing webhooks) may be: rows it wrote that
+/// recently before this run started are not tombstoned by it.
+pub const CLOCK_SKEW_ALLOWANCE_MS: i64 = 60_000;
+
+/// Rows tombstoned per transaction by reconcile.
+const RECONCILE_BATCH: i64 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("{0}")]
+    Db(#[from] DbError),
+    #[error("no unfinished sync run to resume")]
+    NothingToResume,
+    #[error("sync run {0} cannot be resumed: its checkpoint is unreadable ({1})")]
+    Checkpoint(i64, String),
+}
+
+/// What to do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub kinds: Vec<Kind>,
+    pub dry_run: bool,
+    /// Continue the newest unfinished run instead of starting one (its kinds, its start time).
+    pub resume: bool,
+    /// Recorded with the run ("cli", an administrator's email).
+    pub started_by: String,
+}
+
+/// Told of each step, for progress bars and logs.
+pub trait Observer {
+    fn update(&self, progress: &KindProgress);
+}
+
+/// Observes nothing.
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn update(&self, _: &KindProgress) {}
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// `None` for a dry run (nothing is recorded).
+    pub run_id: Option<i64>,
+    pub progress: RunProgress,
+}
+
+impl Report {
+    /// Each failed kind with its error.
+    pub fn failures(&self) -> Vec<(Kind, &str)> {
+        self.progress
+            .kinds
+            .iter()
+            .filter_map(|k| k.error.as_deref().map(|e| (k.kind, e)))
+            .collect()
+    }
+}
+
+pub struct Backfill<'a> {
+    pub db: &'a Db,
+    pub api: &'a ListingClient,
+    pub clock: &'a Clock,
+    pub observer: &'a dyn Observer,
+}
+
+/// Where one kind's walk is, between pages.
+struct Walk {
+    /// The kind's ids seen so far (dry runs only).
+    seen: Option<HashSet<String>>,
+}
+
+impl Backfill<'_> {
+    pub async fn run(&self, plan: &Plan) -> Result<Report, SyncError> {
+        let (run_id, mut progress) = self.open_run(plan).await?;
+        for index in 0..progress.kinds.len() {
+            let mut kind = progress.kinds[index].clone();
+            if kind.finished() {
+                continue;
+            }
+            kind.error = None;
+            let mut walk = Walk {
+                seen: plan.dry_run.then(HashSet::new),
+            };
+            let outcome = self
+                .list(run_id, &mut progress, &mut kind, &mut walk)
+                .await;
+            if let Err(error) = outcome {
+                kind.error = Some(error);
+            } else if kind.not_reconciled.is_none() {
+                self.reconcile(run_id, &mut progress, &mut kind, &walk)
+                    .await?;
+            }
+            progress.kinds[index] = kind.clone();
+            self.observer.update(&kind);
+        }
+        if let Some(id) = run_id {
+            let status = if progress.failed() {
+                RunStatus::Failed
+            } else {
+                RunStatus::Completed
+            };
+            let json = progress.to_json();
+            let now = self.clock.now_ms();
+            self.db
+                .run(move |conn| sync_runs::finish(conn, id, status, &json, now))
+                .await?;
+        }
+        Ok(Report { run_id, progress })
+    }
+
+    async fn open_run(&self, plan: &Plan) -> Result<(Option<i64>, RunProgress), SyncError> {
+        let now = self.clock.now_ms();
+        if plan.resume {
+            let run = self
+                .db
+                .run(sync_runs::latest_unfinished)
+                .await?
+                .ok_or(SyncError::NothingToResume)?;
+            let progress: RunProgress = serde_json::from_str(&run.progress)
+                .map_err(|e| SyncError::Checkpoint(run.id, e.to_string()))?;
+            let id = run.id;
+            self.db
+                .run(move |conn| sync_runs::reopen(conn, id, now))
+                .await?;
+            return Ok((Some(id), progress));
+        }
+        let progress = RunProgress::new(now, &plan.kinds);
+        if plan.dry_run {
+            return Ok((None, progress));
+        }
+        let (by, kinds, json) = (
+            plan.started_by.clone(),
+            progress.kind_names(),
+            progress.to_json(),
+        );
+        let id = self
+            .db
+            .run(move |conn| sync_runs::start(conn, &by, &kinds, &json, now))
+            .await?;
+        Ok((Some(id), progress))
+    }
+
+    /// Reads the kind's listing to its end (or first failure), applying each page.
+    async fn list(
+        &self,
+        run_id: Option<i64>,
+        run: &mut RunProgress,
+        kind: &mut KindProgress,
+        walk: &mut Walk,
+    ) -> Result<(), String> {
+        let page_size = u64::from(self.api.page_size());
+        while !kind.listed_all {
+            let (mut page, total) = self.fetch(kind).await.map_err(|e| e.to_string())?;
+            // A page shorter than asked for ends the listing.
+            let full = page.len() as u64 >= page_size;
+            // Offset listings are asked for from one row back: that row must be the last one read.
+            if kind.kind != Kind::Users && kind.listed > 0 {
+                let first = page.versions().first().map(|(id, _)| id.clone());
+                if first.is_some() && first == kind.last_id {
+                    page.skip_first(1);
+                } else {
+                    kind.not_reconciled
+                        .get_or_insert_with(|| "the listing moved while it was read".to_owned());
+                }
+            }
+            if let (Some(before), Some(now)) = (kind.total, total) {
+                if kind.kind != Kind::Users && before != now {
+                    kind.not_reconciled.get_or_insert_with(|| {
+                        format!("total_count changed from {before} to {now} while listing")
+                    });
+                }
+            }
+            kind.total = total.or(kind.total);
+            kind.listed += page.len() as u64;
+            if let Some((id, _)) = page.versions().last() {
+                kind.last_id = Some(id.clone());
+            }
+            kind.listed_all = !full;
+            let counts = self
+                .apply(run_id, run, kind, page, walk)
+                .await
+                .map_err(|e| e.to_string())?;
+            kind.counts.add(counts);
+            self.observer.update(kind);
+        }
+        self.check_complete(kind)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// The next page of the kind's listing, and the listing's size when known.
+    async fn fetch(&self, kind: &KindProgress) -> Result<(Page, Option<u64>), ListingError> {
+        let from = kind.listed.saturating_sub(1);
+        match kind.kind {
+            Kind::Users => {
+                let total = match kind.total {
+                    Some(total) => Some(total),
+                    None => Some(self.api.user_count().await?),
+                };
+                let users = self.api.users_after(kind.last_id.as_deref()).await?;
+                Ok((Page::Users(users), total))
+            }
+            Kind::Organizations => {
+                let page = self.api.organizations_at(from).await?;
+                Ok((Page::Organizations(page.items), Some(page.total_count)))
+            }
+            Kind::Memberships => {
+                let page = self.api.memberships_at(from).await?;
+                Ok((Page::Memberships(page.items), Some(page.total_count)))
+            }
+        }
+    }
+
+    /// A listing read to its end is complete only if it holds as many rows as Clerk says exist.
+    async fn check_complete(&self, kind: &mut KindProgress) -> Result<(), ListingError> {
+        let total = match kind.kind {
+            // Users created after the walk began are at its end (ascending order), so a count taken
+            // now is at most what a complete walk saw, unless users were created after its last page.
+            Kind::Users => Some(self.api.user_count().await?),
+            _ => kind.total,
+        };
+        if let Some(total) = total {
+            if kind.listed < total && kind.not_reconciled.is_none() {
+                kind.not_reconciled = Some(format!(
+                    "read {} of {total} rows Clerk counts",
+                    kind.listed
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies (or, dry, counts) a page and stores the checkpoint in the same transaction.
+    async fn apply(
+        &self,
+        run_id: Option<i64>,
+        run: &RunProgress,
+        kind: &KindProgress,
+        page: Page,
+        walk: &mut Walk,
+    ) -> Result<Counts, DbError> {
+        let now = self.clock.now_ms();
+        let Some(id) = run_id else {
+            if let Some(seen) = walk.seen.as_mut() {
+                seen.extend(page.versions().into_iter().map(|(id, _)| id));
+            }
+            return self
+                .db
+                .run(move |conn| pages::preview_page(conn, &page))
+                .await;
+        };
+        let mut checkpoint = run.clone();
+        let mut after = kind.clone();
+        self.db
+            .run(move |conn| {
+                diesel::Connection::transaction(conn, |conn| {
+                    let counts = pages::write_page(conn, &page, now)?;
+                    after.counts.add(counts);
+                    store(&mut checkpoint, &after);
+                    sync_runs::save_progress(conn, id, &checkpoint.to_json(), now)?;
+                    Ok(counts)
+                })
+            })
+            .await
+    }
+
+    /// Tombstones the kind's live rows no listing confirmed since the run started.
+    async fn reconcile(
+        &self,
+        run_id: Option<i64>,
+        run: &mut RunProgress,
+        kind: &mut KindProgress,
+        walk: &Walk,
+    ) -> Result<(), SyncError> {
+        let cutoff = run.started_at - CLOCK_SKEW_ALLOWANCE_MS;
+        let table = kind.kind.table();
+        let mut after: Option<String> = None;
+        loop {
+            let now = self.clock.now_ms();
+            let from = after.clone();
+            let Some(id) = run_id else {
+                // Dry: nothing was marked, so rows seen in this walk are told apart in memory.
+                let stale = self
+                    .db
+                    .run(move |conn| {
+                        reconcile::stale_ids(conn, table, cutoff, from.as_deref(), RECONCILE_BATCH)
+                    })
+                    .await?;
+                let Some(last) = stale.last().cloned() else {
+                    break;
+                };
+                let seen = walk.seen.as_ref();
+                kind.counts.tombstoned += stale
+                    .iter()
+                    .filter(|id| !seen.is_some_and(|s| s.contains(*id)))
+                    .count() as u64;
+                after = Some(last);
+                continue;
+            };
+            let which = kind.kind;
+            let mut checkpoint = run.clone();
+            let mut state = kind.clone();
+            let done = self
+                .db
+                .run(move |conn| {
+                    diesel::Connection::transaction(conn, |conn| {
+                        let stale = reconcile::stale_ids(conn, table, cutoff, None, RECONCILE_BATCH)?;
+                        for row in &stale {
+                            match which {
+                                Kind::Users => users::tombstone_user(conn, row, now)?,
+                                Kind::Organizations => {
+                                    organizations::tombstone_organization(conn, row, now)?
+                                }
+                                Kind::Memberships => reconcile::tombstone_membership(conn, row, now)?,
+                            }
+                        }
+                        state.counts.tombstoned += stale.len() as u64;
+                        state.reconciled = stale.is_empty();
+                        store(&mut checkpoint, &state);
+                        sync_runs::save_progress(conn, id, &checkpoint.to_json(), now)?;
+                        Ok::<_, DbError>(state)
+                    })
+                })
+                .await?;
+            *kind = done;
+            self.observer.update(kind);
+            if kind.reconciled {
+                break;
+            }
+        }
+        kind.reconciled = true;
+        store(run, kind);
+        Ok(())
+    }
+}
+
+/// Puts a kind's progress into the run's.
+fn store(run: &mut RunProgress, kind: &KindProgress) {
+    if let Some(slot) = run.kinds.iter_mut().find(|k| k.kind == kind.kind) {
+        *slot = kind.clone();
+    }
+}
