@@ -38,6 +38,8 @@ enum Failure {
     UnknownKey(String),
     #[error("{0}")]
     Admin(#[from] auth_core::cli::admin::AdminCliError),
+    #[error("{0}")]
+    Sync(#[from] auth_core::cli::sync::SyncCliError),
 }
 
 impl Failure {
@@ -46,6 +48,7 @@ impl Failure {
         match self {
             Self::Settings(_) | Self::DotEnv(_) | Self::Usage(_) => 2,
             Self::Startup(StartupError::Verifier(_) | StartupError::SecretKey(_)) => 2,
+            Self::Sync(auth_core::cli::sync::SyncCliError::NoSecretKey) => 2,
             _ => 1,
         }
     }
@@ -76,6 +79,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Migrate => migrate(&settings),
         Command::Keys { command } => keys(&settings, command),
         Command::Admin { command } => Ok(auth_core::cli::admin::run(&settings, command)?),
+        Command::Sync(args) => Ok(auth_core::cli::sync::run(&settings, &args)?),
         Command::Webhooks {
             command: WebhooksCommand::Reprocess { svix_id, failed },
         } => reprocess(&settings, svix_id, failed),
