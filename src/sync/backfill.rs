@@ -177,36 +177,39 @@ impl Backfill<'_> {
         let page_size = u64::from(self.api.page_size());
         while !kind.listed_all {
             let (mut page, total) = self.fetch(kind).await.map_err(|e| e.to_string())?;
+            // The kind's state after this page, kept only once the page is applied.
+            let mut next = kind.clone();
             // A page shorter than asked for ends the listing.
             let full = page.len() as u64 >= page_size;
             // Offset listings are asked for from one row back: that row must be the last one read.
-            if kind.kind != Kind::Users && kind.listed > 0 {
+            if next.kind != Kind::Users && next.listed > 0 {
                 let first = page.versions().first().map(|(id, _)| id.clone());
-                if first.is_some() && first == kind.last_id {
+                if first.is_some() && first == next.last_id {
                     page.skip_first(1);
                 } else {
-                    kind.not_reconciled
+                    next.not_reconciled
                         .get_or_insert_with(|| "the listing moved while it was read".to_owned());
                 }
             }
-            if let (Some(before), Some(now)) = (kind.total, total) {
-                if kind.kind != Kind::Users && before != now {
-                    kind.not_reconciled.get_or_insert_with(|| {
+            if let (Some(before), Some(now)) = (next.total, total) {
+                if next.kind != Kind::Users && before != now {
+                    next.not_reconciled.get_or_insert_with(|| {
                         format!("total_count changed from {before} to {now} while listing")
                     });
                 }
             }
-            kind.total = total.or(kind.total);
-            kind.listed += page.len() as u64;
+            next.total = total.or(next.total);
+            next.listed += page.len() as u64;
             if let Some((id, _)) = page.versions().last() {
-                kind.last_id = Some(id.clone());
+                next.last_id = Some(id.clone());
             }
-            kind.listed_all = !full;
+            next.listed_all = !full;
             let counts = self
-                .apply(run_id, run, kind, page, walk)
+                .apply(run_id, run, &next, page, walk)
                 .await
                 .map_err(|e| e.to_string())?;
-            kind.counts.add(counts);
+            next.counts.add(counts);
+            *kind = next;
             self.observer.update(kind);
         }
         self.check_complete(kind)
