@@ -123,6 +123,13 @@ impl Dataset {
         self.users.iter_mut().find(|u| u["id"] == id).unwrap()
     }
 
+    /// A new membership of organization `org` for user `user` (indexes), created after every other.
+    pub fn add_membership(&mut self, org: usize, user: usize) {
+        let i = 100_000 + self.memberships.len();
+        let added = membership(i, &self.organizations[org], &self.users[user]);
+        self.memberships.push(added);
+    }
+
     pub fn remove_user(&mut self, id: &str) {
         self.users.retain(|u| u["id"] != id);
         self.memberships
