@@ -88,7 +88,18 @@ fn manual_clock() -> (Clock, ManualClock) {
 #[derive(Debug, PartialEq, Eq)]
 struct Mirror {
     /// id → (email, first name, last name, username, created, updated, deleted)
-    users: BTreeMap<String, (Option<String>, Option<String>, Option<String>, Option<String>, i64, i64, bool)>,
+    users: BTreeMap<
+        String,
+        (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+            i64,
+            bool,
+        ),
+    >,
     /// id → (name, slug, updated, deleted)
     organizations: BTreeMap<String, (String, Option<String>, i64, bool)>,
     /// id → (organization, user, role, updated, deleted)
@@ -97,7 +108,16 @@ struct Mirror {
 
 fn mirror(db: &Db) -> Mirror {
     let mut conn = db.get().unwrap();
-    type UserTuple = (String, Option<String>, Option<String>, Option<String>, Option<String>, i64, i64, Option<i64>);
+    type UserTuple = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+        i64,
+        Option<i64>,
+    );
     let rows: Vec<UserTuple> = users::table
         .select((
             users::id,
@@ -257,27 +277,76 @@ async fn fresh_backfill_by_the_binary_equals_the_data_set(db: TestDb) {
         .collect();
     let output = actix_web::rt::task::spawn_blocking(move || {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        binary::run(&dir, &env, &["sync", "--page-size", "40", "--max-rps", "1000"])
+        binary::run(
+            &dir,
+            &env,
+            &["sync", "--page-size", "40", "--max-rps", "1000"],
+        )
     })
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
     assert_eq!(mirror(&open(&db)), expected(&clerk.data()));
     let lines: Vec<Vec<&str>> = stdout
         .lines()
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert!(lines.contains(&vec!["users", "130", "0", "0", "0", "130/130", "reconciled"]), "{stdout}");
-    assert!(lines.contains(&vec!["organizations", "12", "0", "0", "0", "12/12", "reconciled"]), "{stdout}");
-    assert!(lines.contains(&vec!["memberships", "108", "0", "0", "0", "108/108", "reconciled"]), "{stdout}");
+    assert!(
+        lines.contains(&vec![
+            "users",
+            "130",
+            "0",
+            "0",
+            "0",
+            "130/130",
+            "reconciled"
+        ]),
+        "{stdout}"
+    );
+    assert!(
+        lines.contains(&vec![
+            "organizations",
+            "12",
+            "0",
+            "0",
+            "0",
+            "12/12",
+            "reconciled"
+        ]),
+        "{stdout}"
+    );
+    assert!(
+        lines.contains(&vec![
+            "memberships",
+            "108",
+            "0",
+            "0",
+            "0",
+            "108/108",
+            "reconciled"
+        ]),
+        "{stdout}"
+    );
     // Not a terminal: plain progress lines, no bar.
-    assert!(stderr.contains("sync users: 130/130 read, created 130"), "{stderr}");
+    assert!(
+        stderr.contains("sync users: 130/130 read, created 130"),
+        "{stderr}"
+    );
     let log = clerk.log();
     assert_eq!(log[2].status, 429);
-    assert!(log[3].at.duration_since(log[2].at) >= Duration::from_secs(1), "Retry-After honoured");
-    assert_eq!(log[3].query, log[2].query, "the refused page is asked for again");
+    assert!(
+        log[3].at.duration_since(log[2].at) >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+    assert_eq!(
+        log[3].query, log[2].query,
+        "the refused page is asked for again"
+    );
     assert_eq!(log[4].status, 500);
     assert_eq!(log[5].query, log[4].query);
     // The secret key never reaches the output.
@@ -297,7 +366,11 @@ async fn a_second_run_changes_nothing(db: TestDb) {
     assert_eq!(after_first, expected(&clerk.data()));
     time.advance_ms(3_600_000);
     let second = sync(&handle, &api, &clock, &plan(false, false)).await;
-    for (kind, n) in [(Kind::Users, 130), (Kind::Organizations, 12), (Kind::Memberships, 108)] {
+    for (kind, n) in [
+        (Kind::Users, 130),
+        (Kind::Organizations, 12),
+        (Kind::Memberships, 108),
+    ] {
         assert_eq!(
             counts(&second, kind),
             Counts {
@@ -315,8 +388,10 @@ fn user_updated(user: &Value, updated_at: i64, first_name: &str) -> Vec<u8> {
     let mut data = user.clone();
     data["updated_at"] = updated_at.into();
     data["first_name"] = first_name.into();
-    serde_json::to_vec(&json!({"type": "user.updated", "object": "event", "data": data,
-        "timestamp": updated_at, "instance_id": "ins_test"}))
+    serde_json::to_vec(
+        &json!({"type": "user.updated", "object": "event", "data": data,
+        "timestamp": updated_at, "instance_id": "ins_test"}),
+    )
     .unwrap()
 }
 
@@ -426,14 +501,26 @@ async fn an_interrupted_run_resumes_to_the_same_state(db: TestDb) {
     let first_resumed = &clerk.log()[before_resume];
     assert_eq!(first_resumed.path, "/v1/users");
     let last_applied = clerk.data().users[79]["id"].as_str().unwrap().to_owned();
-    assert!(first_resumed.query.contains(&format!("starting_after={last_applied}")), "{}", first_resumed.query);
+    assert!(
+        first_resumed
+            .query
+            .contains(&format!("starting_after={last_applied}")),
+        "{}",
+        first_resumed.query
+    );
 }
 
 async fn a_failed_listing_tombstones_nothing(db: TestDb) {
     let clerk = ListingStandIn::start(dataset());
     let handle = open(&db);
     let (clock, time) = manual_clock();
-    sync(&handle, &client(&clerk, fast_retries(3)), &clock, &plan(false, false)).await;
+    sync(
+        &handle,
+        &client(&clerk, fast_retries(3)),
+        &clock,
+        &plan(false, false),
+    )
+    .await;
     let before = mirror(&handle);
     // Five users and an organization deleted in Clerk; then the users listing fails on its second
     // page (request numbers count from the stand-in's start).
@@ -448,9 +535,18 @@ async fn a_failed_listing_tombstones_nothing(db: TestDb) {
     clerk.fault_at(done + 3, Fault::ServerError);
     clerk.fault_at(done + 4, Fault::ServerError);
     time.advance_ms(3_600_000);
-    let report = sync(&handle, &client(&clerk, fast_retries(2)), &clock, &plan(false, false)).await;
+    let report = sync(
+        &handle,
+        &client(&clerk, fast_retries(2)),
+        &clock,
+        &plan(false, false),
+    )
+    .await;
     let users = &report.progress.kinds[0];
-    assert!(users.error.as_deref().unwrap().contains("HTTP 500"), "{users:?}");
+    assert!(
+        users.error.as_deref().unwrap().contains("HTTP 500"),
+        "{users:?}"
+    );
     assert_eq!(counts(&report, Kind::Users).tombstoned, 0);
     let after = mirror(&handle);
     assert_eq!(after.users, before.users, "no user tombstoned");
@@ -488,7 +584,10 @@ async fn a_listing_that_moves_while_read_tombstones_nothing(db: TestDb) {
         "{memberships:?}"
     );
     assert_eq!(memberships.counts.tombstoned, 0);
-    assert!(!mirror(&handle).memberships[&deleted_before].4, "not tombstoned by a moving listing");
+    assert!(
+        !mirror(&handle).memberships[&deleted_before].4,
+        "not tombstoned by a moving listing"
+    );
 }
 
 async fn a_dry_run_counts_and_writes_nothing(db: TestDb) {
@@ -505,7 +604,8 @@ async fn a_dry_run_counts_and_writes_nothing(db: TestDb) {
             user["updated_at"] = (user["updated_at"].as_i64().unwrap() + 1).into();
             user["first_name"] = "Changed".into();
         }
-        d.users.retain(|u| u["id"] != data.users[50]["id"] && u["id"] != data.users[51]["id"]);
+        d.users
+            .retain(|u| u["id"] != data.users[50]["id"] && u["id"] != data.users[51]["id"]);
         let more = Dataset::generate(134, 0, 0);
         d.users.extend(more.users[130..].iter().cloned());
     });

@@ -102,7 +102,10 @@ impl std::fmt::Debug for ListingClient {
 
 /// What went wrong with one attempt, and whether another may help.
 enum Attempt {
-    Retry { after: Option<Duration>, why: String },
+    Retry {
+        after: Option<Duration>,
+        why: String,
+    },
     Fail(ListingError),
 }
 

@@ -157,7 +157,9 @@ impl Display {
 
     fn bar(&self, kind: Kind) -> Option<ProgressBar> {
         let (multi, bars) = self.bars.as_ref()?;
-        let mut bars = bars.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut bars = bars
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((_, bar)) = bars.iter().find(|(k, _)| *k == kind) {
             return Some(bar.clone());
         }
@@ -166,14 +168,22 @@ impl Display {
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
-        let bar = multi.add(ProgressBar::new(0).with_style(style).with_prefix(kind.name()));
+        let bar = multi.add(
+            ProgressBar::new(0)
+                .with_style(style)
+                .with_prefix(kind.name()),
+        );
         bars.push((kind, bar.clone()));
         Some(bar)
     }
 
     fn finish(&self) {
         if let Some((_, bars)) = &self.bars {
-            for (_, bar) in bars.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+            for (_, bar) in bars
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+            {
                 bar.abandon();
             }
         }
@@ -194,7 +204,10 @@ impl Observer for Display {
             return;
         }
         let now = Instant::now();
-        let mut lines = self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (last, started) = match lines.iter_mut().find(|(k, _, _)| *k == progress.kind) {
             Some((_, last, started)) => {
                 let done = progress.finished() || progress.error.is_some();

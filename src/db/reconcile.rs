@@ -76,9 +76,11 @@ pub fn mark_synced(
     ids: &[String],
     now_ms: i64,
 ) -> Result<(), DbError> {
-    on_table!(which, |t| diesel::update(t::table.filter(t::id.eq_any(ids)))
-        .set(t::synced_at.eq(now_ms))
-        .execute(conn))?;
+    on_table!(which, |t| diesel::update(
+        t::table.filter(t::id.eq_any(ids))
+    )
+    .set(t::synced_at.eq(now_ms))
+    .execute(conn))?;
     Ok(())
 }
 

@@ -107,9 +107,7 @@ impl Backfill<'_> {
             let mut walk = Walk {
                 seen: plan.dry_run.then(HashSet::new),
             };
-            let outcome = self
-                .list(run_id, &mut progress, &mut kind, &mut walk)
-                .await;
+            let outcome = self.list(run_id, &mut progress, &mut kind, &mut walk).await;
             if let Err(error) = outcome {
                 kind.error = Some(error);
             } else if kind.not_reconciled.is_none() {
@@ -212,9 +210,7 @@ impl Backfill<'_> {
             *kind = next;
             self.observer.update(kind);
         }
-        self.check_complete(kind)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.check_complete(kind).await.map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -251,10 +247,8 @@ impl Backfill<'_> {
         };
         if let Some(total) = total {
             if kind.listed < total && kind.not_reconciled.is_none() {
-                kind.not_reconciled = Some(format!(
-                    "read {} of {total} rows Clerk counts",
-                    kind.listed
-                ));
+                kind.not_reconciled =
+                    Some(format!("read {} of {total} rows Clerk counts", kind.listed));
             }
         }
         Ok(())
@@ -334,14 +328,17 @@ impl Backfill<'_> {
                 .db
                 .run(move |conn| {
                     diesel::Connection::transaction(conn, |conn| {
-                        let stale = reconcile::stale_ids(conn, table, cutoff, None, RECONCILE_BATCH)?;
+                        let stale =
+                            reconcile::stale_ids(conn, table, cutoff, None, RECONCILE_BATCH)?;
                         for row in &stale {
                             match which {
                                 Kind::Users => users::tombstone_user(conn, row, now)?,
                                 Kind::Organizations => {
                                     organizations::tombstone_organization(conn, row, now)?
                                 }
-                                Kind::Memberships => reconcile::tombstone_membership(conn, row, now)?,
+                                Kind::Memberships => {
+                                    reconcile::tombstone_membership(conn, row, now)?
+                                }
                             }
                         }
                         state.counts.tombstoned += stale.len() as u64;

@@ -30,7 +30,9 @@ impl Page {
     pub fn versions(&self) -> Vec<(String, i64)> {
         match self {
             Self::Users(rows) => rows.iter().map(|r| (r.id.clone(), r.updated_at)).collect(),
-            Self::Organizations(rows) => rows.iter().map(|r| (r.id.clone(), r.updated_at)).collect(),
+            Self::Organizations(rows) => {
+                rows.iter().map(|r| (r.id.clone(), r.updated_at)).collect()
+            }
             Self::Memberships(rows) => rows.iter().map(|r| (r.id.clone(), r.updated_at)).collect(),
         }
     }

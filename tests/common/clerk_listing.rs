@@ -145,7 +145,12 @@ impl Dataset {
 fn membership(i: usize, org: &Value, user: &Value) -> Value {
     let mut m = webhook_example("organizationMembership.created");
     m["id"] = scrambled_id("orgmem", i).into();
-    m["role"] = if i % 5 == 0 { "org:admin" } else { "org:member" }.into();
+    m["role"] = if i % 5 == 0 {
+        "org:admin"
+    } else {
+        "org:member"
+    }
+    .into();
     m["organization"] = org.clone();
     m["public_user_data"] = json!({
         "user_id": user["id"], "first_name": user["first_name"], "last_name": user["last_name"],
@@ -283,7 +288,12 @@ fn respond(state: &State, req: &HttpRequest, n: usize) -> HttpResponse {
     if !authorized {
         return clerk_error(401, "authentication_invalid", "Invalid authentication");
     }
-    if state.failing_from.lock().unwrap().is_some_and(|from| n >= from) {
+    if state
+        .failing_from
+        .lock()
+        .unwrap()
+        .is_some_and(|from| n >= from)
+    {
         return clerk_error(500, "internal_clerk_error", "Something went wrong");
     }
     match state.faults.lock().unwrap().remove(&n) {
