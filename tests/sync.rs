@@ -84,22 +84,16 @@ fn manual_clock() -> (Clock, ManualClock) {
     Clock::manual(T0)
 }
 
+type Text = Option<String>;
+/// (email, first name, last name, username, created, updated, deleted)
+type UserFields = (Text, Text, Text, Text, i64, i64, bool);
+type OrganizationRow = (String, String, Text, i64, Option<i64>);
+
 /// The mirrored rows, as comparable tuples.
 #[derive(Debug, PartialEq, Eq)]
 struct Mirror {
-    /// id → (email, first name, last name, username, created, updated, deleted)
-    users: BTreeMap<
-        String,
-        (
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            i64,
-            i64,
-            bool,
-        ),
-    >,
+    /// id → its fields
+    users: BTreeMap<String, UserFields>,
     /// id → (name, slug, updated, deleted)
     organizations: BTreeMap<String, (String, Option<String>, i64, bool)>,
     /// id → (organization, user, role, updated, deleted)
@@ -108,17 +102,8 @@ struct Mirror {
 
 fn mirror(db: &Db) -> Mirror {
     let mut conn = db.get().unwrap();
-    type UserTuple = (
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        i64,
-        i64,
-        Option<i64>,
-    );
-    let rows: Vec<UserTuple> = users::table
+    type UserRow = (String, Text, Text, Text, Text, i64, i64, Option<i64>);
+    let rows: Vec<UserRow> = users::table
         .select((
             users::id,
             users::email,
@@ -135,7 +120,7 @@ fn mirror(db: &Db) -> Mirror {
         .into_iter()
         .map(|(id, e, f, l, u, c, up, d)| (id, (e, f, l, u, c, up, d.is_some())))
         .collect();
-    let rows: Vec<(String, String, Option<String>, i64, Option<i64>)> = organizations::table
+    let rows: Vec<OrganizationRow> = organizations::table
         .select((
             organizations::id,
             organizations::name,

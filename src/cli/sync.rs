@@ -134,20 +134,24 @@ fn result(kind: &KindProgress) -> String {
 /// Progress bars on a terminal (standard error), else a plain line per kind at most every few
 /// seconds and when the kind ends.
 struct Display {
-    bars: Option<(MultiProgress, Mutex<Vec<(Kind, ProgressBar)>>)>,
+    bars: Option<Bars>,
     /// When each kind last printed a plain line, and when it started.
     lines: Mutex<Vec<(Kind, Instant, Instant)>>,
+}
+
+/// One bar per kind, drawn together.
+struct Bars {
+    multi: MultiProgress,
+    by_kind: Mutex<Vec<(Kind, ProgressBar)>>,
 }
 
 const LINE_INTERVAL: Duration = Duration::from_secs(5);
 
 impl Display {
     fn new() -> Self {
-        let bars = std::io::stderr().is_terminal().then(|| {
-            (
-                MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
-                Mutex::new(Vec::new()),
-            )
+        let bars = std::io::stderr().is_terminal().then(|| Bars {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            by_kind: Mutex::new(Vec::new()),
         });
         Self {
             bars,
@@ -156,8 +160,8 @@ impl Display {
     }
 
     fn bar(&self, kind: Kind) -> Option<ProgressBar> {
-        let (multi, bars) = self.bars.as_ref()?;
-        let mut bars = bars
+        let Bars { multi, by_kind } = self.bars.as_ref()?;
+        let mut bars = by_kind
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((_, bar)) = bars.iter().find(|(k, _)| *k == kind) {
@@ -178,8 +182,9 @@ impl Display {
     }
 
     fn finish(&self) {
-        if let Some((_, bars)) = &self.bars {
+        if let Some(bars) = &self.bars {
             for (_, bar) in bars
+                .by_kind
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .iter()

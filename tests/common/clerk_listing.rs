@@ -145,7 +145,7 @@ impl Dataset {
 fn membership(i: usize, org: &Value, user: &Value) -> Value {
     let mut m = webhook_example("organizationMembership.created");
     m["id"] = scrambled_id("orgmem", i).into();
-    m["role"] = if i % 5 == 0 {
+    m["role"] = if i.is_multiple_of(5) {
         "org:admin"
     } else {
         "org:member"
@@ -313,7 +313,14 @@ fn respond(state: &State, req: &HttpRequest, n: usize) -> HttpResponse {
     let mut data = state.data.lock().unwrap();
     let body = match listing(&data, req.path(), &query) {
         Ok(body) => body,
-        Err(response) => return response,
+        Err(Refusal { status, message }) => {
+            let code = if status == 404 {
+                "resource_not_found"
+            } else {
+                "form_param_value_invalid"
+            };
+            return clerk_error(status, code, &message);
+        }
     };
     // The page is taken: what the hook changes is newer than what this request answers.
     if let Some(hook) = state.hooks.lock().unwrap().remove(&n) {
@@ -322,16 +329,21 @@ fn respond(state: &State, req: &HttpRequest, n: usize) -> HttpResponse {
     HttpResponse::Ok().json(body)
 }
 
-fn invalid(message: &str) -> HttpResponse {
-    clerk_error(422, "form_param_value_invalid", message)
+/// A request Clerk would refuse: 422 for a parameter, 404 for an unknown path.
+struct Refusal {
+    status: u16,
+    message: String,
 }
 
-fn listing(
-    data: &Dataset,
-    path: &str,
-    query: &HashMap<String, String>,
-) -> Result<Value, HttpResponse> {
-    let number = |name: &str, default: usize| -> Result<usize, HttpResponse> {
+fn invalid(message: &str) -> Refusal {
+    Refusal {
+        status: 422,
+        message: message.to_owned(),
+    }
+}
+
+fn listing(data: &Dataset, path: &str, query: &HashMap<String, String>) -> Result<Value, Refusal> {
+    let number = |name: &str, default: usize| -> Result<usize, Refusal> {
         query.get(name).map_or(Ok(default), |v| {
             v.parse()
                 .map_err(|_| invalid(&format!("{name} is not a number")))
@@ -382,6 +394,9 @@ fn listing(
             let page: Vec<Value> = ordered(all).into_iter().skip(offset).take(limit).collect();
             Ok(json!({"data": page, "total_count": all.len()}))
         }
-        _ => Err(clerk_error(404, "resource_not_found", "Resource not found")),
+        _ => Err(Refusal {
+            status: 404,
+            message: "Resource not found".to_owned(),
+        }),
     }
 }
