@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use actix_web::dev::ServerHandle;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::clerk::{example_user, webhooks_spec, SECRET_KEY};
+use super::clerk::{authorized, clerk_error, example_user, serve_on_loopback, webhooks_spec};
 
 fn bapi_spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
@@ -203,19 +203,10 @@ impl ListingStandIn {
         let state = Arc::new(State::default());
         *state.data.lock().unwrap() = data;
         let shared = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(web::Data::from(shared.clone()))
-                .default_service(web::get().to(answer))
-        })
-        .workers(1)
-        .disable_signals()
-        .bind("127.0.0.1:0")
-        .unwrap();
-        let base = format!("http://{}", server.addrs()[0]);
-        let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+        let (base, handle) = serve_on_loopback(move |app| {
+            app.app_data(web::Data::from(shared.clone()))
+                .default_service(web::get().to(answer));
+        });
         Self {
             base,
             state,
@@ -259,14 +250,6 @@ impl ListingStandIn {
     }
 }
 
-/// Clerk's error body shape (`ClerkErrors`).
-fn clerk_error(status: u16, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(json!({
-        "errors": [{"message": message, "long_message": message, "code": code}],
-        "meta": {}
-    }))
-}
-
 async fn answer(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let response = respond(&state, &req, n);
@@ -280,12 +263,7 @@ async fn answer(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
 }
 
 fn respond(state: &State, req: &HttpRequest, n: usize) -> HttpResponse {
-    let authorized = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        == Some(&format!("Bearer {SECRET_KEY}"));
-    if !authorized {
+    if !authorized(req) {
         return clerk_error(401, "authentication_invalid", "Invalid authentication");
     }
     if state
