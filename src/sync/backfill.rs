@@ -173,42 +173,28 @@ impl Backfill<'_> {
         walk: &mut Walk,
     ) -> Result<(), String> {
         let page_size = u64::from(self.api.page_size());
-        while !kind.listed_all {
-            let (mut page, total) = self.fetch(kind).await.map_err(|e| e.to_string())?;
-            // The kind's state after this page, kept only once the page is applied.
-            let mut next = kind.clone();
-            // A page shorter than asked for ends the listing.
-            let full = page.len() as u64 >= page_size;
-            // Offset listings are asked for from one row back: that row must be the last one read.
-            if next.kind != Kind::Users && next.listed > 0 {
-                let first = page.versions().first().map(|(id, _)| id.clone());
-                if first.is_some() && first == next.last_id {
-                    page.skip_first(1);
+        if !kind.listed_all {
+            let mut fetched = Some(self.fetch(kind).await);
+            while let Some(result) = fetched.take() {
+                let (page, total) = result.map_err(|e| e.to_string())?;
+                let (mut next, page) = advance(kind, page, total, page_size);
+                let counts = if next.listed_all {
+                    self.apply(run_id, run, &next, page, walk).await
                 } else {
-                    next.not_reconciled
-                        .get_or_insert_with(|| "the listing moved while it was read".to_owned());
+                    // The next page is read while this one is written: its cursor is known.
+                    let (applied, prefetched) = futures_util::future::join(
+                        self.apply(run_id, run, &next, page, walk),
+                        self.fetch(&next),
+                    )
+                    .await;
+                    fetched = Some(prefetched);
+                    applied
                 }
-            }
-            if let (Some(before), Some(now)) = (next.total, total) {
-                if next.kind != Kind::Users && before != now {
-                    next.not_reconciled.get_or_insert_with(|| {
-                        format!("total_count changed from {before} to {now} while listing")
-                    });
-                }
-            }
-            next.total = total.or(next.total);
-            next.listed += page.len() as u64;
-            if let Some((id, _)) = page.versions().last() {
-                next.last_id = Some(id.clone());
-            }
-            next.listed_all = !full;
-            let counts = self
-                .apply(run_id, run, &next, page, walk)
-                .await
                 .map_err(|e| e.to_string())?;
-            next.counts.add(counts);
-            *kind = next;
-            self.observer.update(kind);
+                next.counts.add(counts);
+                *kind = next;
+                self.observer.update(kind);
+            }
         }
         self.check_complete(kind).await.map_err(|e| e.to_string())?;
         Ok(())
@@ -359,6 +345,43 @@ impl Backfill<'_> {
         store(run, kind);
         Ok(())
     }
+}
+
+/// The kind's state once `page` (read from where `kind` stands) is applied, and the page's rows
+/// still to apply.
+fn advance(
+    kind: &KindProgress,
+    mut page: Page,
+    total: Option<u64>,
+    page_size: u64,
+) -> (KindProgress, Page) {
+    let mut next = kind.clone();
+    // A page shorter than asked for ends the listing.
+    let full = page.len() as u64 >= page_size;
+    // Offset listings are asked for from one row back: that row must be the last one read.
+    if next.kind != Kind::Users && next.listed > 0 {
+        let first = page.versions().first().map(|(id, _)| id.clone());
+        if first.is_some() && first == next.last_id {
+            page.skip_first(1);
+        } else {
+            next.not_reconciled
+                .get_or_insert_with(|| "the listing moved while it was read".to_owned());
+        }
+    }
+    if let (Some(before), Some(now)) = (next.total, total) {
+        if next.kind != Kind::Users && before != now {
+            next.not_reconciled.get_or_insert_with(|| {
+                format!("total_count changed from {before} to {now} while listing")
+            });
+        }
+    }
+    next.total = total.or(next.total);
+    next.listed += page.len() as u64;
+    if let Some((id, _)) = page.versions().last() {
+        next.last_id = Some(id.clone());
+    }
+    next.listed_all = !full;
+    (next, page)
 }
 
 /// Puts a kind's progress into the run's.
