@@ -178,6 +178,7 @@ impl Backfill<'_> {
             while let Some(result) = fetched.take() {
                 let (page, total) = result.map_err(|e| e.to_string())?;
                 let (mut next, page) = advance(kind, page, total, page_size);
+                check_advances(kind, &next, page_size)?;
                 let counts = if next.listed_all {
                     self.apply(run_id, run, &next, page, walk).await
                 } else {
@@ -384,9 +385,151 @@ fn advance(
     (next, page)
 }
 
+/// A listing that returns full pages without new rows, or far more rows than Clerk counts, would
+/// be walked forever: it fails instead (nothing of its kind is tombstoned).
+fn check_advances(
+    before: &KindProgress,
+    after: &KindProgress,
+    page_size: u64,
+) -> Result<(), String> {
+    if !after.listed_all && after.listed == before.listed {
+        return Err(format!(
+            "the {} listing returned a full page without new rows",
+            after.kind.name()
+        ));
+    }
+    if let Some(total) = after.total {
+        let most = total.saturating_mul(2).saturating_add(page_size);
+        if after.listed > most {
+            return Err(format!(
+                "the {} listing returned {} rows, more than twice the {total} Clerk counts",
+                after.kind.name(),
+                after.listed
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Puts a kind's progress into the run's.
 fn store(run: &mut RunProgress, kind: &KindProgress) {
     if let Some(slot) = run.kinds.iter_mut().find(|k| k.kind == kind.kind) {
         *slot = kind.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users_page(ids: &[&str]) -> Page {
+        let users = ids
+            .iter()
+            .map(|id| {
+                serde_json::from_value(serde_json::json!({
+                    "id": id, "primary_email_address_id": null, "first_name": null,
+                    "last_name": null, "username": null, "image_url": null,
+                    "last_sign_in_at": null, "created_at": 1, "updated_at": 2
+                }))
+                .unwrap_or_else(|e| panic!("{e}"))
+            })
+            .collect();
+        Page::Users(users)
+    }
+
+    #[test]
+    fn a_cursor_that_does_not_move_fails_the_listing() {
+        let start = KindProgress::new(Kind::Users);
+        let (first, _) = advance(&start, users_page(&["user_a", "user_b"]), Some(4), 2);
+        assert_eq!(first.listed, 2);
+        assert!(!first.listed_all);
+        assert_eq!(check_advances(&start, &first, 2), Ok(()));
+        // A full page that adds no row (say an offset page of nothing but the overlap row) would be
+        // asked for again and again: the walk stops instead.
+        let mut orgs = KindProgress::new(Kind::Organizations);
+        orgs.listed = 2;
+        orgs.last_id = Some("org_b".to_owned());
+        let stuck = KindProgress {
+            listed_all: false,
+            ..orgs.clone()
+        };
+        assert_eq!(
+            check_advances(&orgs, &stuck, 2),
+            Err("the organizations listing returned a full page without new rows".to_owned())
+        );
+    }
+
+    #[test]
+    fn far_more_rows_than_counted_fails_the_listing() {
+        let before = KindProgress::new(Kind::Users);
+        let after = KindProgress {
+            listed: 1_001,
+            total: Some(250),
+            ..before.clone()
+        };
+        assert_eq!(
+            check_advances(&before, &after, 500),
+            Err(
+                "the users listing returned 1001 rows, more than twice the 250 Clerk counts"
+                    .to_owned()
+            )
+        );
+        let growing = KindProgress {
+            listed: 1_000,
+            ..after
+        };
+        assert_eq!(check_advances(&before, &growing, 500), Ok(()));
+    }
+
+    fn organizations_page(ids: &[&str]) -> Page {
+        let organizations = ids
+            .iter()
+            .map(|id| {
+                serde_json::from_value(serde_json::json!({
+                    "id": id, "name": id, "slug": null, "image_url": null,
+                    "max_allowed_memberships": null, "created_by": null,
+                    "created_at": 1, "updated_at": 2
+                }))
+                .unwrap_or_else(|e| panic!("{e}"))
+            })
+            .collect();
+        Page::Organizations(organizations)
+    }
+
+    #[test]
+    fn an_offset_page_must_begin_with_the_last_row_read() {
+        let mut read_two = KindProgress::new(Kind::Organizations);
+        read_two.listed = 2;
+        read_two.last_id = Some("org_b".to_owned());
+        let (next, rows) = advance(
+            &read_two,
+            organizations_page(&["org_b", "org_c"]),
+            Some(3),
+            2,
+        );
+        assert_eq!(
+            rows.versions().len(),
+            1,
+            "the overlap row is not applied twice"
+        );
+        assert_eq!((next.listed, next.last_id.as_deref()), (3, Some("org_c")));
+        assert_eq!(next.not_reconciled, None);
+        let (moved, rows) = advance(
+            &read_two,
+            organizations_page(&["org_c", "org_d"]),
+            Some(3),
+            2,
+        );
+        assert_eq!(rows.versions().len(), 2);
+        assert_eq!(
+            moved.not_reconciled.as_deref(),
+            Some("the listing moved while it was read")
+        );
+        let (resized, _) = advance(&next, organizations_page(&["org_c"]), Some(4), 2);
+        assert_eq!(
+            resized.not_reconciled.as_deref(),
+            Some("total_count changed from 3 to 4 while listing")
+        );
+        assert!(resized.listed_all);
     }
 }
