@@ -618,6 +618,53 @@ async fn a_dry_run_counts_and_writes_nothing(db: TestDb) {
     assert_eq!(runs_after, runs_before);
 }
 
+/// On a terminal (a pseudo-terminal from util-linux `script`) the binary draws a bar per kind with
+/// count/total, rate and ETA instead of plain lines.
+#[actix_web::test]
+async fn on_a_terminal_progress_is_a_bar_per_kind() {
+    let db = TestDb::sqlite();
+    let clerk = ListingStandIn::start(dataset());
+    let dir = db.dir.path().to_owned();
+    let data_dir = dir.join("data").display().to_string();
+    let (url, base) = (db.url.clone(), clerk.base.clone());
+    let output = actix_web::rt::task::spawn_blocking(move || {
+        std::process::Command::new("script")
+            .args([
+                "-qec",
+                &format!("{} sync --page-size 40 --max-rps 1000", binary::BIN),
+                "/dev/null",
+            ])
+            .current_dir(&dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TERM", "xterm-256color")
+            .env("SECRET_KEY", binary::TEST_SECRET_KEY)
+            .env("DATABASE_URL", url)
+            .env("AUTH_CORE__DATABASE__DATA_DIR", data_dir)
+            .env("CLERK_SECRET_KEY", SECRET_KEY)
+            .env("AUTH_CORE__CLERK__API_URL", base)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{screen}");
+    for bar in [
+        "users [==============================] 130/130",
+        "organizations [==============================] 12/12",
+        "memberships [==============================] 108/108",
+    ] {
+        assert!(screen.contains(bar), "no {bar:?} in {screen:?}");
+    }
+    assert!(screen.contains(" rows/s eta "), "{screen:?}");
+    assert!(
+        !screen.contains("sync users: "),
+        "no plain lines on a terminal: {screen:?}"
+    );
+}
+
 db_test!(
     fresh_backfill_by_the_binary_equals_the_data_set,
     a_second_run_changes_nothing,

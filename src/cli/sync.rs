@@ -2,11 +2,12 @@
 //! API. A progress bar per kind on a terminal, plain lines otherwise; a summary table at the end;
 //! exit code 1 with the failures listed when any listing failed.
 
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::clerk::listing::{ListingClient, ListingOptions};
 use crate::clerk::retry::RetryPolicy;
@@ -168,9 +169,15 @@ impl Display {
             return Some(bar.clone());
         }
         let style = ProgressStyle::with_template(
-            "{prefix:>13} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
+            "{prefix:>13} [{bar:30}] {pos}/{len} {rate} eta {eta} {msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let _ = write!(out, "{:.0} rows/s", state.per_sec());
+            },
+        )
         .progress_chars("=> ");
         let bar = multi.add(
             ProgressBar::new(0)
