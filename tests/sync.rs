@@ -2,7 +2,8 @@
 //! backfill (the real binary) leaves the database equal to the data set; a second run changes
 //! nothing; a webhook applied during the run with a newer `updated_at` survives; a user deleted in
 //! Clerk is tombstoned; a run stopped by failures resumes to the same state; a failed or moving
-//! listing tombstones nothing; a dry run counts and writes nothing.
+//! listing tombstones nothing; a dry run counts and writes nothing; on a terminal the binary draws a
+//! progress bar per kind.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
