@@ -2,7 +2,6 @@
 //! API. A progress bar per kind on a terminal, plain lines otherwise; a summary table at the end;
 //! exit code 1 with the failures listed when any listing failed.
 
-use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
