@@ -87,6 +87,7 @@ fn main() {
                 dry_run: false,
                 resume: false,
                 started_by: "bench".to_owned(),
+                max_tombstone_percent: 10,
             };
             let clock = Clock::system();
             let started = Instant::now();

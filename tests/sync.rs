@@ -64,6 +64,7 @@ fn plan(dry_run: bool, resume: bool) -> Plan {
         dry_run,
         resume,
         started_by: "test".to_owned(),
+        max_tombstone_percent: 10,
     }
 }
 
@@ -666,6 +667,41 @@ async fn on_a_terminal_progress_is_a_bar_per_kind() {
     );
 }
 
+async fn a_mass_deletion_is_not_reconciled_unless_allowed(db: TestDb) {
+    let clerk = ListingStandIn::start(dataset());
+    let handle = open(&db);
+    let (clock, time) = manual_clock();
+    let api = client(&clerk, fast_retries(3));
+    sync(&handle, &api, &clock, &plan(false, false)).await;
+    // 20 of 130 users gone (15 %): more like the wrong instance's key than deletions.
+    let data = clerk.data();
+    clerk.change(|d| {
+        for u in &data.users[..20] {
+            d.remove_user(u["id"].as_str().unwrap());
+        }
+    });
+    time.advance_ms(3_600_000);
+    let dry = sync(&handle, &api, &clock, &plan(true, false)).await;
+    let refused = Some(
+        "would tombstone 20 of 130 rows, more than 10 %; check the secret key's instance, then allow it with --max-tombstone-percent",
+    );
+    assert_eq!(dry.progress.kinds[0].not_reconciled.as_deref(), refused);
+    assert_eq!(counts(&dry, Kind::Users).tombstoned, 0);
+    let held = sync(&handle, &api, &clock, &plan(false, false)).await;
+    assert_eq!(held.progress.kinds[0].not_reconciled.as_deref(), refused);
+    assert_eq!(counts(&held, Kind::Users).tombstoned, 0);
+    assert!(held.failures().is_empty());
+    assert_eq!(mirror(&handle).users.values().filter(|u| u.6).count(), 0);
+    time.advance_ms(3_600_000);
+    let allowed = Plan {
+        max_tombstone_percent: 20,
+        ..plan(false, false)
+    };
+    let done = sync(&handle, &api, &clock, &allowed).await;
+    assert_eq!(counts(&done, Kind::Users).tombstoned, 20);
+    assert_eq!(mirror(&handle).users.values().filter(|u| u.6).count(), 20);
+}
+
 db_test!(
     fresh_backfill_by_the_binary_equals_the_data_set,
     a_second_run_changes_nothing,
@@ -675,4 +711,5 @@ db_test!(
     a_failed_listing_tombstones_nothing,
     a_listing_that_moves_while_read_tombstones_nothing,
     a_dry_run_counts_and_writes_nothing,
+    a_mass_deletion_is_not_reconciled_unless_allowed,
 );

@@ -102,6 +102,10 @@ pub struct SyncArgs {
     /// and 1,000 per 10 s on production ones; a 429 is waited out as its Retry-After says.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_rps: u32,
+    /// Reconcile tombstones at most this share of a kind's rows (beyond 10 rows); above it, nothing
+    /// of that kind is tombstoned. A key of another Clerk instance would otherwise empty the mirror.
+    #[arg(long, value_name = "PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_tombstone_percent: u8,
     /// Rows per page (Clerk's maximum is 500).
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(2..=500))]
     pub page_size: u32,

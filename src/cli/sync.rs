@@ -65,6 +65,7 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<(), SyncCliError> {
         dry_run: args.dry_run,
         resume: args.resume,
         started_by: "cli".to_owned(),
+        max_tombstone_percent: args.max_tombstone_percent,
     };
     let observer = Display::new();
     let clock = Clock::system();

@@ -105,6 +105,21 @@ pub fn stale_ids(
     .map_err(DbError::from)
 }
 
+/// Live rows, or only those that nothing confirmed since `synced_before`.
+pub fn count_live(
+    conn: &mut DbConnection,
+    which: Mirrored,
+    synced_before: Option<i64>,
+) -> Result<i64, DbError> {
+    let before = synced_before.unwrap_or(i64::MAX);
+    on_table!(which, |t| t::table
+        .filter(t::deleted_at.is_null())
+        .filter(t::synced_at.lt(before))
+        .count()
+        .get_result(conn))
+    .map_err(DbError::from)
+}
+
 /// Marks a membership deleted (a live one only: a tombstone keeps its first deletion time).
 pub fn tombstone_membership(conn: &mut DbConnection, id: &str, now_ms: i64) -> Result<(), DbError> {
     diesel::update(

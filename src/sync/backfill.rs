@@ -31,6 +31,17 @@ pub const CLOCK_SKEW_ALLOWANCE_MS: i64 = 60_000;
 /// Rows tombstoned per transaction by reconcile.
 const RECONCILE_BATCH: i64 = 500;
 
+/// Reconcile may always tombstone this many rows of a kind, whatever the share (a small instance).
+const TOMBSTONE_FLOOR: u64 = 10;
+
+/// Whether tombstoning `stale` of `live` rows stays within `max_percent` (or the floor). A secret
+/// key of another Clerk instance lists other users: without this bound, its complete listing would
+/// tombstone every row.
+fn within_tombstone_limit(stale: u64, live: u64, max_percent: u8) -> bool {
+    stale <= TOMBSTONE_FLOOR
+        || stale.saturating_mul(100) <= live.saturating_mul(u64::from(max_percent))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("{0}")]
@@ -50,6 +61,9 @@ pub struct Plan {
     pub resume: bool,
     /// Recorded with the run ("cli", an administrator's email).
     pub started_by: String,
+    /// Reconcile tombstones at most this share of a kind's live rows (more than
+    /// [`TOMBSTONE_FLOOR`]); above it, nothing of that kind is tombstoned.
+    pub max_tombstone_percent: u8,
 }
 
 /// Told of each step, for progress bars and logs.
@@ -111,8 +125,14 @@ impl Backfill<'_> {
             if let Err(error) = outcome {
                 kind.error = Some(error);
             } else if kind.not_reconciled.is_none() {
-                self.reconcile(run_id, &mut progress, &mut kind, &walk)
-                    .await?;
+                self.reconcile(
+                    run_id,
+                    &mut progress,
+                    &mut kind,
+                    &walk,
+                    plan.max_tombstone_percent,
+                )
+                .await?;
             }
             progress.kinds[index] = kind.clone();
             self.observer.update(&kind);
@@ -282,9 +302,27 @@ impl Backfill<'_> {
         run: &mut RunProgress,
         kind: &mut KindProgress,
         walk: &Walk,
+        max_percent: u8,
     ) -> Result<(), SyncError> {
         let cutoff = run.started_at - CLOCK_SKEW_ALLOWANCE_MS;
         let table = kind.kind.table();
+        if run_id.is_some() {
+            let (stale, live) = self
+                .db
+                .run(move |conn| {
+                    Ok((
+                        reconcile::count_live(conn, table, Some(cutoff))?,
+                        reconcile::count_live(conn, table, None)?,
+                    ))
+                })
+                .await?;
+            let (stale, live) = (stale.max(0) as u64, live.max(0) as u64);
+            if !within_tombstone_limit(stale, live, max_percent) {
+                kind.not_reconciled = Some(too_many(stale, live, max_percent));
+                store(run, kind);
+                return Ok(());
+            }
+        }
         let mut after: Option<String> = None;
         loop {
             let now = self.clock.now_ms();
@@ -340,6 +378,20 @@ impl Backfill<'_> {
             self.observer.update(kind);
             if kind.reconciled {
                 break;
+            }
+        }
+        if run_id.is_none() {
+            let live = self
+                .db
+                .run(move |conn| reconcile::count_live(conn, table, None))
+                .await?
+                .max(0) as u64;
+            let stale = kind.counts.tombstoned;
+            if !within_tombstone_limit(stale, live, max_percent) {
+                kind.counts.tombstoned = 0;
+                kind.not_reconciled = Some(too_many(stale, live, max_percent));
+                store(run, kind);
+                return Ok(());
             }
         }
         kind.reconciled = true;
@@ -409,6 +461,12 @@ fn check_advances(
         }
     }
     Ok(())
+}
+
+fn too_many(stale: u64, live: u64, max_percent: u8) -> String {
+    format!(
+        "would tombstone {stale} of {live} rows, more than {max_percent} %; check the secret key's instance, then allow it with --max-tombstone-percent"
+    )
 }
 
 /// Puts a kind's progress into the run's.
