@@ -163,61 +163,68 @@ fn text(v: &Value) -> Option<String> {
     v.as_str().map(str::to_owned)
 }
 
+/// Each row of a listing by its id.
+fn by_id<T>(rows: &[Value], fields: impl Fn(&Value) -> T) -> BTreeMap<String, T> {
+    rows.iter()
+        .map(|row| (text(&row["id"]).unwrap(), fields(row)))
+        .collect()
+}
+
+fn ms(v: &Value) -> i64 {
+    v.as_i64().unwrap()
+}
+
 /// What the database must hold after syncing `data` (every row live).
 fn expected(data: &Dataset) -> Mirror {
-    let users = data
-        .users
-        .iter()
-        .map(|u| {
-            (
-                text(&u["id"]).unwrap(),
-                (
-                    text(&u["email_addresses"][0]["email_address"]),
-                    text(&u["first_name"]),
-                    text(&u["last_name"]),
-                    text(&u["username"]),
-                    u["created_at"].as_i64().unwrap(),
-                    u["updated_at"].as_i64().unwrap(),
-                    false,
-                ),
-            )
-        })
-        .collect();
-    let organizations = data
-        .organizations
-        .iter()
-        .map(|o| {
-            (
-                text(&o["id"]).unwrap(),
-                (
-                    text(&o["name"]).unwrap(),
-                    text(&o["slug"]),
-                    o["updated_at"].as_i64().unwrap(),
-                    false,
-                ),
-            )
-        })
-        .collect();
-    let memberships = data
-        .memberships
-        .iter()
-        .map(|m| {
-            (
-                text(&m["id"]).unwrap(),
-                (
-                    text(&m["organization"]["id"]).unwrap(),
-                    text(&m["public_user_data"]["user_id"]).unwrap(),
-                    text(&m["role"]).unwrap(),
-                    m["updated_at"].as_i64().unwrap(),
-                    false,
-                ),
-            )
-        })
-        .collect();
     Mirror {
-        users,
-        organizations,
-        memberships,
+        users: by_id(&data.users, |u| {
+            let email = text(&u["email_addresses"][0]["email_address"]);
+            let names = (text(&u["first_name"]), text(&u["last_name"]));
+            let (created, updated) = (ms(&u["created_at"]), ms(&u["updated_at"]));
+            (
+                email,
+                names.0,
+                names.1,
+                text(&u["username"]),
+                created,
+                updated,
+                false,
+            )
+        }),
+        organizations: by_id(&data.organizations, |o| {
+            let name = text(&o["name"]).unwrap();
+            (name, text(&o["slug"]), ms(&o["updated_at"]), false)
+        }),
+        memberships: by_id(&data.memberships, |m| {
+            let organization = text(&m["organization"]["id"]).unwrap();
+            let user = text(&m["public_user_data"]["user_id"]).unwrap();
+            let role = text(&m["role"]).unwrap();
+            (organization, user, role, ms(&m["updated_at"]), false)
+        }),
+    }
+}
+
+/// The stand-in serving [`dataset`], the database after a first full sync, and the clock to move.
+struct Synced {
+    clerk: ListingStandIn,
+    handle: Db,
+    clock: Clock,
+    time: ManualClock,
+    api: ListingClient,
+}
+
+async fn synced_once(db: &TestDb) -> Synced {
+    let clerk = ListingStandIn::start(dataset());
+    let handle = open(db);
+    let (clock, time) = manual_clock();
+    let api = client(&clerk, fast_retries(3));
+    sync(&handle, &api, &clock, &plan(false, false)).await;
+    Synced {
+        clerk,
+        handle,
+        clock,
+        time,
+        api,
     }
 }
 
@@ -423,11 +430,13 @@ async fn a_webhook_applied_mid_run_with_a_newer_updated_at_survives(db: TestDb) 
 }
 
 async fn a_user_deleted_in_clerk_is_tombstoned(db: TestDb) {
-    let clerk = ListingStandIn::start(dataset());
-    let handle = open(&db);
-    let api = client(&clerk, fast_retries(3));
-    let (clock, time) = manual_clock();
-    sync(&handle, &api, &clock, &plan(false, false)).await;
+    let Synced {
+        clerk,
+        handle,
+        clock,
+        time,
+        api,
+    } = synced_once(&db).await;
     let gone = clerk.data().users[17]["id"].as_str().unwrap().to_owned();
     let memberships_of_gone: Vec<String> = clerk
         .data()
@@ -544,11 +553,13 @@ async fn a_failed_listing_tombstones_nothing(db: TestDb) {
 }
 
 async fn a_listing_that_moves_while_read_tombstones_nothing(db: TestDb) {
-    let clerk = ListingStandIn::start(dataset());
-    let handle = open(&db);
-    let (clock, time) = manual_clock();
-    let api = client(&clerk, fast_retries(3));
-    sync(&handle, &api, &clock, &plan(false, false)).await;
+    let Synced {
+        clerk,
+        handle,
+        clock,
+        time,
+        api,
+    } = synced_once(&db).await;
     let data = clerk.data();
     let deleted_before = data.memberships[100]["id"].as_str().unwrap().to_owned();
     let moved = data.memberships[3]["id"].as_str().unwrap().to_owned();
@@ -578,11 +589,13 @@ async fn a_listing_that_moves_while_read_tombstones_nothing(db: TestDb) {
 }
 
 async fn a_dry_run_counts_and_writes_nothing(db: TestDb) {
-    let clerk = ListingStandIn::start(dataset());
-    let handle = open(&db);
-    let (clock, time) = manual_clock();
-    let api = client(&clerk, fast_retries(3));
-    sync(&handle, &api, &clock, &plan(false, false)).await;
+    let Synced {
+        clerk,
+        handle,
+        clock,
+        time,
+        api,
+    } = synced_once(&db).await;
     let before = mirror(&handle);
     let data = clerk.data();
     clerk.change(|d| {
@@ -668,11 +681,13 @@ async fn on_a_terminal_progress_is_a_bar_per_kind() {
 }
 
 async fn a_mass_deletion_is_not_reconciled_unless_allowed(db: TestDb) {
-    let clerk = ListingStandIn::start(dataset());
-    let handle = open(&db);
-    let (clock, time) = manual_clock();
-    let api = client(&clerk, fast_retries(3));
-    sync(&handle, &api, &clock, &plan(false, false)).await;
+    let Synced {
+        clerk,
+        handle,
+        clock,
+        time,
+        api,
+    } = synced_once(&db).await;
     // 20 of 130 users gone (15 %): more like the wrong instance's key than deletions.
     let data = clerk.data();
     clerk.change(|d| {
