@@ -42,6 +42,8 @@ enum Failure {
     Backup(#[from] auth_core::cli::backup::BackupError),
     #[error("unhealthy: {0}")]
     Healthcheck(#[from] auth_core::cli::healthcheck::HealthcheckError),
+    #[error("{0}")]
+    Sync(#[from] auth_core::cli::sync::SyncCliError),
 }
 
 impl Failure {
@@ -50,6 +52,7 @@ impl Failure {
         match self {
             Self::Settings(_) | Self::DotEnv(_) | Self::Usage(_) => 2,
             Self::Startup(StartupError::Verifier(_) | StartupError::SecretKey(_)) => 2,
+            Self::Sync(auth_core::cli::sync::SyncCliError::NoSecretKey) => 2,
             _ => 1,
         }
     }
@@ -83,6 +86,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Migrate => migrate(&settings),
         Command::Keys { command } => keys(&settings, command),
         Command::Admin { command } => Ok(auth_core::cli::admin::run(&settings, command)?),
+        Command::Sync(args) => Ok(auth_core::cli::sync::run(&settings, &args)?),
         Command::Webhooks {
             command: WebhooksCommand::Reprocess { svix_id, failed },
         } => reprocess(&settings, svix_id, failed),

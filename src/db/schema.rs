@@ -157,6 +157,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sync_runs (id) {
+        id -> BigInt,
+        started_at -> BigInt,
+        updated_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        status -> Text,
+        started_by -> Text,
+        kinds -> Text,
+        progress -> Text,
+    }
+}
+
 diesel::joinable!(organization_memberships -> organizations (organization_id));
 diesel::joinable!(organization_memberships -> users (user_id));
 
@@ -171,4 +184,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     admin_sessions,
     admin_login_attempts,
     revoked_sessions,
+    sync_runs,
 );

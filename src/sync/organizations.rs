@@ -2,7 +2,8 @@
 
 use crate::clerk::organization::{ClerkMembership, ClerkOrganization};
 use crate::clerk::user::metadata_json;
-use crate::db::organizations::{MembershipRecord, OrganizationRecord};
+use crate::db::organizations::{self, MembershipRecord, OrganizationRecord};
+use crate::db::{users, DbConnection, DbError};
 
 pub fn organization_record(org: &ClerkOrganization) -> OrganizationRecord {
     OrganizationRecord {
@@ -31,4 +32,39 @@ pub fn membership_record(m: &ClerkMembership) -> MembershipRecord {
         clerk_created_at: m.created_at,
         clerk_updated_at: m.updated_at,
     }
+}
+
+/// A membership, with its organization and user created from the payload when not yet known. A
+/// membership of a deleted user or organization is written as a tombstone. Webhooks and backfill
+/// both come here. Returns whether the membership's row changed.
+pub fn write_membership(
+    conn: &mut DbConnection,
+    membership: &ClerkMembership,
+    deleted: bool,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    organizations::write_organization(
+        conn,
+        &organization_record(&membership.organization),
+        now_ms,
+    )?;
+    let user = &membership.public_user_data;
+    let email = user
+        .identifier
+        .as_deref()
+        .filter(|i| i.contains('@'))
+        .map(str::to_lowercase);
+    users::insert_user_stub(
+        conn,
+        &user.user_id,
+        email.as_deref(),
+        user.first_name.as_deref(),
+        user.last_name.as_deref(),
+        user.image_url.as_deref(),
+        now_ms,
+    )?;
+    let orphaned = users::is_deleted(conn, &user.user_id)?
+        || organizations::organization_is_deleted(conn, &membership.organization.id)?;
+    let deleted_at = (deleted || orphaned).then_some(now_ms);
+    organizations::write_membership(conn, &membership_record(membership), deleted_at, now_ms)
 }

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use diesel::Connection;
 
-use super::organizations::{membership_record, organization_record};
+use super::organizations::{organization_record, write_membership};
 use super::users::record_from_clerk;
-use crate::clerk::organization::ClerkMembership;
 use crate::clerk::webhook::event::{Envelope, Event};
 use crate::db::webhook_deliveries::{self as deliveries, DeliveryStatus, NewDelivery};
 use crate::db::{organizations, revoked_sessions, users, DbConnection, DbError};
@@ -215,39 +214,4 @@ fn apply(
         Event::Recorded | Event::Ignored => return Ok(Outcome::Ignored),
     }
     Ok(Outcome::Applied(effects))
-}
-
-/// A membership, with its organization and user created from the payload when not yet known. A
-/// membership of a deleted user or organization is written as a tombstone.
-fn write_membership(
-    conn: &mut DbConnection,
-    membership: &ClerkMembership,
-    deleted: bool,
-    now_ms: i64,
-) -> Result<(), DbError> {
-    organizations::write_organization(
-        conn,
-        &organization_record(&membership.organization),
-        now_ms,
-    )?;
-    let user = &membership.public_user_data;
-    let email = user
-        .identifier
-        .as_deref()
-        .filter(|i| i.contains('@'))
-        .map(str::to_lowercase);
-    users::insert_user_stub(
-        conn,
-        &user.user_id,
-        email.as_deref(),
-        user.first_name.as_deref(),
-        user.last_name.as_deref(),
-        user.image_url.as_deref(),
-        now_ms,
-    )?;
-    let orphaned = users::is_deleted(conn, &user.user_id)?
-        || organizations::organization_is_deleted(conn, &membership.organization.id)?;
-    let deleted_at = (deleted || orphaned).then_some(now_ms);
-    organizations::write_membership(conn, &membership_record(membership), deleted_at, now_ms)?;
-    Ok(())
 }

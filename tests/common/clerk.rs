@@ -61,9 +61,11 @@ impl ClerkStandIn {
         *state.keys.lock().unwrap() = keys.iter().map(|k| jwk(k)).collect();
         let shared = state.clone();
         let counted = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(web::Data::from(shared.clone()))
+        let on_connect = move || {
+            counted.connections.fetch_add(1, Ordering::SeqCst);
+        };
+        let (base, handle) = serve_on_loopback(on_connect, move |app| {
+            app.app_data(web::Data::from(shared.clone()))
                 .route("/jwks", web::get().to(public_jwks))
                 .route("/v1/jwks", web::get().to(backend_jwks))
                 .route("/v1/users/{id}", web::get().to(get_user))
@@ -72,19 +74,8 @@ impl ClerkStandIn {
                 .route(
                     "/v1/oauth_applications/access_tokens/verify",
                     web::post().to(verify_oauth_token),
-                )
-        })
-        .on_connect(move |_, _| {
-            counted.connections.fetch_add(1, Ordering::SeqCst);
-        })
-        .workers(1)
-        .disable_signals()
-        .bind("127.0.0.1:0")
-        .unwrap();
-        let base = format!("http://{}", server.addrs()[0]);
-        let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+                );
+        });
         Self {
             base,
             state,
@@ -168,7 +159,27 @@ impl ClerkStandIn {
     }
 }
 
-fn authorized(req: &HttpRequest) -> bool {
+/// Serves what `configure` sets up on a free loopback port, with one worker, in the current Actix
+/// runtime; returns the base URL and the handle that stops it.
+pub fn serve_on_loopback(
+    on_connect: impl Fn() + Send + Sync + 'static,
+    configure: impl Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+) -> (String, ServerHandle) {
+    let server = HttpServer::new(move || App::new().configure(configure.clone()))
+        .on_connect(move |_, _| on_connect())
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let base = format!("http://{}", server.addrs()[0]);
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (base, handle)
+}
+
+/// The request carries the stand-in's secret key.
+pub fn authorized(req: &HttpRequest) -> bool {
     req.headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -176,7 +187,7 @@ fn authorized(req: &HttpRequest) -> bool {
 }
 
 /// Clerk's error body shape (`ClerkErrors`).
-fn clerk_error(status: u16, code: &str, message: &str) -> HttpResponse {
+pub fn clerk_error(status: u16, code: &str, message: &str) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(json!({
         "errors": [{"message": message, "long_message": message, "code": code}],
         "meta": {}

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod binary;
 pub mod clerk;
+pub mod clerk_listing;
 pub mod embedded;
 pub mod replay;
 pub mod settings_keys;

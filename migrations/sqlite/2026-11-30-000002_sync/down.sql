@@ -1,0 +1,2 @@
+DROP INDEX sync_runs_started_at_idx;
+DROP TABLE sync_runs;
