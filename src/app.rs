@@ -73,11 +73,6 @@ impl AppState {
     /// As [`AppState::prepare`], with a given clock (tests move a manual one).
     pub fn prepare_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         let verifier = SessionVerifier::from_settings(&settings, clock.clone())?;
-        let admin_cookie_key = settings
-            .admin
-            .enabled
-            .then(|| admin::secret_key::cookie_key(&settings))
-            .transpose()?;
         let cookie_suffix = settings
             .clerk
             .publishable_key
@@ -96,6 +91,12 @@ impl AppState {
                 );
             }
         }
+        // After the migrations: without SECRET_KEY, the key is kept in the database.
+        let admin_cookie_key = settings
+            .admin
+            .enabled
+            .then(|| admin::secret_key::cookie_key(&settings, &db, clock.now_ms()))
+            .transpose()?;
         let backend_api = settings.clerk.secret_key.clone().map(|secret| {
             BackendApi::new(&settings.clerk.api_url, secret, settings.clerk.api_timeout)
         });

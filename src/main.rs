@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use auth_core::admin::secret_key::SecretKeyError;
 use auth_core::app::{AppState, StartupError};
 use auth_core::cli::{
     check, parse_lifetime, Cli, Command, KeysCommand, ServeArgs, WebhooksCommand,
@@ -49,7 +50,8 @@ impl Failure {
     fn exit_code(&self) -> u8 {
         match self {
             Self::Settings(_) | Self::DotEnv(_) | Self::Usage(_) => 2,
-            Self::Startup(StartupError::Verifier(_) | StartupError::SecretKey(_)) => 2,
+            Self::Startup(StartupError::Verifier(_)) => 2,
+            Self::Startup(StartupError::SecretKey(SecretKeyError::StoredTooShort)) => 2,
             _ => 1,
         }
     }

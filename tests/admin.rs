@@ -4,6 +4,7 @@
 
 mod common;
 
+use auth_core::app::AppState;
 use auth_core::clock::{Clock, ManualClock};
 use auth_core::db::schema::audit_events as ae;
 use common::admin::{create_admin, csrf_of, text, Browser, PASSWORD};
@@ -60,13 +61,52 @@ async fn pages_need_a_session(db: TestDb) {
         .contains("frame-ancestors 'none'"));
 }
 
-async fn development_cookies_are_not_secure_and_the_key_is_generated(db: TestDb) {
-    let (app, _) = app(&db, &[("SECRET_KEY", ""), ("DEBUG", "true")]).await;
+async fn development_cookies_are_not_secure(db: TestDb) {
+    let (app, _) = app(&db, &[("DEBUG", "true")]).await;
     let login = Browser::new(&app).get("/admin/login").await;
     let cookie = login.header("set-cookie").unwrap();
     assert!(!cookie.contains("Secure"), "{cookie}");
-    let key_file = db.dir.path().join("data").join("secret_key");
-    assert!(std::fs::read_to_string(key_file).unwrap().len() >= 64);
+}
+
+fn cookie_key_of(state: &auth_core::app::AppState) -> Vec<u8> {
+    state.admin_cookie_key.as_ref().unwrap().master().to_vec()
+}
+
+fn stored_keys(state: &auth_core::app::AppState) -> i64 {
+    use auth_core::db::schema::generated_secret_key as k;
+    k::table
+        .count()
+        .get_result(&mut state.db.get().unwrap())
+        .unwrap()
+}
+
+/// Without SECRET_KEY, instances starting together on one database (two app states here, at once)
+/// end up with one generated key, in every mode; an explicit SECRET_KEY wins and leaves the stored
+/// key unread.
+async fn a_generated_key_is_shared_by_instances_and_an_explicit_one_wins(db: TestDb) {
+    let settings = || db.settings(&[("SECRET_KEY", ""), ("DEBUG", "false")]);
+    let explicit = AppState::prepare(db.settings(&[])).unwrap();
+    assert_eq!(stored_keys(&explicit), 0);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let starts: Vec<_> = [settings(), settings()]
+        .into_iter()
+        .map(|settings| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                AppState::prepare(settings).unwrap()
+            })
+        })
+        .collect();
+    let states: Vec<AppState> = starts.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(cookie_key_of(&states[0]), cookie_key_of(&states[1]));
+    assert_eq!(stored_keys(&states[0]), 1);
+    assert_ne!(cookie_key_of(&states[0]), cookie_key_of(&explicit));
+    // A later start in development mode reads the same key; SECRET_KEY still wins over it.
+    let dev = AppState::prepare(db.settings(&[("SECRET_KEY", ""), ("DEBUG", "true")])).unwrap();
+    assert_eq!(cookie_key_of(&dev), cookie_key_of(&states[0]));
+    let explicit_again = AppState::prepare(db.settings(&[])).unwrap();
+    assert_eq!(cookie_key_of(&explicit_again), cookie_key_of(&explicit));
 }
 
 async fn wrong_then_right_password(db: TestDb) {
@@ -621,7 +661,8 @@ async fn housekeeping_deletes_old_attempts_and_sessions(db: TestDb) {
 db_test!(
     pages_need_a_session,
     housekeeping_deletes_old_attempts_and_sessions,
-    development_cookies_are_not_secure_and_the_key_is_generated,
+    development_cookies_are_not_secure,
+    a_generated_key_is_shared_by_instances_and_an_explicit_one_wins,
     wrong_then_right_password,
     sign_out_ends_the_session_everywhere,
     csrf_is_required_on_every_post,
@@ -681,17 +722,34 @@ async fn a_burst_against_the_binary_locks_and_stays_within_its_memory_bound() {
     assert!(peak < BURST_PEAK_RSS_KIB, "peak RSS {peak} KiB");
 }
 
+/// Without SECRET_KEY the key comes from the database: when that cannot be reached, start-up stops
+/// with a message naming both ways out, instead of signing cookies with something guessable.
 #[test]
-fn production_without_secret_key_does_not_start() {
+fn without_secret_key_an_unreachable_database_stops_start_up() {
     let dir = tempfile::tempdir().unwrap();
     let out = common::binary::run(
         dir.path(),
-        &[("DEBUG", "false")],
+        &[
+            (
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:1/auth?connect_timeout=1",
+            ),
+            ("AUTH_CORE__DATABASE__RUN_MIGRATIONS", "false"),
+            ("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "300"),
+        ],
         &["serve", "--bind", "127.0.0.1:0"],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("SECRET_KEY is not set"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("auth-core: SECRET_KEY is not set and the generated key cannot be read or stored in the database"),
+        "{stderr}"
+    );
+    assert!(
+        last.contains("set SECRET_KEY (at least 32 characters)"),
+        "{stderr}"
+    );
 }
 
 #[test]

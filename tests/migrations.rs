@@ -10,7 +10,7 @@ use common::TestDb;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "users",
     "organizations",
     "organization_memberships",
@@ -21,6 +21,7 @@ const TABLES: [&str; 10] = [
     "revoked_sessions",
     "admin_sessions",
     "admin_login_attempts",
+    "generated_secret_key",
 ];
 
 const INDEXES: [&str; 26] = [
@@ -52,7 +53,12 @@ const INDEXES: [&str; 26] = [
     "organization_memberships_role_idx",
 ];
 
-const ALL: [&str; 3] = ["20261126000001", "20261126000002", "20261130000001"];
+const ALL: [&str; 4] = [
+    "20261126000001",
+    "20261126000002",
+    "20261130000001",
+    "20261130000002",
+];
 
 #[derive(QueryableByName)]
 struct Name {
@@ -117,7 +123,8 @@ fn select_every_declared_column(conn: &mut DbConnection) {
         admin_accounts,
         revoked_sessions,
         admin_sessions,
-        admin_login_attempts
+        admin_login_attempts,
+        generated_secret_key
     );
 }
 
@@ -134,7 +141,12 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
     assert!(migrations::pending(&mut conn).unwrap().is_empty());
     assert_eq!(
         migrations::applied(&mut conn).unwrap(),
-        ["20261130000001", "20261126000002", "20261126000001"],
+        [
+            "20261130000002",
+            "20261130000001",
+            "20261126000002",
+            "20261126000001"
+        ],
         "newest first"
     );
     let tables = table_names(&mut conn);
@@ -157,7 +169,12 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
 
     assert_eq!(
         migrations::revert_all(&mut conn).unwrap(),
-        ["20261130000001", "20261126000002", "20261126000001"]
+        [
+            "20261130000002",
+            "20261130000001",
+            "20261126000002",
+            "20261126000001"
+        ]
     );
     let left: Vec<String> = table_names(&mut conn)
         .into_iter()

@@ -35,6 +35,60 @@ fn starts_in_an_empty_directory_with_no_configuration() {
     assert!(server.wait_exit(EXIT_WITHIN).success());
 }
 
+/// With nothing set, the console's key is generated once, kept in the database, reused by the next
+/// start, and never written to the log.
+#[test]
+fn the_generated_secret_key_is_stored_reused_and_never_logged() {
+    use diesel::{Connection, OptionalExtension, QueryDsl, RunQueryDsl, SqliteConnection};
+    let stored = |dir: &std::path::Path| -> Option<String> {
+        let file = dir.join("data/auth-core.sqlite3");
+        let mut conn = SqliteConnection::establish(file.to_str().unwrap()).unwrap();
+        auth_core::db::schema::generated_secret_key::table
+            .select(auth_core::db::schema::generated_secret_key::secret)
+            .first::<String>(&mut conn)
+            .optional()
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut logged = Vec::new();
+    for expected_line in [
+        "SECRET_KEY is not set: generated a key for the admin console's sessions and stored it in the database",
+        "SECRET_KEY is not set: the admin console's sessions use the key generated on first start, stored in the database",
+    ] {
+        let mut server = RunningServer::start(dir.path(), &[]);
+        assert_eq!(http_get(&server.base, "/healthz").0, 200);
+        server.signal("TERM");
+        assert!(server.wait_exit(EXIT_WITHIN).success());
+        // Every line: the reading thread ends at end of file, after the exit.
+        let lines: Vec<String> = server.stderr_lines.iter().collect();
+        let said = lines.iter().filter(|l| l.contains(expected_line)).count();
+        assert_eq!(said, 1, "{lines:#?}");
+        logged.extend(lines);
+    }
+    let secret = stored(dir.path()).expect("a key was stored");
+    assert_eq!(secret.len(), 64);
+    assert!(
+        logged.iter().all(|line| !line.contains(&secret)),
+        "{logged:#?}"
+    );
+
+    // An explicit SECRET_KEY wins: the stored one is left alone, and nothing is generated anew.
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = RunningServer::start(
+        dir.path(),
+        &[("SECRET_KEY", "a-very-long-cookie-signing-key-0123456789")],
+    );
+    server.signal("TERM");
+    assert!(server.wait_exit(EXIT_WITHIN).success());
+    // Every line: the reading thread ends at end of file, after the exit.
+    let lines: Vec<String> = server.stderr_lines.iter().collect();
+    assert!(
+        lines.iter().all(|l| !l.contains("SECRET_KEY is not set")),
+        "{lines:#?}"
+    );
+    assert_eq!(stored(dir.path()), None);
+}
+
 #[test]
 fn stops_gracefully_on_sigint() {
     let dir = tempfile::tempdir().unwrap();
@@ -190,11 +244,11 @@ fn check_explains_what_is_missing_for_clerk() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for expected in [
-        "database            sqlite://./data/auth-core.sqlite3: reachable; migrations applied: 0, 3 pending",
+        "database            sqlite://./data/auth-core.sqlite3: reachable; migrations applied: 0, 4 pending",
         "session tokens      MISSING: no key source; set CLERK_JWT_KEY, CLERK_JWKS_URL, CLERK_SECRET_KEY or CLERK_PUBLISHABLE_KEY",
         "webhooks            MISSING: no webhook secret: webhooks will be refused (set CLERK_WEBHOOK_SECRET)",
         "backend api         not set: no backfill from Clerk and no Clerk machine tokens",
-        "admin console       on at /admin; SECRET_KEY set; administrators unknown until the database is migrated",
+        "admin console       on at /admin; SECRET_KEY not set: a key is generated on first start and kept in the database; administrators unknown until the database is migrated",
         "not ready: no key source for session tokens",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
@@ -204,21 +258,9 @@ fn check_explains_what_is_missing_for_clerk() {
 #[test]
 fn check_reports_the_admin_console() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &[("DEBUG", "false")], &["check"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains(
-            "admin console       MISSING: SECRET_KEY is not set, so `serve` will not start"
-        ),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("no SECRET_KEY for the admin console"),
-        "{stdout}"
-    );
-
+    let key = [("SECRET_KEY", "a-very-long-cookie-signing-key-0123456789")];
     assert!(run(dir.path(), &[], &["migrate"]).status.success());
-    let out = run(dir.path(), &[], &["check"]);
+    let out = run(dir.path(), &key, &["check"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("SECRET_KEY set; no administrator yet: create one with `auth-core admin create --email …`"), "{stdout}");
     let off = run(
@@ -228,13 +270,17 @@ fn check_reports_the_admin_console() {
     );
     assert!(String::from_utf8_lossy(&off.stdout)
         .contains("admin console       off (admin.enabled = false)"));
-    let dev = run(dir.path(), &[("DEBUG", "true")], &["check"]);
-    assert!(
-        String::from_utf8_lossy(&dev.stdout)
-            .contains("SECRET_KEY not set: a development key is kept in ./data/secret_key"),
-        "{}",
-        String::from_utf8_lossy(&dev.stdout)
-    );
+    // DEBUG no longer decides where the key comes from.
+    for debug in ["true", "false"] {
+        let out = run(dir.path(), &[("DEBUG", debug)], &["check"]);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(
+                "SECRET_KEY not set: a key is generated on first start and kept in the database"
+            ),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 }
 
 #[test]
@@ -277,7 +323,7 @@ fn migrate_applies_then_reports_up_to_date() {
     assert!(first.status.success());
     assert_eq!(
         String::from_utf8_lossy(&first.stdout),
-        "sqlite://./data/auth-core.sqlite3: applied 20261126000001\nsqlite://./data/auth-core.sqlite3: applied 20261126000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000001\n"
+        "sqlite://./data/auth-core.sqlite3: applied 20261126000001\nsqlite://./data/auth-core.sqlite3: applied 20261126000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000001\nsqlite://./data/auth-core.sqlite3: applied 20261130000002\n"
     );
     let second = run(dir.path(), &[], &["migrate"]);
     assert_eq!(

@@ -16,6 +16,7 @@ pub mod organizations;
 mod pool;
 pub mod revoked_sessions;
 pub mod schema;
+pub mod secret_key;
 pub mod service_keys;
 pub mod tenant;
 pub mod users;

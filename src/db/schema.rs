@@ -157,6 +157,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    generated_secret_key (id) {
+        id -> Integer,
+        secret -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(organization_memberships -> organizations (organization_id));
 diesel::joinable!(organization_memberships -> users (user_id));
 
@@ -171,4 +179,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     admin_sessions,
     admin_login_attempts,
     revoked_sessions,
+    generated_secret_key,
 );
