@@ -26,7 +26,13 @@ fn starts_in_an_empty_directory_with_no_configuration() {
     let (status, body) = http_get(&server.base, "/healthz");
     assert_eq!((status, body.as_str()), (200, r#"{"status":"healthy"}"#));
     let (status, body) = http_get(&server.base, "/api/auth/health");
-    assert_eq!(status, 200, "{body}");
+    // Ready but for a Clerk key source, which nothing configures yet.
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains(r#""down":["signing_keys"]"#)
+            && body.contains(r#""database":{"status":"up""#),
+        "{body}"
+    );
     // The embedded default: a SQLite file under ./data, created on first start.
     assert!(dir.path().join("data/auth-core.sqlite3").is_file());
 
@@ -372,12 +378,18 @@ fn in_flight_requests_finish_after_sigterm() {
     via_relay.set_query(Some("sslmode=disable"));
 
     let dir = tempfile::tempdir().unwrap();
+    let pem = std::fs::read_to_string(common::target_dir_file(
+        "tests/fixtures/keys/rsa-2048-a.pub.pem",
+    ))
+    .unwrap();
     let mut server = RunningServer::start(
         dir.path(),
         &[
             ("DATABASE_URL", via_relay.as_str()),
             ("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "20000"),
             ("AUTH_CORE__AUTH__REVOCATION_SYNC_SECS", "3600"),
+            // A key source, so that readiness is about the database alone.
+            ("CLERK_JWT_KEY", pem.as_str()),
         ],
     );
     // Start-up's connections are dropped: the request below must open a new one, which is held.

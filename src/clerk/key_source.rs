@@ -45,6 +45,18 @@ impl KeySource {
     }
 }
 
+impl KeySource {
+    /// A short name for health checks and logs: `pem`, `jwks_url`, `backend_api`, `frontend_api`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Pem => "pem",
+            Self::JwksUrl(_) => "jwks_url",
+            Self::BackendApi(_) => "backend_api",
+            Self::FrontendApi(_) => "frontend_api",
+        }
+    }
+}
+
 impl fmt::Display for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
