@@ -73,6 +73,7 @@ impl AppState {
     /// As [`AppState::prepare`], with a given clock (tests move a manual one).
     pub fn prepare_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         let verifier = SessionVerifier::from_settings(&settings, clock.clone())?;
+        crate::auth::startup_log::log_session_token_setup(&settings);
         let cookie_suffix = settings
             .clerk
             .publishable_key

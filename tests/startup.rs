@@ -95,6 +95,36 @@ fn the_generated_secret_key_is_stored_reused_and_never_logged() {
     assert_eq!(stored(dir.path()), None);
 }
 
+/// Start-up names the key source, the expected issuer and the azp policy; without a key source it
+/// warns loudly.
+#[test]
+fn start_up_logs_how_session_tokens_are_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RunningServer::start(dir.path(), &[]);
+    let line = server.wait_for_log("NO KEY SOURCE FOR SESSION TOKENS", EXIT_WITHIN);
+    assert!(line.contains(" WARN "), "{line}");
+    assert!(
+        line.ends_with("every session token is refused (503 jwk-failed-to-resolve, Retry-After: 30) and readiness (/api/auth/health) is 503 until one of CLERK_PUBLISHABLE_KEY, CLERK_SECRET_KEY, CLERK_JWKS_URL or CLERK_JWT_KEY is set"),
+        "{line}"
+    );
+    drop(server);
+
+    let server = RunningServer::start(
+        dir.path(),
+        &[
+            ("CLERK_JWKS_URL", "http://127.0.0.1:1/jwks"),
+            ("AUTH_CORE__AUTH__ISSUER", "https://clerk.example.com"),
+            ("CLERK_AUTHORIZED_PARTIES", "https://app.example.com"),
+            ("AUTH_CORE__AUTH__AZP_POLICY", "required"),
+        ],
+    );
+    let line = server.wait_for_log("session tokens: ", EXIT_WITHIN);
+    assert!(
+        line.ends_with("session tokens: keys from JWKS at http://127.0.0.1:1/jwks (CLERK_JWKS_URL); expected issuer https://clerk.example.com; azp required, one of https://app.example.com"),
+        "{line}"
+    );
+}
+
 #[test]
 fn stops_gracefully_on_sigint() {
     let dir = tempfile::tempdir().unwrap();

@@ -651,6 +651,18 @@ db_test!(
     a_warm_request_makes_no_database_round_trip,
 );
 
+/// No key source at all: every token is refused 503 with a Retry-After long enough (30 s) that
+/// frontends do not spin on something only an operator can fix.
+#[actix_web::test]
+async fn without_a_key_source_tokens_are_refused_with_a_long_retry_after() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings(&[])).await;
+    let token = Minter::a().mint(&claims(json!({})));
+    let refused = me_with(&app, &token).await;
+    assert_refused(&refused, 503, "jwk-failed-to-resolve");
+    assert_eq!(refused.header("retry-after"), Some("30"));
+}
+
 /// The key source is down when the service starts: start-up succeeds, requests get 503 (retry, not a
 /// bad-token 401), and once the source answers again tokens verify (after the refetch cooldown).
 #[actix_web::test]
@@ -667,7 +679,10 @@ async fn start_up_does_not_depend_on_the_key_source() {
     let app = TestApp::spawn_with_clock(settings, clock).await;
     assert_eq!(app.get("/healthz").await.status, 200);
     let token = Minter::a().mint(&claims(json!({})));
-    assert_refused(&me_with(&app, &token).await, 503, "jwk-failed-to-resolve");
+    let refused = me_with(&app, &token).await;
+    assert_refused(&refused, 503, "jwk-failed-to-resolve");
+    // The source may answer any moment: retry soon.
+    assert_eq!(refused.header("retry-after"), Some("1"));
 
     clerk.set_jwks_down(false);
     handle.advance_ms(30_000);

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::clerk::key_source::KeySource;
+use crate::clerk::key_source::{KeySource, NO_KEY_SOURCE_RETRY_AFTER_SECS};
 use crate::http::request_id::RequestId;
 
 #[derive(Serialize, ToSchema)]
@@ -73,9 +73,6 @@ pub async fn liveness() -> HttpResponse {
 
 /// `Retry-After` when the database is down: it usually comes back within seconds.
 const DATABASE_RETRY_AFTER_SECS: u64 = 1;
-/// `Retry-After` when no key source is configured: nothing changes until an operator acts, so
-/// clients are not invited to spin.
-pub const NO_KEY_SOURCE_RETRY_AFTER_SECS: u64 = 30;
 
 /// Readiness: the database answers and a signing key is at hand.
 ///

@@ -28,6 +28,7 @@ use super::principal::Principal;
 use super::service_keys::{self, KEY_PREFIX};
 use super::token_source;
 use crate::app::AppState;
+use crate::clerk::key_source::NO_KEY_SOURCE_RETRY_AFTER_SECS;
 use crate::clerk::machine_token::MachineKind;
 use crate::clerk::reason::Reason;
 use crate::error::ApiError;
@@ -212,7 +213,15 @@ fn refuse(
     carrier: Option<token_source::Carrier>,
 ) -> Error {
     let (reason, error) = match refusal.into() {
-        Refusal::Credential(reason) => (reason, ApiError::unauthenticated(reason)),
+        Refusal::Credential(reason) => {
+            let mut error = ApiError::unauthenticated(reason);
+            if reason == Reason::JwkFailedToResolve && state.verifier.key_store().is_none() {
+                // No key source: nothing changes until an operator acts; a long wait keeps
+                // frontends from spinning on it.
+                error.retry_after_secs = Some(NO_KEY_SOURCE_RETRY_AFTER_SECS);
+            }
+            (reason, error)
+        }
         Refusal::BudgetSpent { retry_after_secs } => (
             Reason::TooManyFailedCredentials,
             ApiError::too_many_failed_credentials(retry_after_secs),

@@ -8,6 +8,10 @@ use url::Url;
 
 use crate::settings::ClerkSettings;
 
+/// `Retry-After` on a refused token and on readiness when no key source is configured: nothing
+/// changes until an operator acts, so clients are not invited to spin.
+pub const NO_KEY_SOURCE_RETRY_AFTER_SECS: u64 = 30;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     /// `CLERK_JWT_KEY`: verification needs no network at all.
