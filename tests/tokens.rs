@@ -651,6 +651,38 @@ db_test!(
     a_warm_request_makes_no_database_round_trip,
 );
 
+/// `token-invalid-issuer` says which issuer was expected and which the token names (quoted, escaped
+/// and cut at 128 characters: it is the sender's text), so the setting to change is plain.
+#[actix_web::test]
+async fn an_invalid_issuer_names_the_expected_and_the_received_one() {
+    let s = setup().await;
+    let message = |res: &Response| res.json()["error"]["message"].as_str().unwrap().to_owned();
+    let prefix =
+        "the token's issuer is not this Clerk instance: expected https://clerk.example.com \
+                  (auth.issuer, or from CLERK_PUBLISHABLE_KEY), received ";
+    let cases = [
+        (
+            json!({"iss": "https://other.clerk.accounts.dev"}),
+            r#""https://other.clerk.accounts.dev""#.to_owned(),
+        ),
+        (json!({"iss": null}), "no iss claim".to_owned()),
+        (json!({"iss": 42}), "no iss claim".to_owned()),
+        (
+            json!({"iss": "https://x\n2026-12-01 INFO forged line"}),
+            r#""https://x\n2026-12-01 INFO forged line""#.to_owned(),
+        ),
+        (
+            json!({"iss": format!("https://{}", "a".repeat(10_000))}),
+            format!("{:?}", format!("https://{}", "a".repeat(120))),
+        ),
+    ];
+    for (extra, received) in cases {
+        let res = me_with(&s.app, &Minter::a().mint(&claims(extra))).await;
+        assert_refused(&res, 401, "token-invalid-issuer");
+        assert_eq!(message(&res), format!("{prefix}{received}"));
+    }
+}
+
 /// No key source at all: every token is refused 503 with a Retry-After long enough (30 s) that
 /// frontends do not spin on something only an operator can fix.
 #[actix_web::test]
