@@ -268,5 +268,6 @@ pub fn build(
         .default_service(web::to(api::not_found))
         .wrap(middleware::from_fn(crate::audit::middleware::record))
         .wrap(http::cors::build(&cors_origins))
+        .wrap(middleware::from_fn(http::cors::refusals_as_json))
         .wrap(middleware::from_fn(http::envelope::middleware))
 }

@@ -125,6 +125,34 @@ fn start_up_logs_how_session_tokens_are_verified() {
     );
 }
 
+/// A refused CORS preflight is logged with the setting that decides it, and the sender's origin
+/// quoted (it cannot forge a log line).
+#[test]
+fn a_refused_cors_preflight_is_logged_naming_cors_allowed_origins() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = RunningServer::start(
+        dir.path(),
+        &[("CORS_ALLOWED_ORIGINS", "https://app.example.com")],
+    );
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "OPTIONS /api/auth/me HTTP/1.1\r\nHost: {addr}\r\nOrigin: https://evil.example\r\n\
+         Access-Control-Request-Method: GET\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 400 "), "{raw}");
+    let line = server.wait_for_log("CORS preflight", EXIT_WITHIN);
+    assert!(
+        line.ends_with(r#"CORS preflight for /api/auth/me from origin "https://evil.example" refused: Origin is not allowed to make this request; the allowed origins are set by CORS_ALLOWED_ORIGINS"#),
+        "{line}"
+    );
+}
+
 #[test]
 fn stops_gracefully_on_sigint() {
     let dir = tempfile::tempdir().unwrap();
