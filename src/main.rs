@@ -136,6 +136,7 @@ fn init_logging(filter: &str, json: bool) {
 fn serve(settings: Settings, args: ServeArgs) -> Result<(), Failure> {
     let bind = args.bind.unwrap_or_else(|| settings.server.bind.clone());
     let workers = args.workers.unwrap_or(settings.server.workers);
+    let json_logs = settings.log.json;
     let state = AppState::prepare(settings)?;
     actix_web::rt::System::new().block_on(async move {
         let signals = server::ShutdownSignals::install().map_err(Failure::Server)?;
@@ -145,8 +146,12 @@ fn serve(settings: Settings, args: ServeArgs) -> Result<(), Failure> {
             error,
         })?;
         for addr in &bound.addrs {
-            log::info!("listening on http://{addr}");
-            // On stdout as well, for scripts and tests that bind port 0 and need the real port.
+            // Once, on stdout, for people and for scripts and tests that bind port 0 and need the
+            // real port. In JSON, log shippers (which may read only stderr) get it as a record too;
+            // in text, a terminal would show it twice.
+            if json_logs {
+                log::info!("listening on http://{addr}");
+            }
             println!("auth-core listening on http://{addr}");
         }
         let _ = std::io::stdout().flush();
@@ -232,6 +237,12 @@ fn keys(settings: &Settings, command: KeysCommand) -> Result<(), Failure> {
                     return Err(Failure::Usage(format!(
                         "--org {org:?}: expected a Clerk organization id (org_…)"
                     )));
+                }
+                if !auth_core::db::organizations::organization_is_known(&mut conn, org)? {
+                    eprintln!(
+                        "warning: organization {org} is not known here yet (no webhook or \
+                         backfill has brought it): check the id; the key is created anyway"
+                    );
                 }
             }
             let expires_at = expires

@@ -81,13 +81,17 @@ pub struct HealthcheckArgs {
 pub enum AdminCommand {
     /// Create an administrator; the password is asked for (or read from standard input).
     Create {
+        /// The administrator's email address: what they sign in with.
         #[arg(long)]
         email: String,
     },
     /// List administrators.
     List,
     /// Disable an administrator and end their sessions.
-    Disable { email: String },
+    Disable {
+        /// The email address of the administrator to disable.
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,7 +137,10 @@ pub enum KeysCommand {
     /// List keys (never their secrets).
     List,
     /// Revoke a key by id (key_…) or prefix.
-    Revoke { key: String },
+    Revoke {
+        /// The key's id (key_…, as `keys list` shows it) or the prefix of its secret.
+        key: String,
+    },
 }
 
 /// `90d`, `12h`, `30m`, `45s` in milliseconds.
