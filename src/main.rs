@@ -264,24 +264,38 @@ fn keys(settings: &Settings, command: KeysCommand) -> Result<(), Failure> {
             println!("secret (shown once, store it now): {}", created.secret);
         }
         KeysCommand::List => {
-            for key in stored::list(&mut conn)? {
-                let state = if key.revoked_at.is_some() {
-                    "revoked"
-                } else if key.expires_at.is_some_and(|at| at <= now) {
-                    "expired"
-                } else {
-                    "active"
-                };
-                println!(
-                    "{}  {state:<7}  {}  org={}  scopes={}  last_used={}",
-                    key.id,
-                    key.name,
-                    key.organization_id.as_deref().unwrap_or("(global)"),
-                    key.scopes,
-                    key.last_used_at
-                        .map_or("never".to_owned(), |t| t.to_string()),
-                );
-            }
+            use auth_core::admin::view::format_ms;
+            let rows: Vec<Vec<String>> = stored::list(&mut conn)?
+                .into_iter()
+                .map(|key| {
+                    let state = if key.revoked_at.is_some() {
+                        "revoked"
+                    } else if key.expires_at.is_some_and(|at| at <= now) {
+                        "expired"
+                    } else {
+                        "active"
+                    };
+                    vec![
+                        key.id,
+                        state.to_owned(),
+                        key.name,
+                        key.organization_id.unwrap_or_else(|| "(global)".to_owned()),
+                        key.scopes,
+                        key.expires_at.map_or("never".to_owned(), format_ms),
+                        key.last_used_at.map_or("never".to_owned(), format_ms),
+                    ]
+                })
+                .collect();
+            let header = [
+                "ID",
+                "STATE",
+                "NAME",
+                "ORGANIZATION",
+                "SCOPES",
+                "EXPIRES",
+                "LAST USED",
+            ];
+            print!("{}", auth_core::cli::table::render(&header, &rows));
         }
         KeysCommand::Revoke { key } => {
             if !stored::revoke(&mut conn, &key, now)? {

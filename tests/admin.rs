@@ -797,8 +797,11 @@ fn the_admin_commands_manage_accounts() {
 
     let list = common::binary::run(dir.path(), &[], &["admin", "list"]);
     let listed = String::from_utf8_lossy(&list.stdout).into_owned();
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert_eq!(lines[0], "ID  EMAIL            STATE   LAST SIGN-IN");
     assert!(
-        listed.contains("ops@example.com") && listed.contains("active"),
+        lines[1].contains("ops@example.com  active  never"),
         "{listed}"
     );
 

@@ -485,6 +485,51 @@ fn creating_a_key_for_an_unknown_organization_warns() {
     );
 }
 
+/// `keys list`: a header row, then one row per key, with times as dates, not milliseconds.
+#[test]
+fn key_listings_have_a_header_and_human_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &[],
+        &["keys", "create", "--name", "billing", "--expires", "90d"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = run(dir.path(), &[], &["keys", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    let header: Vec<&str> = lines[0]
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "ID",
+            "STATE",
+            "NAME",
+            "ORGANIZATION",
+            "SCOPES",
+            "EXPIRES",
+            "LAST USED"
+        ]
+    );
+    let cells: Vec<&str> = lines[1]
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(cells[1..4], ["active", "billing", "(global)"], "{listed}");
+    let expires = cells[cells.len() - 2];
+    assert!(
+        expires.len() == 23 && expires.ends_with(" UTC") && expires.starts_with("20"),
+        "{expires}"
+    );
+    assert_eq!(cells[cells.len() - 1], "never");
+}
+
 /// SIGTERM while a request is in flight: the request still completes with a full response.
 /// The request is made to wait on a new database connection by a relay in front of PostgreSQL that
 /// the test controls, so "in flight" is known exactly rather than guessed with a sleep.

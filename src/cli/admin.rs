@@ -43,19 +43,26 @@ pub fn run(settings: &Settings, command: AdminCommand) -> Result<(), AdminCliErr
             println!("created administrator {email} (id {id})");
         }
         AdminCommand::List => {
-            for admin in admin_accounts::list(&mut conn)? {
-                println!(
-                    "{:<5} {:<40} {:<8} last sign-in: {}",
-                    admin.id,
-                    admin.email,
-                    if admin.is_disabled() {
+            let rows: Vec<Vec<String>> = admin_accounts::list(&mut conn)?
+                .into_iter()
+                .map(|admin| {
+                    let state = if admin.is_disabled() {
                         "disabled"
                     } else {
                         "active"
-                    },
-                    admin.last_login_at.map_or("never".to_owned(), format_ms)
-                );
-            }
+                    };
+                    vec![
+                        admin.id.to_string(),
+                        admin.email,
+                        state.to_owned(),
+                        admin.last_login_at.map_or("never".to_owned(), format_ms),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                super::table::render(&["ID", "EMAIL", "STATE", "LAST SIGN-IN"], &rows)
+            );
         }
         AdminCommand::Disable { email } => {
             let email = accounts::normalize_email(&email)?;

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod backup;
 pub mod check;
 pub mod healthcheck;
+pub mod table;
 
 use std::path::PathBuf;
 
