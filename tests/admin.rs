@@ -813,4 +813,61 @@ fn the_admin_commands_manage_accounts() {
     assert!(listed.contains("disabled"), "{listed}");
     let unknown = common::binary::run(dir.path(), &[], &["admin", "disable", "x@example.com"]);
     assert_eq!(unknown.status.code(), Some(1));
+
+    // Enabled again, then a new password set from standard input; the old one stops working.
+    let enable = common::binary::run(dir.path(), &[], &["admin", "enable", "OPS@example.com"]);
+    assert_eq!(
+        String::from_utf8_lossy(&enable.stdout),
+        "enabled ops@example.com\n"
+    );
+    let again = common::binary::run(dir.path(), &[], &["admin", "enable", "ops@example.com"]);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "ops@example.com was already enabled\n"
+    );
+    let reset = |email: &str, password: &str| {
+        let mut child = common::binary::command(dir.path(), &[])
+            .args(["admin", "reset-password", email])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = reset("ops@example.com", "short");
+    assert_eq!(short.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    assert_eq!(
+        reset("x@example.com", "another long password")
+            .status
+            .code(),
+        Some(1)
+    );
+    let out = reset("ops@example.com", "another long password");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "new password set for ops@example.com; their sessions have ended\n"
+    );
+    let file = dir.path().join("data/auth-core.sqlite3");
+    let mut conn = diesel::SqliteConnection::establish(file.to_str().unwrap()).unwrap();
+    let (hash, disabled): (String, Option<i64>) = auth_core::db::schema::admin_accounts::table
+        .select((
+            auth_core::db::schema::admin_accounts::password_hash,
+            auth_core::db::schema::admin_accounts::disabled_at,
+        ))
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(disabled, None);
+    assert!(auth_core::admin::password::verify(
+        "another long password",
+        &hash
+    ));
+    assert!(!auth_core::admin::password::verify(PASSWORD, &hash));
 }

@@ -93,6 +93,16 @@ pub enum AdminCommand {
         /// The email address of the administrator to disable.
         email: String,
     },
+    /// Enable a disabled administrator again (they sign in with their password as before).
+    Enable {
+        /// The email address of the administrator to enable.
+        email: String,
+    },
+    /// Set a new password (asked for, or read from standard input) and end every session.
+    ResetPassword {
+        /// The email address of the administrator whose password is reset.
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
