@@ -98,9 +98,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Check => {
-            let report = check::run(&settings);
+        Command::Check { online } => {
+            let mut report = check::run(&settings);
             print!("{}", report.text);
+            if online {
+                let asked = auth_core::cli::check_online::run(&settings);
+                print!("\n{}", asked.text);
+                if !asked.ready {
+                    println!("\nnot ready: an online check failed");
+                }
+                report.ready &= asked.ready;
+            }
             if report.ready {
                 Ok(())
             } else {

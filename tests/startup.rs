@@ -530,6 +530,81 @@ fn key_listings_have_a_header_and_human_times() {
     assert_eq!(cells[cells.len() - 1], "never");
 }
 
+/// `check --online` asks the Clerk stand-in: the JWKS, the secret key against the Backend API, the
+/// webhook secret's shape; each ok or FAILED with the reason, and exit 1 when one fails.
+#[actix_web::test]
+async fn check_online_asks_clerk_and_says_what_failed() {
+    use common::clerk::{ClerkStandIn, SECRET_KEY};
+    let clerk = ClerkStandIn::start(&["a"]);
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = clerk.jwks_url();
+    let path = dir.path().to_owned();
+    let check = move |env: Vec<(&'static str, String)>| {
+        let dir = path.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let out = run(&dir, &env, &["check", "--online"]);
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        })
+    };
+    let good = vec![
+        ("CLERK_JWKS_URL", jwks.clone()),
+        ("CLERK_SECRET_KEY", SECRET_KEY.to_owned()),
+        ("AUTH_CORE__CLERK__API_URL", clerk.base.clone()),
+        (
+            "CLERK_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+        ),
+    ];
+    let (code, out) = check.clone()(good.clone()).await.unwrap();
+    for expected in [
+        format!("jwks online         ok: {jwks}: 1 keys (ins_test_a)"),
+        format!(
+            "backend api online  ok: CLERK_SECRET_KEY accepted by {}/v1/jwks",
+            clerk.base
+        ),
+        "webhook secret      ok: 1 secret(s) of the whsec_<base64> shape".to_owned(),
+    ] {
+        assert!(out.contains(&expected), "missing {expected:?} in:\n{out}");
+    }
+    assert_eq!(code, Some(0), "{out}");
+
+    // A wrong secret key, the JWKS down, no webhook secret.
+    clerk.set_jwks_down(true);
+    let bad = vec![
+        ("CLERK_JWKS_URL", jwks.clone()),
+        ("CLERK_SECRET_KEY", "sk_test_not0the0right0key".to_owned()),
+        ("AUTH_CORE__CLERK__API_URL", clerk.base.clone()),
+    ];
+    let (code, out) = check.clone()(bad).await.unwrap();
+    for expected in [
+        format!("jwks online         FAILED: {jwks}: answered HTTP 503 (after 3 attempts)"),
+        format!("backend api online  FAILED: CLERK_SECRET_KEY at {}/v1/jwks: answered HTTP 401 (after 3 attempts)", clerk.base),
+        "webhook secret      FAILED: CLERK_WEBHOOK_SECRET not set: webhooks are refused".to_owned(),
+        "not ready: an online check failed".to_owned(),
+    ] {
+        assert!(out.contains(&expected), "missing {expected:?} in:\n{out}");
+    }
+    assert_eq!(code, Some(1), "{out}");
+    assert!(!out.contains("sk_test_not0the0right0key"), "{out}");
+
+    // A closed port: the reason names the request that failed.
+    let (code, out) = check(vec![(
+        "CLERK_JWKS_URL",
+        "http://127.0.0.1:1/jwks".to_owned(),
+    )])
+    .await
+    .unwrap();
+    assert!(
+        out.contains("jwks online         FAILED: http://127.0.0.1:1/jwks: request failed"),
+        "{out}"
+    );
+    assert_eq!(code, Some(1), "{out}");
+}
+
 /// SIGTERM while a request is in flight: the request still completes with a full response.
 /// The request is made to wait on a new database connection by a relay in front of PostgreSQL that
 /// the test controls, so "in flight" is known exactly rather than guessed with a sleep.

@@ -34,12 +34,7 @@ impl KeySource {
             return Some(Self::JwksUrl(url.clone()));
         }
         if clerk.secret_key.is_some() {
-            // api_url is a validated base URL; joining a relative path keeps any path prefix it has.
-            let mut base = clerk.api_url.clone();
-            if !base.path().ends_with('/') {
-                base.set_path(&format!("{}/", base.path()));
-            }
-            return base.join("v1/jwks").ok().map(Self::BackendApi);
+            return backend_api_jwks_url(&clerk.api_url).map(Self::BackendApi);
         }
         if let Some(pk) = &clerk.publishable_key {
             let url = format!("https://{}/.well-known/jwks.json", pk.frontend_api);
@@ -47,6 +42,16 @@ impl KeySource {
         }
         None
     }
+}
+
+/// `{api_url}/v1/jwks`: the Backend API's key set, which answers only to a valid secret key.
+pub fn backend_api_jwks_url(api_url: &Url) -> Option<Url> {
+    // api_url is a validated base URL; joining a relative path keeps any path prefix it has.
+    let mut base = api_url.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    base.join("v1/jwks").ok()
 }
 
 impl KeySource {

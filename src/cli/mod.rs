@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod backup;
 pub mod check;
+pub mod check_online;
 pub mod healthcheck;
 pub mod table;
 
@@ -40,7 +41,12 @@ pub enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Load the settings, connect to the database and report what is configured and what is missing.
-    Check,
+    Check {
+        /// Also ask Clerk: fetch the JWKS, check CLERK_SECRET_KEY against the Backend API and the
+        /// webhook secrets' shape.
+        #[arg(long)]
+        online: bool,
+    },
     /// Administrator accounts of the admin console.
     Admin {
         #[command(subcommand)]
