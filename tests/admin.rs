@@ -109,6 +109,26 @@ async fn a_generated_key_is_shared_by_instances_and_an_explicit_one_wins(db: Tes
     assert_eq!(cookie_key_of(&explicit_again), cookie_key_of(&explicit));
 }
 
+/// A stored key shorter than SECRET_KEY's minimum (a hand-edited row) stops start-up rather than
+/// keying cookies with it.
+async fn a_stored_key_too_short_stops_start_up(db: TestDb) {
+    use auth_core::db::schema::generated_secret_key as k;
+    let state = AppState::prepare(db.settings(&[])).unwrap();
+    diesel::insert_into(k::table)
+        .values((k::id.eq(1), k::secret.eq("short"), k::created_at.eq(0_i64)))
+        .execute(&mut state.db.get().unwrap())
+        .unwrap();
+    let Err(error) = AppState::prepare(db.settings(&[("SECRET_KEY", "")])) else {
+        panic!("started with a 5-character key");
+    };
+    assert!(
+        error
+            .to_string()
+            .starts_with("the SECRET_KEY stored in the database is shorter than 32 characters"),
+        "{error}"
+    );
+}
+
 async fn wrong_then_right_password(db: TestDb) {
     let (app, _) = app(&db, &[]).await;
     create_admin(&app.state, "root@example.com");
@@ -663,6 +683,7 @@ db_test!(
     housekeeping_deletes_old_attempts_and_sessions,
     development_cookies_are_not_secure,
     a_generated_key_is_shared_by_instances_and_an_explicit_one_wins,
+    a_stored_key_too_short_stops_start_up,
     wrong_then_right_password,
     sign_out_ends_the_session_everywhere,
     csrf_is_required_on_every_post,
