@@ -73,11 +73,7 @@ impl AppState {
     /// As [`AppState::prepare`], with a given clock (tests move a manual one).
     pub fn prepare_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         let verifier = SessionVerifier::from_settings(&settings, clock.clone())?;
-        let admin_cookie_key = settings
-            .admin
-            .enabled
-            .then(|| admin::secret_key::cookie_key(&settings))
-            .transpose()?;
+        crate::auth::startup_log::log_session_token_setup(&settings);
         let cookie_suffix = settings
             .clerk
             .publishable_key
@@ -96,6 +92,12 @@ impl AppState {
                 );
             }
         }
+        // After the migrations: without SECRET_KEY, the key is kept in the database.
+        let admin_cookie_key = settings
+            .admin
+            .enabled
+            .then(|| admin::secret_key::cookie_key(&settings, &db, clock.now_ms()))
+            .transpose()?;
         let backend_api = settings.clerk.secret_key.clone().map(|secret| {
             BackendApi::new(&settings.clerk.api_url, secret, settings.clerk.api_timeout)
         });
@@ -266,5 +268,6 @@ pub fn build(
         .default_service(web::to(api::not_found))
         .wrap(middleware::from_fn(crate::audit::middleware::record))
         .wrap(http::cors::build(&cors_origins))
+        .wrap(middleware::from_fn(http::cors::refusals_as_json))
         .wrap(middleware::from_fn(http::envelope::middleware))
 }

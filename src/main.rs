@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use auth_core::admin::secret_key::SecretKeyError;
 use auth_core::app::{AppState, StartupError};
 use auth_core::cli::{
     check, parse_lifetime, Cli, Command, KeysCommand, ServeArgs, WebhooksCommand,
@@ -51,8 +52,9 @@ impl Failure {
     fn exit_code(&self) -> u8 {
         match self {
             Self::Settings(_) | Self::DotEnv(_) | Self::Usage(_) => 2,
-            Self::Startup(StartupError::Verifier(_) | StartupError::SecretKey(_)) => 2,
             Self::Sync(auth_core::cli::sync::SyncCliError::NoSecretKey) => 2,
+            Self::Startup(StartupError::Verifier(_)) => 2,
+            Self::Startup(StartupError::SecretKey(SecretKeyError::StoredTooShort)) => 2,
             _ => 1,
         }
     }
@@ -100,9 +102,17 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Command::Check => {
-            let report = check::run(&settings);
+        Command::Check { online } => {
+            let mut report = check::run(&settings);
             print!("{}", report.text);
+            if online {
+                let asked = auth_core::cli::check_online::run(&settings);
+                print!("\n{}", asked.text);
+                if !asked.ready {
+                    println!("\nnot ready: an online check failed");
+                }
+                report.ready &= asked.ready;
+            }
             if report.ready {
                 Ok(())
             } else {
@@ -138,6 +148,7 @@ fn init_logging(filter: &str, json: bool) {
 fn serve(settings: Settings, args: ServeArgs) -> Result<(), Failure> {
     let bind = args.bind.unwrap_or_else(|| settings.server.bind.clone());
     let workers = args.workers.unwrap_or(settings.server.workers);
+    let json_logs = settings.log.json;
     let state = AppState::prepare(settings)?;
     actix_web::rt::System::new().block_on(async move {
         let signals = server::ShutdownSignals::install().map_err(Failure::Server)?;
@@ -147,8 +158,12 @@ fn serve(settings: Settings, args: ServeArgs) -> Result<(), Failure> {
             error,
         })?;
         for addr in &bound.addrs {
-            log::info!("listening on http://{addr}");
-            // On stdout as well, for scripts and tests that bind port 0 and need the real port.
+            // Once, on stdout, for people and for scripts and tests that bind port 0 and need the
+            // real port. In JSON, log shippers (which may read only stderr) get it as a record too;
+            // in text, a terminal would show it twice.
+            if json_logs {
+                log::info!("listening on http://{addr}");
+            }
             println!("auth-core listening on http://{addr}");
         }
         let _ = std::io::stdout().flush();
@@ -235,6 +250,12 @@ fn keys(settings: &Settings, command: KeysCommand) -> Result<(), Failure> {
                         "--org {org:?}: expected a Clerk organization id (org_…)"
                     )));
                 }
+                if !auth_core::db::organizations::organization_is_known(&mut conn, org)? {
+                    eprintln!(
+                        "warning: organization {org} is not known here yet (no webhook or \
+                         backfill has brought it): check the id; the key is created anyway"
+                    );
+                }
             }
             let expires_at = expires
                 .as_deref()
@@ -255,24 +276,38 @@ fn keys(settings: &Settings, command: KeysCommand) -> Result<(), Failure> {
             println!("secret (shown once, store it now): {}", created.secret);
         }
         KeysCommand::List => {
-            for key in stored::list(&mut conn)? {
-                let state = if key.revoked_at.is_some() {
-                    "revoked"
-                } else if key.expires_at.is_some_and(|at| at <= now) {
-                    "expired"
-                } else {
-                    "active"
-                };
-                println!(
-                    "{}  {state:<7}  {}  org={}  scopes={}  last_used={}",
-                    key.id,
-                    key.name,
-                    key.organization_id.as_deref().unwrap_or("(global)"),
-                    key.scopes,
-                    key.last_used_at
-                        .map_or("never".to_owned(), |t| t.to_string()),
-                );
-            }
+            use auth_core::admin::view::format_ms;
+            let rows: Vec<Vec<String>> = stored::list(&mut conn)?
+                .into_iter()
+                .map(|key| {
+                    let state = if key.revoked_at.is_some() {
+                        "revoked"
+                    } else if key.expires_at.is_some_and(|at| at <= now) {
+                        "expired"
+                    } else {
+                        "active"
+                    };
+                    vec![
+                        key.id,
+                        state.to_owned(),
+                        key.name,
+                        key.organization_id.unwrap_or_else(|| "(global)".to_owned()),
+                        key.scopes,
+                        key.expires_at.map_or("never".to_owned(), format_ms),
+                        key.last_used_at.map_or("never".to_owned(), format_ms),
+                    ]
+                })
+                .collect();
+            let header = [
+                "ID",
+                "STATE",
+                "NAME",
+                "ORGANIZATION",
+                "SCOPES",
+                "EXPIRES",
+                "LAST USED",
+            ];
+            print!("{}", auth_core::cli::table::render(&header, &rows));
         }
         KeysCommand::Revoke { key } => {
             if !stored::revoke(&mut conn, &key, now)? {

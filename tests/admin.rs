@@ -4,6 +4,7 @@
 
 mod common;
 
+use auth_core::app::AppState;
 use auth_core::clock::{Clock, ManualClock};
 use auth_core::db::schema::audit_events as ae;
 use common::admin::{create_admin, csrf_of, text, Browser, PASSWORD};
@@ -60,13 +61,72 @@ async fn pages_need_a_session(db: TestDb) {
         .contains("frame-ancestors 'none'"));
 }
 
-async fn development_cookies_are_not_secure_and_the_key_is_generated(db: TestDb) {
-    let (app, _) = app(&db, &[("SECRET_KEY", ""), ("DEBUG", "true")]).await;
+async fn development_cookies_are_not_secure(db: TestDb) {
+    let (app, _) = app(&db, &[("DEBUG", "true")]).await;
     let login = Browser::new(&app).get("/admin/login").await;
     let cookie = login.header("set-cookie").unwrap();
     assert!(!cookie.contains("Secure"), "{cookie}");
-    let key_file = db.dir.path().join("data").join("secret_key");
-    assert!(std::fs::read_to_string(key_file).unwrap().len() >= 64);
+}
+
+fn cookie_key_of(state: &auth_core::app::AppState) -> Vec<u8> {
+    state.admin_cookie_key.as_ref().unwrap().master().to_vec()
+}
+
+fn stored_keys(state: &auth_core::app::AppState) -> i64 {
+    use auth_core::db::schema::generated_secret_key as k;
+    k::table
+        .count()
+        .get_result(&mut state.db.get().unwrap())
+        .unwrap()
+}
+
+/// Without SECRET_KEY, instances starting together on one database (two app states here, at once)
+/// end up with one generated key, in every mode; an explicit SECRET_KEY wins and leaves the stored
+/// key unread.
+async fn a_generated_key_is_shared_by_instances_and_an_explicit_one_wins(db: TestDb) {
+    let settings = || db.settings(&[("SECRET_KEY", ""), ("DEBUG", "false")]);
+    let explicit = AppState::prepare(db.settings(&[])).unwrap();
+    assert_eq!(stored_keys(&explicit), 0);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let starts: Vec<_> = [settings(), settings()]
+        .into_iter()
+        .map(|settings| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                AppState::prepare(settings).unwrap()
+            })
+        })
+        .collect();
+    let states: Vec<AppState> = starts.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(cookie_key_of(&states[0]), cookie_key_of(&states[1]));
+    assert_eq!(stored_keys(&states[0]), 1);
+    assert_ne!(cookie_key_of(&states[0]), cookie_key_of(&explicit));
+    // A later start in development mode reads the same key; SECRET_KEY still wins over it.
+    let dev = AppState::prepare(db.settings(&[("SECRET_KEY", ""), ("DEBUG", "true")])).unwrap();
+    assert_eq!(cookie_key_of(&dev), cookie_key_of(&states[0]));
+    let explicit_again = AppState::prepare(db.settings(&[])).unwrap();
+    assert_eq!(cookie_key_of(&explicit_again), cookie_key_of(&explicit));
+}
+
+/// A stored key shorter than SECRET_KEY's minimum (a hand-edited row) stops start-up rather than
+/// keying cookies with it.
+async fn a_stored_key_too_short_stops_start_up(db: TestDb) {
+    use auth_core::db::schema::generated_secret_key as k;
+    let state = AppState::prepare(db.settings(&[])).unwrap();
+    diesel::insert_into(k::table)
+        .values((k::id.eq(1), k::secret.eq("short"), k::created_at.eq(0_i64)))
+        .execute(&mut state.db.get().unwrap())
+        .unwrap();
+    let Err(error) = AppState::prepare(db.settings(&[("SECRET_KEY", "")])) else {
+        panic!("started with a 5-character key");
+    };
+    assert!(
+        error
+            .to_string()
+            .starts_with("the SECRET_KEY stored in the database is shorter than 32 characters"),
+        "{error}"
+    );
 }
 
 async fn wrong_then_right_password(db: TestDb) {
@@ -621,7 +681,9 @@ async fn housekeeping_deletes_old_attempts_and_sessions(db: TestDb) {
 db_test!(
     pages_need_a_session,
     housekeeping_deletes_old_attempts_and_sessions,
-    development_cookies_are_not_secure_and_the_key_is_generated,
+    development_cookies_are_not_secure,
+    a_generated_key_is_shared_by_instances_and_an_explicit_one_wins,
+    a_stored_key_too_short_stops_start_up,
     wrong_then_right_password,
     sign_out_ends_the_session_everywhere,
     csrf_is_required_on_every_post,
@@ -681,17 +743,34 @@ async fn a_burst_against_the_binary_locks_and_stays_within_its_memory_bound() {
     assert!(peak < BURST_PEAK_RSS_KIB, "peak RSS {peak} KiB");
 }
 
+/// Without SECRET_KEY the key comes from the database: when that cannot be reached, start-up stops
+/// with a message naming both ways out, instead of signing cookies with something guessable.
 #[test]
-fn production_without_secret_key_does_not_start() {
+fn without_secret_key_an_unreachable_database_stops_start_up() {
     let dir = tempfile::tempdir().unwrap();
     let out = common::binary::run(
         dir.path(),
-        &[("DEBUG", "false")],
+        &[
+            (
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:1/auth?connect_timeout=1",
+            ),
+            ("AUTH_CORE__DATABASE__RUN_MIGRATIONS", "false"),
+            ("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "300"),
+        ],
         &["serve", "--bind", "127.0.0.1:0"],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("SECRET_KEY is not set"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("auth-core: SECRET_KEY is not set and the generated key cannot be read or stored in the database"),
+        "{stderr}"
+    );
+    assert!(
+        last.contains("set SECRET_KEY (at least 32 characters)"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -739,8 +818,11 @@ fn the_admin_commands_manage_accounts() {
 
     let list = common::binary::run(dir.path(), &[], &["admin", "list"]);
     let listed = String::from_utf8_lossy(&list.stdout).into_owned();
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert_eq!(lines[0], "ID  EMAIL            STATE   LAST SIGN-IN");
     assert!(
-        listed.contains("ops@example.com") && listed.contains("active"),
+        lines[1].contains("ops@example.com  active  never"),
         "{listed}"
     );
 
@@ -752,4 +834,61 @@ fn the_admin_commands_manage_accounts() {
     assert!(listed.contains("disabled"), "{listed}");
     let unknown = common::binary::run(dir.path(), &[], &["admin", "disable", "x@example.com"]);
     assert_eq!(unknown.status.code(), Some(1));
+
+    // Enabled again, then a new password set from standard input; the old one stops working.
+    let enable = common::binary::run(dir.path(), &[], &["admin", "enable", "OPS@example.com"]);
+    assert_eq!(
+        String::from_utf8_lossy(&enable.stdout),
+        "enabled ops@example.com\n"
+    );
+    let again = common::binary::run(dir.path(), &[], &["admin", "enable", "ops@example.com"]);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "ops@example.com was already enabled\n"
+    );
+    let reset = |email: &str, password: &str| {
+        let mut child = common::binary::command(dir.path(), &[])
+            .args(["admin", "reset-password", email])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = reset("ops@example.com", "short");
+    assert_eq!(short.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    assert_eq!(
+        reset("x@example.com", "another long password")
+            .status
+            .code(),
+        Some(1)
+    );
+    let out = reset("ops@example.com", "another long password");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "new password set for ops@example.com; their sessions have ended\n"
+    );
+    let file = dir.path().join("data/auth-core.sqlite3");
+    let mut conn = diesel::SqliteConnection::establish(file.to_str().unwrap()).unwrap();
+    let (hash, disabled): (String, Option<i64>) = auth_core::db::schema::admin_accounts::table
+        .select((
+            auth_core::db::schema::admin_accounts::password_hash,
+            auth_core::db::schema::admin_accounts::disabled_at,
+        ))
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(disabled, None);
+    assert!(auth_core::admin::password::verify(
+        "another long password",
+        &hash
+    ));
+    assert!(!auth_core::admin::password::verify(PASSWORD, &hash));
 }

@@ -112,6 +112,23 @@ async fn preflight_and_requests_from_other_origins_are_refused() {
         let res = send(preflight(&app, origin)).await;
         assert_eq!(res.status, 400, "{origin}");
         assert_eq!(res.header("access-control-allow-origin"), None, "{origin}");
+        // In the one error shape, naming the setting that decides it.
+        assert_eq!(
+            res.header("content-type"),
+            Some("application/json"),
+            "{origin}"
+        );
+        assert_eq!(
+            res.json(),
+            serde_json::json!({"error": {
+                "code": "bad-request",
+                "message": "CORS preflight refused: Origin is not allowed to make this request \
+                            (the origins allowed are set by CORS_ALLOWED_ORIGINS)",
+                "request_id": res.header("x-request-id").unwrap(),
+            }}),
+            "{origin}"
+        );
+        assert_security_headers(&res, "refused preflight");
         let res = send(
             client()
                 .get(app.url("/healthz"))

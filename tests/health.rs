@@ -4,17 +4,33 @@
 mod common;
 
 use auth_core::app::AppState;
+use common::clerk::ClerkStandIn;
 use common::{client, Response, TestApp, TestDb};
 use serde_json::json;
 
+/// Settings with a PEM key (CLERK_JWT_KEY), so that the signing-key check is up and these tests
+/// are about the database.
+fn with_pem_key(db: &TestDb, env: &[(&str, &str)]) -> auth_core::settings::Settings {
+    let pem = std::fs::read_to_string(common::target_dir_file(
+        "tests/fixtures/keys/rsa-2048-a.pub.pem",
+    ))
+    .unwrap();
+    let mut all = vec![("CLERK_JWT_KEY", pem.as_str())];
+    all.extend_from_slice(env);
+    db.settings(&all)
+}
+
 async fn readiness_reports_the_database_up(db: TestDb) {
     let backend = db.backend.name();
-    let app = TestApp::spawn(db.settings(&[])).await;
+    let app = TestApp::spawn(with_pem_key(&db, &[])).await;
     let res = app.get("/api/auth/health").await;
     assert_eq!(res.status, 200);
     assert_eq!(
         res.json(),
-        json!({"status": "healthy", "checks": {"database": {"status": "up", "backend": backend}}})
+        json!({"status": "healthy", "checks": {
+            "database": {"status": "up", "backend": backend},
+            "signing_keys": {"status": "up", "source": "pem", "keys": "configured"},
+        }})
     );
     let live = app.get("/healthz").await;
     assert_eq!(live.status, 200);
@@ -33,11 +49,14 @@ async fn readiness_is_503_when_the_database_is_unreachable(db: TestDb) {
             dir.display().to_string()
         }
     };
-    let settings = db.settings(&[
-        ("DATABASE_URL", &unreachable),
-        ("AUTH_CORE__DATABASE__RUN_MIGRATIONS", "false"),
-        ("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "300"),
-    ]);
+    let settings = with_pem_key(
+        &db,
+        &[
+            ("DATABASE_URL", &unreachable),
+            ("AUTH_CORE__DATABASE__RUN_MIGRATIONS", "false"),
+            ("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "300"),
+        ],
+    );
     let app = TestApp::spawn(settings).await;
     let res = app.get("/api/auth/health").await;
     assert_eq!(res.status, 503);
@@ -54,10 +73,13 @@ async fn readiness_is_503_when_the_database_is_unreachable(db: TestDb) {
 /// Every pooled connection busy: requests get 503 after the acquire timeout instead of hanging,
 /// and recover as soon as a connection is free again.
 async fn pool_exhaustion_gives_503_not_a_hang(db: TestDb) {
-    let settings = db.settings(&[
-        ("AUTH_CORE__DATABASE__MAX_CONNECTIONS", "1"),
-        ("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "200"),
-    ]);
+    let settings = with_pem_key(
+        &db,
+        &[
+            ("AUTH_CORE__DATABASE__MAX_CONNECTIONS", "1"),
+            ("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "200"),
+        ],
+    );
     let app = TestApp::spawn(settings).await;
     let db_handle = app.state.db.clone();
     let held = actix_web::rt::task::spawn_blocking(move || db_handle.get().unwrap())
@@ -70,7 +92,95 @@ async fn pool_exhaustion_gives_503_not_a_hang(db: TestDb) {
     assert_eq!(app.get("/api/auth/health").await.status, 200);
 }
 
+/// No key source at all: no session token can be verified, so the service is not ready, and says
+/// so for long enough (30 s) that clients do not spin.
+async fn readiness_without_a_key_source_is_503(db: TestDb) {
+    let app = TestApp::spawn(db.settings(&[])).await;
+    let res = app.get("/api/auth/health").await;
+    assert_eq!(res.status, 503);
+    let body = res.json();
+    assert_eq!(body["down"], json!(["signing_keys"]));
+    assert_eq!(body["checks"]["database"]["status"], "up");
+    assert_eq!(
+        body["checks"]["signing_keys"],
+        json!({"status": "down", "source": "none", "keys": "no_key_source"})
+    );
+    assert_eq!(res.header("retry-after"), Some("30"));
+    assert_eq!(app.get("/healthz").await.status, 200);
+}
+
+/// A JWKS URL that never answers (a closed port): not ready, never fetched.
+async fn readiness_is_503_while_the_jwks_was_never_reachable(db: TestDb) {
+    let app = TestApp::spawn(db.settings(&[
+        ("CLERK_JWKS_URL", "http://127.0.0.1:1/jwks"),
+        ("AUTH_CORE__CLERK__JWKS_FETCH_TIMEOUT_MS", "200"),
+        ("AUTH_CORE__CLERK__JWKS_REFETCH_COOLDOWN_SECS", "20"),
+    ]))
+    .await;
+    let res = app.get("/api/auth/health").await;
+    assert_eq!(res.status, 503);
+    assert_eq!(res.json()["down"], json!(["signing_keys"]));
+    assert_eq!(
+        res.json()["checks"]["signing_keys"],
+        json!({"status": "down", "source": "jwks_url", "keys": "never_fetched"})
+    );
+    assert_eq!(res.header("retry-after"), Some("20"));
+}
+
+fn signing_keys(res: &Response) -> (u16, String) {
+    let keys = res.json()["checks"]["signing_keys"]["keys"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (res.status, keys)
+}
+
+/// The JWKS stand-in down at start, recovered, down again: readiness follows, refetching at most
+/// once per cooldown (probes do not hammer Clerk), serving stale keys for one more TTL, then not.
+async fn readiness_follows_the_jwks_down_recovered_and_down_again(db: TestDb) {
+    let clerk = ClerkStandIn::start(&["a"]);
+    clerk.set_jwks_down(true);
+    let jwks_url = clerk.jwks_url();
+    let (app, clock) = TestApp::spawn_at(
+        db.settings(&[
+            ("CLERK_JWKS_URL", &jwks_url),
+            ("AUTH_CORE__CLERK__JWKS_CACHE_TTL_SECS", "60"),
+            ("AUTH_CORE__CLERK__JWKS_REFETCH_COOLDOWN_SECS", "10"),
+        ]),
+        1_800_000_000_000,
+    )
+    .await;
+    let health = || app.get("/api/auth/health");
+    assert_eq!(signing_keys(&health().await), (503, "never_fetched".into()));
+    // Clerk is back, but the failed attempt is not repeated within the cooldown.
+    clerk.set_jwks_down(false);
+    let fetches = clerk.jwks_fetches();
+    assert_eq!(signing_keys(&health().await), (503, "never_fetched".into()));
+    assert_eq!(clerk.jwks_fetches(), fetches);
+    clock.advance_ms(10_000);
+    assert_eq!(signing_keys(&health().await), (200, "fresh".into()));
+
+    // Down again: within the TTL nothing is fetched; past it, the refetch fails and the keys are
+    // served stale for one more TTL; after that, not ready.
+    clerk.set_jwks_down(true);
+    clock.advance_ms(59_000);
+    assert_eq!(signing_keys(&health().await), (200, "fresh".into()));
+    clock.advance_ms(2_000);
+    assert_eq!(signing_keys(&health().await), (200, "stale".into()));
+    clock.advance_ms(60_000);
+    let res = health().await;
+    assert_eq!(signing_keys(&res), (503, "expired".into()));
+    assert_eq!(res.header("retry-after"), Some("10"));
+    // Recovered: the next probe after the cooldown fetches, and the service is ready again.
+    clerk.set_jwks_down(false);
+    clock.advance_ms(10_000);
+    assert_eq!(signing_keys(&health().await), (200, "fresh".into()));
+}
+
 db_test!(
+    readiness_without_a_key_source_is_503,
+    readiness_is_503_while_the_jwks_was_never_reachable,
+    readiness_follows_the_jwks_down_recovered_and_down_again,
     readiness_reports_the_database_up,
     readiness_is_503_when_the_database_is_unreachable,
     pool_exhaustion_gives_503_not_a_hang,
@@ -82,8 +192,11 @@ async fn readiness_turns_503_when_postgres_goes_away() {
     let Some(mut db) = TestDb::postgres("readiness_turns_503_when_postgres_goes_away") else {
         return;
     };
-    let app =
-        TestApp::spawn(db.settings(&[("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "300")])).await;
+    let app = TestApp::spawn(with_pem_key(
+        &db,
+        &[("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "300")],
+    ))
+    .await;
     assert_eq!(app.get("/api/auth/health").await.status, 200);
     actix_web::rt::task::spawn_blocking(move || {
         db.drop_now();
@@ -174,7 +287,7 @@ async fn errors_are_json_with_code_message_and_request_id() {
 async fn mounts_inside_another_app() {
     use actix_web::{test, web, App};
     let db = TestDb::sqlite();
-    let settings = db.settings(&[]);
+    let settings = with_pem_key(&db, &[]);
     let state = actix_web::rt::task::spawn_blocking(move || AppState::prepare(settings))
         .await
         .unwrap()

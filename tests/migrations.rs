@@ -10,7 +10,7 @@ use common::TestDb;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "users",
     "organizations",
     "organization_memberships",
@@ -22,6 +22,7 @@ const TABLES: [&str; 11] = [
     "admin_sessions",
     "admin_login_attempts",
     "sync_runs",
+    "generated_secret_key",
 ];
 
 const INDEXES: [&str; 27] = [
@@ -54,11 +55,12 @@ const INDEXES: [&str; 27] = [
     "sync_runs_started_at_idx",
 ];
 
-const ALL: [&str; 4] = [
+const ALL: [&str; 5] = [
     "20261126000001",
     "20261126000002",
     "20261130000001",
     "20261130000002",
+    "20261130000003",
 ];
 
 #[derive(QueryableByName)]
@@ -125,7 +127,8 @@ fn select_every_declared_column(conn: &mut DbConnection) {
         revoked_sessions,
         admin_sessions,
         admin_login_attempts,
-        sync_runs
+        sync_runs,
+        generated_secret_key
     );
 }
 
@@ -143,6 +146,7 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
     assert_eq!(
         migrations::applied(&mut conn).unwrap(),
         [
+            "20261130000003",
             "20261130000002",
             "20261130000001",
             "20261126000002",
@@ -171,6 +175,7 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
     assert_eq!(
         migrations::revert_all(&mut conn).unwrap(),
         [
+            "20261130000003",
             "20261130000002",
             "20261130000001",
             "20261126000002",

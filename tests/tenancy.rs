@@ -636,7 +636,7 @@ async fn keys_created_by_the_cli_work(db: TestDb) {
     let listing = String::from_utf8_lossy(&listed.stdout);
     assert!(
         listing.contains("billing")
-            && listing.contains("org=org_beta")
+            && listing.contains("  org_beta  ")
             && !listing.contains(secret),
         "{listing}"
     );

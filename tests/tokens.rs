@@ -650,6 +650,50 @@ db_test!(
     a_warm_request_makes_no_database_round_trip,
 );
 
+/// `token-invalid-issuer` says which issuer was expected and which the token names (quoted, escaped
+/// and cut at 128 characters: it is the sender's text), so the setting to change is plain.
+#[actix_web::test]
+async fn an_invalid_issuer_names_the_expected_and_the_received_one() {
+    let s = setup().await;
+    let message = |res: &Response| res.json()["error"]["message"].as_str().unwrap().to_owned();
+    let prefix =
+        "the token's issuer is not this Clerk instance: expected https://clerk.example.com \
+                  (auth.issuer, or from CLERK_PUBLISHABLE_KEY), received ";
+    let cases = [
+        (
+            json!({"iss": "https://other.clerk.accounts.dev"}),
+            r#""https://other.clerk.accounts.dev""#.to_owned(),
+        ),
+        (json!({"iss": null}), "no iss claim".to_owned()),
+        (json!({"iss": 42}), "no iss claim".to_owned()),
+        (
+            json!({"iss": "https://x\n2026-12-01 INFO forged line"}),
+            r#""https://x\n2026-12-01 INFO forged line""#.to_owned(),
+        ),
+        (
+            json!({"iss": format!("https://{}", "a".repeat(10_000))}),
+            format!("{:?}", format!("https://{}", "a".repeat(120))),
+        ),
+    ];
+    for (extra, received) in cases {
+        let res = me_with(&s.app, &Minter::a().mint(&claims(extra))).await;
+        assert_refused(&res, 401, "token-invalid-issuer");
+        assert_eq!(message(&res), format!("{prefix}{received}"));
+    }
+}
+
+/// No key source at all: every token is refused 503 with a Retry-After long enough (30 s) that
+/// frontends do not spin on something only an operator can fix.
+#[actix_web::test]
+async fn without_a_key_source_tokens_are_refused_with_a_long_retry_after() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(db.settings(&[])).await;
+    let token = Minter::a().mint(&claims(json!({})));
+    let refused = me_with(&app, &token).await;
+    assert_refused(&refused, 503, "jwk-failed-to-resolve");
+    assert_eq!(refused.header("retry-after"), Some("30"));
+}
+
 /// The key source is down when the service starts: start-up succeeds, requests get 503 (retry, not a
 /// bad-token 401), and once the source answers again tokens verify (after the refetch cooldown).
 #[actix_web::test]
@@ -666,7 +710,10 @@ async fn start_up_does_not_depend_on_the_key_source() {
     let app = TestApp::spawn_with_clock(settings, clock).await;
     assert_eq!(app.get("/healthz").await.status, 200);
     let token = Minter::a().mint(&claims(json!({})));
-    assert_refused(&me_with(&app, &token).await, 503, "jwk-failed-to-resolve");
+    let refused = me_with(&app, &token).await;
+    assert_refused(&refused, 503, "jwk-failed-to-resolve");
+    // The source may answer any moment: retry soon.
+    assert_eq!(refused.header("retry-after"), Some("1"));
 
     clerk.set_jwks_down(false);
     handle.advance_ms(30_000);

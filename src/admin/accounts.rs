@@ -144,6 +144,22 @@ pub fn disable(conn: &mut DbConnection, id: i64, now_ms: i64) -> Result<bool, Db
     })
 }
 
+/// Sets a password chosen by an operator (the command line: the administrator forgot theirs), and
+/// ends every session of the account, so whoever held one signs in with the new password.
+pub fn reset_password(
+    conn: &mut DbConnection,
+    id: i64,
+    new_password: &str,
+    now_ms: i64,
+) -> Result<(), AccountError> {
+    let hash = password::hash(new_password)?;
+    conn.transaction(|conn| {
+        admin_accounts::set_password(conn, id, &hash, now_ms)?;
+        admin_sessions::end_all_of(conn, id, None, now_ms)
+    })?;
+    Ok(())
+}
+
 /// Sets a new password (hashed by [`hash_on`]) after the current one was accepted as `attempt`,
 /// and ends the account's other sessions (the current one, `keep_session`, stays).
 pub fn change_password(

@@ -1,11 +1,9 @@
 //! The key of the console's session cookies, derived from `SECRET_KEY`.
 //!
-//! In development (`DEBUG=true`) without a `SECRET_KEY`, one is generated once and kept in the data
-//! directory (mode 0600) so that sessions survive restarts; in production a missing key stops
-//! start-up rather than signing cookies with something guessable.
-
-use std::io::Write;
-use std::path::{Path, PathBuf};
+//! Without a `SECRET_KEY`, one is generated on first start and stored in the database, in every
+//! mode: `cargo run` works with nothing set, and every instance on one database shares the key, so a
+//! console session works on any of them. An explicit `SECRET_KEY` always wins. Replacing either
+//! (setting a new `SECRET_KEY`, or deleting the stored row) signs every administrator out.
 
 use actix_web::cookie::Key;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,33 +11,35 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::db::secret_key::{self as stored, Origin};
+use crate::db::{Db, DbError};
 use crate::settings::Settings;
 
-const GENERATED_KEY_FILE: &str = "secret_key";
+/// The shortest secret accepted, as for `SECRET_KEY` itself.
+const MIN_SECRET_CHARS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretKeyError {
     #[error(
-        "SECRET_KEY is not set: the admin console keys its session cookies with it. Set SECRET_KEY \
-         (at least 32 characters), or AUTH_CORE__ADMIN__ENABLED=false to run without the console \
-         (in development, DEBUG=true generates one in the data directory)"
+        "SECRET_KEY is not set and the generated key cannot be read or stored in the database \
+         ({0}); set SECRET_KEY (at least 32 characters), or make the database reachable and migrated"
     )]
-    Missing,
-    #[error("cannot keep a generated SECRET_KEY in {path}: {error}")]
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    Database(#[from] DbError),
+    #[error(
+        "the SECRET_KEY stored in the database is shorter than {MIN_SECRET_CHARS} characters: \
+         delete the row of table generated_secret_key to generate a new one, or set SECRET_KEY"
+    )]
+    StoredTooShort,
     #[error("the operating system's random source failed: {0}")]
     Random(String),
 }
 
-/// The cookie key for these settings.
-pub fn cookie_key(settings: &Settings) -> Result<Key, SecretKeyError> {
+/// The cookie key for these settings: from `SECRET_KEY` when set, else from the key stored in the
+/// database (generated now when there is none).
+pub fn cookie_key(settings: &Settings, db: &Db, now_ms: i64) -> Result<Key, SecretKeyError> {
     let secret = match &settings.security.secret_key {
         Some(secret) => secret.expose().to_owned(),
-        None if settings.server.debug => generated(&settings.database.data_dir)?,
-        None => return Err(SecretKeyError::Missing),
+        None => generated(db, now_ms)?,
     };
     Ok(derive(secret.as_bytes()))
 }
@@ -62,32 +62,25 @@ fn derive(secret: &[u8]) -> Key {
     Key::from(&master)
 }
 
-fn generated(data_dir: &Path) -> Result<String, SecretKeyError> {
-    let path = data_dir.join(GENERATED_KEY_FILE);
-    let io = |error| SecretKeyError::Io {
-        path: path.clone(),
-        error,
-    };
-    match std::fs::read_to_string(&path) {
-        Ok(existing) if existing.trim().len() >= 32 => return Ok(existing.trim().to_owned()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(e)),
-    }
+fn generated(db: &Db, now_ms: i64) -> Result<String, SecretKeyError> {
     let mut bytes = [0u8; 48];
     getrandom::fill(&mut bytes).map_err(|e| SecretKeyError::Random(e.to_string()))?;
-    let secret = URL_SAFE_NO_PAD.encode(bytes);
-    std::fs::create_dir_all(data_dir).map_err(io)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path).map_err(io)?;
-    file.write_all(secret.as_bytes()).map_err(io)?;
-    log::warn!(
-        "SECRET_KEY is not set: generated one for development in {}",
-        path.display()
-    );
+    let candidate = URL_SAFE_NO_PAD.encode(bytes);
+    let (secret, origin) = stored::stored_or_insert(&mut *db.get()?, &candidate, now_ms)?;
+    if secret.chars().count() < MIN_SECRET_CHARS {
+        return Err(SecretKeyError::StoredTooShort);
+    }
+    // The secret itself is never logged; only where it lives.
+    match origin {
+        Origin::Generated => log::info!(
+            "SECRET_KEY is not set: generated a key for the admin console's sessions and stored it \
+             in the database (shared by every instance on it; set SECRET_KEY to use your own)"
+        ),
+        Origin::Stored => log::info!(
+            "SECRET_KEY is not set: the admin console's sessions use the key generated on first \
+             start, stored in the database"
+        ),
+    }
     Ok(secret)
 }
 
@@ -104,23 +97,5 @@ mod tests {
         assert_eq!(a.master(), b.master());
         assert_ne!(a.master(), c.master());
         assert_eq!(a.master().len(), 64);
-    }
-
-    #[test]
-    fn a_generated_key_is_kept_and_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = generated(dir.path()).unwrap();
-        let second = generated(dir.path()).unwrap();
-        assert_eq!(first, second);
-        assert!(first.len() >= 64);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(GENERATED_KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
     }
 }

@@ -28,6 +28,8 @@ use super::principal::Principal;
 use super::service_keys::{self, KEY_PREFIX};
 use super::token_source;
 use crate::app::AppState;
+use crate::clerk::jwt;
+use crate::clerk::key_source::NO_KEY_SOURCE_RETRY_AFTER_SECS;
 use crate::clerk::machine_token::MachineKind;
 use crate::clerk::reason::Reason;
 use crate::error::ApiError;
@@ -129,7 +131,13 @@ pub async fn authenticate(
             req.extensions_mut().insert(principal);
             next.call(req).await
         }
-        Err(refusal) => Err(refuse(&state, refusal, Some(carrier))),
+        Err(refusal) => {
+            let detail = match refusal {
+                Refusal::Credential(Reason::TokenInvalidIssuer) => issuer_mismatch(&state, &token),
+                _ => None,
+            };
+            Err(refuse_with(&state, refusal, Some(carrier), detail))
+        }
     }
 }
 
@@ -206,22 +214,56 @@ async fn verify_jwt(
     }
 }
 
+/// Which issuer was expected and which the token names, so an operator (and a developer reading the
+/// response) sees at once which setting differs. The claimed issuer is shown quoted and escaped
+/// (`{:?}`): it is the sender's text, and must not forge log lines.
+fn issuer_mismatch(state: &AppState, token: &str) -> Option<String> {
+    let expected = state.verifier.policy().issuer.as_deref()?;
+    let received = jwt::claimed_issuer(token)
+        .map_or_else(|| "no iss claim".to_owned(), |iss| format!("{iss:?}"));
+    Some(format!(
+        "expected {expected} (auth.issuer, or from CLERK_PUBLISHABLE_KEY), received {received}"
+    ))
+}
+
 fn refuse(
     state: &AppState,
     refusal: impl Into<Refusal>,
     carrier: Option<token_source::Carrier>,
 ) -> Error {
-    let (reason, error) = match refusal.into() {
-        Refusal::Credential(reason) => (reason, ApiError::unauthenticated(reason)),
+    refuse_with(state, refusal, carrier, None)
+}
+
+/// As [`refuse`], with `detail` appended to the reason's message, in the response and the log.
+fn refuse_with(
+    state: &AppState,
+    refusal: impl Into<Refusal>,
+    carrier: Option<token_source::Carrier>,
+    detail: Option<String>,
+) -> Error {
+    let (reason, mut error) = match refusal.into() {
+        Refusal::Credential(reason) => {
+            let mut error = ApiError::unauthenticated(reason);
+            if reason == Reason::JwkFailedToResolve && state.verifier.key_store().is_none() {
+                // No key source: nothing changes until an operator acts; a long wait keeps
+                // frontends from spinning on it.
+                error.retry_after_secs = Some(NO_KEY_SOURCE_RETRY_AFTER_SECS);
+            }
+            (reason, error)
+        }
         Refusal::BudgetSpent { retry_after_secs } => (
             Reason::TooManyFailedCredentials,
             ApiError::too_many_failed_credentials(retry_after_secs),
         ),
     };
     state.metrics.record_auth(reason.as_str());
+    let detail = detail.map_or_else(String::new, |detail| {
+        error.message = format!("{}: {detail}", reason.message()).into();
+        format!("; {detail}")
+    });
     log::info!(
         target: "auth_core::auth",
-        "authentication refused: {reason} (credential from {})",
+        "authentication refused: {reason} (credential from {}){detail}",
         carrier.map_or("nowhere", token_source::Carrier::as_str)
     );
     error.into()

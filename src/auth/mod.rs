@@ -11,6 +11,7 @@ pub mod org_scope;
 pub mod principal;
 pub mod revocation;
 pub mod service_keys;
+pub mod startup_log;
 pub mod token_source;
 pub mod verifier;
 

@@ -80,6 +80,8 @@ impl SessionVerifier {
                 let config = KeyStoreConfig {
                     ttl: settings.clerk.jwks_cache_ttl,
                     refetch_cooldown: settings.clerk.jwks_refetch_cooldown,
+                    // Served stale for one more TTL, then readiness says the keys are too old.
+                    stale_grace: settings.clerk.jwks_cache_ttl,
                     ..KeyStoreConfig::default()
                 };
                 let client = JwksClient::new(url, bearer, settings.clerk.jwks_fetch_timeout);

@@ -197,6 +197,20 @@ fn decode_as<'a>(
     })
 }
 
+/// The most of a claimed issuer shown back in a refusal: enough for any real Clerk URL, and a
+/// forged megabyte-long `iss` is not echoed.
+const MAX_SHOWN_ISSUER_CHARS: usize = 128;
+
+/// The `iss` a token claims, read without verification, at most [`MAX_SHOWN_ISSUER_CHARS`]
+/// characters: only to explain a `token-invalid-issuer` refusal (decided after the signature
+/// verified). `None` when the token has no string `iss`.
+pub fn claimed_issuer(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let claims: Value = decode_json(payload).ok()?;
+    let iss = claims.get("iss")?.as_str()?;
+    Some(iss.chars().take(MAX_SHOWN_ISSUER_CHARS).collect())
+}
+
 fn decode_json<T: for<'de> Deserialize<'de>>(segment: &str) -> Result<T, Reason> {
     let bytes = BASE64URL
         .decode(segment)

@@ -8,6 +8,10 @@ use url::Url;
 
 use crate::settings::ClerkSettings;
 
+/// `Retry-After` on a refused token and on readiness when no key source is configured: nothing
+/// changes until an operator acts, so clients are not invited to spin.
+pub const NO_KEY_SOURCE_RETRY_AFTER_SECS: u64 = 30;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     /// `CLERK_JWT_KEY`: verification needs no network at all.
@@ -30,18 +34,35 @@ impl KeySource {
             return Some(Self::JwksUrl(url.clone()));
         }
         if clerk.secret_key.is_some() {
-            // api_url is a validated base URL; joining a relative path keeps any path prefix it has.
-            let mut base = clerk.api_url.clone();
-            if !base.path().ends_with('/') {
-                base.set_path(&format!("{}/", base.path()));
-            }
-            return base.join("v1/jwks").ok().map(Self::BackendApi);
+            return backend_api_jwks_url(&clerk.api_url).map(Self::BackendApi);
         }
         if let Some(pk) = &clerk.publishable_key {
             let url = format!("https://{}/.well-known/jwks.json", pk.frontend_api);
             return Url::parse(&url).ok().map(Self::FrontendApi);
         }
         None
+    }
+}
+
+/// `{api_url}/v1/jwks`: the Backend API's key set, which answers only to a valid secret key.
+pub fn backend_api_jwks_url(api_url: &Url) -> Option<Url> {
+    // api_url is a validated base URL; joining a relative path keeps any path prefix it has.
+    let mut base = api_url.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    base.join("v1/jwks").ok()
+}
+
+impl KeySource {
+    /// A short name for health checks and logs: `pem`, `jwks_url`, `backend_api`, `frontend_api`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Pem => "pem",
+            Self::JwksUrl(_) => "jwks_url",
+            Self::BackendApi(_) => "backend_api",
+            Self::FrontendApi(_) => "frontend_api",
+        }
     }
 }
 

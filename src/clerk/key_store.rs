@@ -8,6 +8,8 @@
 //!   it; concurrent refetches are merged into one (single flight).
 //! - Stale on error: when a refetch fails, the keys already known keep working; the outage is
 //!   logged once per `outage_log_interval`, not per request.
+//! - Readiness: a key set is available within its TTL and, served stale, for `stale_grace` after
+//!   it; older than that (or never fetched), the store is not ready, though known keys stay in use.
 //! - A PEM key (`CLERK_JWT_KEY`) is a store of one key that never expires and needs no network;
 //!   as in Clerk's SDK, it verifies tokens whatever their kid.
 
@@ -26,6 +28,8 @@ pub struct KeyStoreConfig {
     pub ttl: Duration,
     pub refetch_cooldown: Duration,
     pub outage_log_interval: Duration,
+    /// How long after its TTL a key set still counts as available for readiness.
+    pub stale_grace: Duration,
 }
 
 impl Default for KeyStoreConfig {
@@ -34,6 +38,7 @@ impl Default for KeyStoreConfig {
             ttl: Duration::from_secs(300),
             refetch_cooldown: Duration::from_secs(30),
             outage_log_interval: Duration::from_secs(60),
+            stale_grace: Duration::from_secs(300),
         }
     }
 }
@@ -47,6 +52,37 @@ pub struct KeyStoreStatus {
     pub fetches: u64,
     pub failures: u64,
     pub last_error: Option<String>,
+}
+
+/// Whether keys are at hand to verify a token, for readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAvailability {
+    /// A PEM key: always at hand, no network.
+    Configured,
+    /// Fetched within the TTL.
+    Fresh,
+    /// Older than the TTL (refetches failing), still within the grace period after it.
+    Stale,
+    /// Older than the TTL and the grace period.
+    Expired,
+    /// No fetch has succeeded yet.
+    NeverFetched,
+}
+
+impl KeyAvailability {
+    pub fn is_available(self) -> bool {
+        matches!(self, Self::Configured | Self::Fresh | Self::Stale)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Configured => "configured",
+            Self::Fresh => "fresh",
+            Self::Stale => "stale",
+            Self::Expired => "expired",
+            Self::NeverFetched => "never_fetched",
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -112,6 +148,39 @@ impl KeyStore {
     pub async fn prefetch(&self) {
         if let Inner::Remote(remote) = &*self.0 {
             remote.refresh(Why::Prefetch).await;
+        }
+    }
+
+    /// Fetches the key set when it is past its TTL, within the limits above (a failed attempt is
+    /// not repeated before `refetch_cooldown`), so that a store nobody sends tokens to (an instance
+    /// taken out of rotation by its readiness) still recovers when the source answers again.
+    pub async fn refresh_when_stale(&self) {
+        if let Inner::Remote(remote) = &*self.0 {
+            if !remote.is_fresh() {
+                remote.refresh(Why::Expired).await;
+            }
+        }
+    }
+
+    /// Whether keys are at hand now. Never waits, never fetches.
+    pub fn availability(&self) -> KeyAvailability {
+        let remote = match &*self.0 {
+            Inner::Pem(_) => return KeyAvailability::Configured,
+            Inner::Remote(remote) => remote,
+        };
+        let now = remote.clock.now_ms();
+        let state = remote.read();
+        let Some(fetched_at) = state.fetched_at_ms else {
+            return KeyAvailability::NeverFetched;
+        };
+        let age = now - fetched_at;
+        let ttl = ms(remote.config.ttl);
+        if age < ttl {
+            KeyAvailability::Fresh
+        } else if age < ttl.saturating_add(ms(remote.config.stale_grace)) {
+            KeyAvailability::Stale
+        } else {
+            KeyAvailability::Expired
         }
     }
 
@@ -194,6 +263,13 @@ impl Remote {
             .fetched_at_ms
             .is_some_and(|at| now - at < ms(self.config.ttl));
         (state.keys.get(kid).cloned(), fresh)
+    }
+
+    fn is_fresh(&self) -> bool {
+        let now = self.clock.now_ms();
+        self.read()
+            .fetched_at_ms
+            .is_some_and(|at| now - at < ms(self.config.ttl))
     }
 
     fn has_no_keys(&self) -> bool {

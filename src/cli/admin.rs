@@ -1,4 +1,4 @@
-//! `auth-core admin create|list|disable`: local administrator accounts of the console. Passwords are
+//! `auth-core admin create|list|disable|enable|reset-password`: local administrator accounts of the console. Passwords are
 //! read from a prompt (no echo) or from standard input, never from the command line, where they
 //! would end up in shell history and `ps`.
 
@@ -43,33 +43,63 @@ pub fn run(settings: &Settings, command: AdminCommand) -> Result<(), AdminCliErr
             println!("created administrator {email} (id {id})");
         }
         AdminCommand::List => {
-            for admin in admin_accounts::list(&mut conn)? {
-                println!(
-                    "{:<5} {:<40} {:<8} last sign-in: {}",
-                    admin.id,
-                    admin.email,
-                    if admin.is_disabled() {
+            let rows: Vec<Vec<String>> = admin_accounts::list(&mut conn)?
+                .into_iter()
+                .map(|admin| {
+                    let state = if admin.is_disabled() {
                         "disabled"
                     } else {
                         "active"
-                    },
-                    admin.last_login_at.map_or("never".to_owned(), format_ms)
-                );
-            }
+                    };
+                    vec![
+                        admin.id.to_string(),
+                        admin.email,
+                        state.to_owned(),
+                        admin.last_login_at.map_or("never".to_owned(), format_ms),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                super::table::render(&["ID", "EMAIL", "STATE", "LAST SIGN-IN"], &rows)
+            );
         }
         AdminCommand::Disable { email } => {
-            let email = accounts::normalize_email(&email)?;
-            let admin = admin_accounts::find_by_email(&mut conn, &email)?
-                .ok_or_else(|| AdminCliError::Unknown(email.clone()))?;
-            if accounts::disable(&mut conn, admin.id, now)? {
+            let (email, id) = known(&mut conn, &email)?;
+            if accounts::disable(&mut conn, id, now)? {
                 record(&mut conn, now, &format!("disabled administrator {email}"))?;
                 println!("disabled {email}; their sessions have ended");
             } else {
                 println!("{email} was already disabled");
             }
         }
+        AdminCommand::Enable { email } => {
+            let (email, id) = known(&mut conn, &email)?;
+            if admin_accounts::enable(&mut conn, id, now)? {
+                record(&mut conn, now, &format!("enabled administrator {email}"))?;
+                println!("enabled {email}");
+            } else {
+                println!("{email} was already enabled");
+            }
+        }
+        AdminCommand::ResetPassword { email } => {
+            let (email, id) = known(&mut conn, &email)?;
+            let password = read_password()?;
+            accounts::reset_password(&mut conn, id, &password, now)?;
+            record(&mut conn, now, &format!("reset the password of {email}"))?;
+            println!("new password set for {email}; their sessions have ended");
+        }
     }
     Ok(())
+}
+
+/// The normalized email and id of an existing administrator.
+fn known(conn: &mut DbConnection, email: &str) -> Result<(String, i64), AdminCliError> {
+    let email = accounts::normalize_email(email)?;
+    match admin_accounts::find_by_email(conn, &email)? {
+        Some(admin) => Ok((email, admin.id)),
+        None => Err(AdminCliError::Unknown(email)),
+    }
 }
 
 /// From a terminal: asked twice without echo. Otherwise: the first line of standard input.

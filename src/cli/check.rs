@@ -74,11 +74,7 @@ pub fn run(settings: &Settings) -> Report {
     } else {
         line("cors", &settings.cors.allowed_origins.join(", "));
     }
-    let (console, console_ready) = admin_console_status(settings);
-    line("admin console", &console);
-    if !console_ready {
-        problems.push("no SECRET_KEY for the admin console");
-    }
+    line("admin console", &admin_console_status(settings));
     line(
         "debug",
         if settings.server.debug {
@@ -98,24 +94,14 @@ pub fn run(settings: &Settings) -> Report {
 }
 
 /// Whether `serve` will start the console, and whether anyone can sign in to it.
-fn admin_console_status(settings: &Settings) -> (String, bool) {
+fn admin_console_status(settings: &Settings) -> String {
     if !settings.admin.enabled {
-        return ("off (admin.enabled = false)".to_owned(), true);
+        return "off (admin.enabled = false)".to_owned();
     }
-    let key = match (&settings.security.secret_key, settings.server.debug) {
-        (Some(_), _) => "SECRET_KEY set".to_owned(),
-        (None, true) => format!(
-            "SECRET_KEY not set: a development key is kept in {}",
-            settings.database.data_dir.join("secret_key").display()
-        ),
-        (None, false) => {
-            return (
-                "MISSING: SECRET_KEY is not set, so `serve` will not start (set it, or \
-                 AUTH_CORE__ADMIN__ENABLED=false to run without the console)"
-                    .to_owned(),
-                false,
-            )
-        }
+    let key = if settings.security.secret_key.is_some() {
+        "SECRET_KEY set"
+    } else {
+        "SECRET_KEY not set: a key is generated on first start and kept in the database"
     };
     let admins = Db::open(&settings.database)
         .and_then(|db| {
@@ -131,7 +117,7 @@ fn admin_console_status(settings: &Settings) -> (String, bool) {
         Ok(n) => format!("{n} active administrators"),
         Err(_) => "administrators unknown until the database is migrated".to_owned(),
     };
-    (format!("on at /admin; {key}; {who}"), true)
+    format!("on at /admin; {key}; {who}")
 }
 
 fn database_status(settings: &Settings) -> Result<String, String> {

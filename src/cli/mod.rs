@@ -3,8 +3,10 @@
 pub mod admin;
 pub mod backup;
 pub mod check;
+pub mod check_online;
 pub mod healthcheck;
 pub mod sync;
+pub mod table;
 
 use std::path::PathBuf;
 
@@ -40,7 +42,12 @@ pub enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Load the settings, connect to the database and report what is configured and what is missing.
-    Check,
+    Check {
+        /// Also ask Clerk: fetch the JWKS, check CLERK_SECRET_KEY against the Backend API and the
+        /// webhook secrets' shape.
+        #[arg(long)]
+        online: bool,
+    },
     /// Administrator accounts of the admin console.
     Admin {
         #[command(subcommand)]
@@ -85,13 +92,27 @@ pub struct HealthcheckArgs {
 pub enum AdminCommand {
     /// Create an administrator; the password is asked for (or read from standard input).
     Create {
+        /// The administrator's email address: what they sign in with.
         #[arg(long)]
         email: String,
     },
     /// List administrators.
     List,
     /// Disable an administrator and end their sessions.
-    Disable { email: String },
+    Disable {
+        /// The email address of the administrator to disable.
+        email: String,
+    },
+    /// Enable a disabled administrator again (they sign in with their password as before).
+    Enable {
+        /// The email address of the administrator to enable.
+        email: String,
+    },
+    /// Set a new password (asked for, or read from standard input) and end every session.
+    ResetPassword {
+        /// The email address of the administrator whose password is reset.
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,7 +182,10 @@ pub enum KeysCommand {
     /// List keys (never their secrets).
     List,
     /// Revoke a key by id (key_…) or prefix.
-    Revoke { key: String },
+    Revoke {
+        /// The key's id (key_…, as `keys list` shows it) or the prefix of its secret.
+        key: String,
+    },
 }
 
 /// `90d`, `12h`, `30m`, `45s` in milliseconds.

@@ -101,6 +101,21 @@ pub fn disable(conn: &mut DbConnection, id: i64, now_ms: i64) -> Result<bool, Db
     Ok(changed == 1)
 }
 
+/// Enables a disabled account; `false` when there was none to enable.
+pub fn enable(conn: &mut DbConnection, id: i64, now_ms: i64) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        admins::table
+            .find(id)
+            .filter(admins::disabled_at.is_not_null()),
+    )
+    .set((
+        admins::disabled_at.eq(None::<i64>),
+        admins::updated_at.eq(now_ms),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
 pub fn set_password(
     conn: &mut DbConnection,
     id: i64,

@@ -17,6 +17,7 @@ mod pool;
 pub mod reconcile;
 pub mod revoked_sessions;
 pub mod schema;
+pub mod secret_key;
 pub mod service_keys;
 pub mod sync_runs;
 pub mod tenant;

@@ -144,6 +144,16 @@ pub fn tombstone_organization(
     Ok(())
 }
 
+/// Whether the organization has been mirrored here (deleted ones included).
+pub fn organization_is_known(conn: &mut DbConnection, id: &str) -> Result<bool, DbError> {
+    let found: Option<String> = organizations::table
+        .find(id)
+        .select(organizations::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
 pub fn organization_is_deleted(conn: &mut DbConnection, id: &str) -> Result<bool, DbError> {
     let deleted: Option<Option<i64>> = organizations::table
         .find(id)

@@ -170,6 +170,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    generated_secret_key (id) {
+        id -> Integer,
+        secret -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(organization_memberships -> organizations (organization_id));
 diesel::joinable!(organization_memberships -> users (user_id));
 
@@ -185,4 +193,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     admin_login_attempts,
     revoked_sessions,
     sync_runs,
+    generated_secret_key,
 );

@@ -2,9 +2,18 @@
 //! app (Next.js with Clerk) may send `Authorization` or the `__session` cookie. Error responses carry
 //! the headers too, so the browser can read why a request failed.
 
-use actix_cors::Cors;
+use actix_cors::{Cors, CorsError};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderMap;
-use actix_web::http::{header, Method};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::Error;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// The most of a refused `Origin` written to the log: it is the sender's text.
+const MAX_LOGGED_ORIGIN_CHARS: usize = 100;
 
 pub fn build(allowed_origins: &[String]) -> Cors {
     let origins = allowed_origins.to_vec();
@@ -36,4 +45,39 @@ pub fn drop_stray_credentials(headers: &mut HeaderMap) {
     if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
         headers.remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
     }
+}
+
+/// Wraps [`build`]'s middleware: a preflight it refuses (actix-cors answers a bare text 400) leaves in
+/// the one JSON error shape, still 400, and the log line names the setting that decides it.
+pub async fn refusals_as_json(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let origin: String = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned())
+        .unwrap_or_default()
+        .chars()
+        .take(MAX_LOGGED_ORIGIN_CHARS)
+        .collect();
+    let path = req.path().to_owned();
+    // actix-cors answers its refusals itself (a response carrying the error), not with an Err.
+    let response = next.call(req).await?;
+    let Some(cors) = response
+        .response()
+        .error()
+        .and_then(|error| error.as_error::<CorsError>())
+    else {
+        return Ok(response);
+    };
+    log::info!(
+        target: "auth_core::cors",
+        "CORS preflight for {path} from origin {origin:?} refused: {cors}; the allowed origins are \
+         set by CORS_ALLOWED_ORIGINS"
+    );
+    let message = format!(
+        "CORS preflight refused: {cors} (the origins allowed are set by CORS_ALLOWED_ORIGINS)"
+    );
+    Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message).into())
 }

@@ -15,18 +15,13 @@ pub fn command(dir: &Path, env: &[(&str, &str)]) -> Command {
     if let Ok(path) = std::env::var("PATH") {
         cmd.env("PATH", path);
     }
-    // The admin console needs a SECRET_KEY outside DEBUG; tests about that variable set it (or
-    // DEBUG) themselves, every other test gets this one.
-    let sets = |name: &str| env.iter().any(|(k, _)| *k == name);
-    if !sets("SECRET_KEY") && !sets("AUTH_CORE__SECURITY__SECRET_KEY") && !sets("DEBUG") {
-        cmd.env("SECRET_KEY", TEST_SECRET_KEY);
-    }
     for (k, v) in env {
         cmd.env(k, v);
     }
     cmd
 }
 
+/// The `SECRET_KEY` of in-process test apps (the binary runs without one unless a test sets it).
 pub const TEST_SECRET_KEY: &str = "test-secret-key-0123456789abcdef0123456789";
 
 /// Runs to completion (bounded: these commands finish on their own within seconds).
