@@ -104,11 +104,19 @@ fn json_logs_for_log_shippers() {
     assert_eq!(record["target"], "auth_core::access");
     // The request's facts are fields, not text inside the message.
     assert_eq!(record["message"], "request", "{line}");
-    assert!(record["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{line}");
+    assert!(
+        record["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{line}"
+    );
     assert_eq!(record["method"], "GET");
     assert_eq!(record["path"], "/api/auth/me");
     assert_eq!(record["status"], 200);
-    assert!(record["duration_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{line}");
+    assert!(
+        record["duration_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+        "{line}"
+    );
     assert_eq!(record["user"], "user_2test");
     assert_eq!(record["org"], "org_2test");
     assert_eq!(record["principal"], "user");

@@ -19,9 +19,9 @@ use log::Level;
 
 use super::limits::{self, fit};
 use super::log::LogThrottle;
-use crate::logging::fields::RequestFields;
 use crate::db::audit::{self, BatchFormat, EncodedBatch, NewAuditEvent, SealedBatch};
 use crate::db::{Db, DbError};
+use crate::logging::fields::RequestFields;
 
 /// Events the database refused as recorded, by what became of them.
 #[derive(Default)]

@@ -31,7 +31,9 @@ impl Writer {
             .spawn(move || drain(&lines));
         if let Err(error) = spawned {
             // Without the thread every line is dropped and counted; say so once, directly.
-            eprintln!("auth-core: cannot start the log writer thread ({error}): log lines are dropped");
+            eprintln!(
+                "auth-core: cannot start the log writer thread ({error}): log lines are dropped"
+            );
         }
         Self { queue }
     }

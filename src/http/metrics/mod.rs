@@ -35,23 +35,56 @@ const BUILD_INFO: &str = "auth_core_build_info";
 /// Counters set from a value read at scrape time: (name, help).
 const SCRAPED_COUNTERS: [(&str, &str); 6] = [
     ("auth_core_jwks_fetches_total", "JWKS fetch attempts."),
-    ("auth_core_jwks_fetch_failures_total", "JWKS fetch attempts that failed."),
-    ("auth_core_audit_dropped_events_total", "Audit events dropped because the queue was full."),
-    ("auth_core_audit_reduced_events_total", "Audit events the database refused as recorded, written in a reduced form."),
-    ("auth_core_audit_rejected_events_total", "Audit events the database refused even in the reduced form: not written."),
-    ("auth_core_log_dropped_lines_total", "Log lines dropped because the log writer was log.buffer_lines behind."),
+    (
+        "auth_core_jwks_fetch_failures_total",
+        "JWKS fetch attempts that failed.",
+    ),
+    (
+        "auth_core_audit_dropped_events_total",
+        "Audit events dropped because the queue was full.",
+    ),
+    (
+        "auth_core_audit_reduced_events_total",
+        "Audit events the database refused as recorded, written in a reduced form.",
+    ),
+    (
+        "auth_core_audit_rejected_events_total",
+        "Audit events the database refused even in the reduced form: not written.",
+    ),
+    (
+        "auth_core_log_dropped_lines_total",
+        "Log lines dropped because the log writer was log.buffer_lines behind.",
+    ),
 ];
 
 /// Gauges set at scrape time: (name, help).
 const SCRAPED_GAUGES: [(&str, &str); 9] = [
-    ("auth_core_audit_queue_depth", "Audit events waiting for the writer."),
-    ("auth_core_db_pool_connections", "Open database connections."),
-    ("auth_core_db_pool_idle_connections", "Idle database connections."),
+    (
+        "auth_core_audit_queue_depth",
+        "Audit events waiting for the writer.",
+    ),
+    (
+        "auth_core_db_pool_connections",
+        "Open database connections.",
+    ),
+    (
+        "auth_core_db_pool_idle_connections",
+        "Idle database connections.",
+    ),
     // CPU seconds are fractional; the metrics facade's counters are integers. PromQL's rate() reads
     // a gauge named _total all the same.
-    ("process_cpu_seconds_total", "User and system CPU time spent, in seconds."),
-    ("process_resident_memory_bytes", "Resident memory size in bytes."),
-    ("process_virtual_memory_bytes", "Virtual memory size in bytes."),
+    (
+        "process_cpu_seconds_total",
+        "User and system CPU time spent, in seconds.",
+    ),
+    (
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes.",
+    ),
+    (
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes.",
+    ),
     ("process_open_fds", "Open file descriptors."),
     ("process_max_fds", "Limit of open file descriptors."),
     ("process_threads", "Operating-system threads."),
@@ -185,10 +218,16 @@ impl Exporter {
     fn describe(&self) {
         let help: [(&'static str, &'static str); 5] = [
             (REQUESTS, "HTTP requests by matched route and status."),
-            (DURATION, "Time from request to response head, by matched route."),
+            (
+                DURATION,
+                "Time from request to response head, by matched route.",
+            ),
             (AUTH, "Authentication outcomes: ok or the reason code."),
             (WEBHOOKS, "Webhook deliveries by event type and outcome."),
-            (BUILD_INFO, "The running build: version and git commit, as labels; always 1."),
+            (
+                BUILD_INFO,
+                "The running build: version and git commit, as labels; always 1.",
+            ),
         ];
         for (name, text) in help {
             self.describe_one(name, text, Kind::Other);
@@ -216,8 +255,10 @@ impl Exporter {
             Kind::Gauge => self.recorder.describe_gauge(name, None, text),
             Kind::Other => {
                 // One name is one kind; describing it as all three is harmless and keeps one table.
-                self.recorder.describe_counter(name.clone(), None, text.clone());
-                self.recorder.describe_gauge(name.clone(), None, text.clone());
+                self.recorder
+                    .describe_counter(name.clone(), None, text.clone());
+                self.recorder
+                    .describe_gauge(name.clone(), None, text.clone());
                 self.recorder.describe_histogram(name, None, text);
             }
         }

@@ -85,15 +85,23 @@ mod tests {
     fn limits_and_status_fields_parse() {
         let limits = "Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n";
         assert_eq!(max_open_files(limits), Some(1024));
-        assert_eq!(max_open_files("Max open files  unlimited unlimited files"), None);
-        assert_eq!(status_field("Name:\tx\nVmRSS:\t  2048 kB\n", "VmRSS:"), Some(2048));
+        assert_eq!(
+            max_open_files("Max open files  unlimited unlimited files"),
+            None
+        );
+        assert_eq!(
+            status_field("Name:\tx\nVmRSS:\t  2048 kB\n", "VmRSS:"),
+            Some(2048)
+        );
     }
 
     #[cfg(target_os = "linux")]
     #[test]
     fn this_process_reads_plausibly() {
         let stats = read();
-        assert!(stats.resident_memory_bytes.is_some_and(|rss| rss > 1024 * 1024));
+        assert!(stats
+            .resident_memory_bytes
+            .is_some_and(|rss| rss > 1024 * 1024));
         assert!(stats.open_fds.is_some_and(|fds| fds >= 3));
         assert!(stats.threads.is_some_and(|threads| threads >= 1));
         assert!(stats.cpu_seconds.is_some_and(|cpu| cpu >= 0.0));
