@@ -16,6 +16,7 @@ pub mod constant_time;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod logging;
 pub mod server;
 pub mod settings;
 pub mod sync;

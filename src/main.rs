@@ -65,7 +65,10 @@ fn main() -> ExitCode {
     // Container engines read a health check's exit code as 0 healthy, 1 unhealthy (2 is reserved):
     // whatever stops the probe, settings included, is "unhealthy".
     let is_probe = matches!(cli.command, Some(Command::Healthcheck(_)));
-    match run(cli) {
+    let outcome = run(cli);
+    // The log writer is a thread of its own: let it write what was logged before the process ends.
+    auth_core::logging::flush();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("auth-core: {failure}");
@@ -82,7 +85,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
     }
     let settings = Settings::load(&SettingsSources::from_process(cli.config))?;
-    init_logging(&settings.log.filter, settings.log.json);
+    auth_core::logging::init(
+        &settings.log.filter,
+        settings.log.json,
+        settings.log.buffer_lines,
+    );
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(settings, args),
         Command::Migrate => migrate(&settings),
@@ -120,29 +127,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
     }
-}
-
-fn init_logging(filter: &str, json: bool) {
-    let mut builder = env_logger::Builder::new();
-    match std::env::var("RUST_LOG") {
-        Ok(from_env) if !from_env.trim().is_empty() => builder.parse_filters(&from_env),
-        _ => builder.parse_filters(filter),
-    };
-    if json {
-        // One object per line: what log shippers (Loki, Vector, CloudWatch…) parse without rules.
-        builder.format(|buf, record| {
-            let line = serde_json::json!({
-                "ts": buf.timestamp_millis().to_string(),
-                "level": record.level().as_str(),
-                "target": record.target(),
-                "message": record.args().to_string(),
-            });
-            writeln!(buf, "{line}")
-        });
-    } else {
-        builder.format_timestamp_millis();
-    }
-    builder.init();
 }
 
 fn serve(settings: Settings, args: ServeArgs) -> Result<(), Failure> {

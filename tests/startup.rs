@@ -194,7 +194,8 @@ fn access_log_has_one_line_per_request_without_query_strings() {
     assert!(!line.contains("secret") && !line.contains('?'), "{line}");
 }
 
-/// `log.format = json`: every line is one JSON object; the access line names user and organization.
+/// `log.format = json`: every line is one JSON object; the access line carries the request's facts
+/// (id, method, path, status, duration, user, organization, principal) as fields.
 #[test]
 fn json_logs_for_log_shippers() {
     let dir = tempfile::tempdir().unwrap();
@@ -232,12 +233,24 @@ fn json_logs_for_log_shippers() {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     assert_eq!(record["level"], "INFO");
     assert_eq!(record["target"], "auth_core::access");
-    let message = record["message"].as_str().unwrap();
-    assert!(message.starts_with("GET /api/auth/me 200 "), "{message}");
+    // The request's facts are fields, not text inside the message.
+    assert_eq!(record["message"], "request", "{line}");
     assert!(
-        message.ends_with("user=user_2test org=org_2test"),
-        "{message}"
+        record["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{line}"
     );
+    assert_eq!(record["method"], "GET");
+    assert_eq!(record["path"], "/api/auth/me");
+    assert_eq!(record["status"], 200);
+    assert!(
+        record["duration_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+        "{line}"
+    );
+    assert_eq!(record["user"], "user_2test");
+    assert_eq!(record["org"], "org_2test");
+    assert_eq!(record["principal"], "user");
     assert!(!line.contains(&token), "the token never reaches the log");
     for earlier in server.stderr_lines.try_iter() {
         assert!(

@@ -47,6 +47,7 @@ pub async fn metrics(
         audit_dropped: state.audit.dropped(),
         audit_reduced: state.audit.reduced(),
         audit_rejected: state.audit.rejected(),
+        log_dropped: crate::logging::dropped_lines(),
         db_connections: connections,
         db_idle_connections: idle,
     };

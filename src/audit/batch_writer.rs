@@ -15,10 +15,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use log::Level;
+
 use super::limits::{self, fit};
 use super::log::LogThrottle;
-use crate::db::audit::{self, BatchFormat, EncodedBatch, SealedBatch};
+use crate::db::audit::{self, BatchFormat, EncodedBatch, NewAuditEvent, SealedBatch};
 use crate::db::{Db, DbError};
+use crate::logging::fields::RequestFields;
 
 /// Events the database refused as recorded, by what became of them.
 #[derive(Default)]
@@ -106,11 +109,12 @@ async fn reduce_or_reject(db: &Db, refused: &SealedBatch, refusals: &Refusals) {
         let path = event.as_ref().map_or("?", |e| e.path.as_str());
         // A short prefix of the path only: the rest of the event may hold what a client sent.
         let path = fit(path, 32);
+        let fields = fields_of(event.as_ref(), &path);
         match outcome {
             Ok(()) => {
                 let n = refusals.reduced.fetch_add(1, Ordering::Relaxed) + 1;
                 if refusals.reduced_logged.ready() {
-                    log::warn!(target: "auth_core::audit", "an audit event ({path:?}) was refused as recorded and written reduced; {n} so far");
+                    fields.log(Level::Warn, TARGET, format_args!("an audit event ({path:?}) was refused as recorded and written reduced; {n} so far"));
                 }
             }
             Err(error) => {
@@ -119,7 +123,7 @@ async fn reduce_or_reject(db: &Db, refused: &SealedBatch, refusals: &Refusals) {
                     let why = error
                         .as_ref()
                         .map_or_else(|| "undecodable".to_owned(), short);
-                    log::error!(target: "auth_core::audit", "an audit event ({path:?}) was refused even reduced ({why}) and is not written; {n} rejected so far");
+                    fields.log(Level::Error, TARGET, format_args!("an audit event ({path:?}) was refused even reduced ({why}) and is not written; {n} rejected so far"));
                 }
             }
         }
@@ -161,4 +165,21 @@ async fn insert(db: &Db, batch: Arc<SealedBatch>) -> Result<Arc<SealedBatch>, Re
 /// An error as logged: one line, bounded (a database's message may quote what it refused).
 fn short(error: &DbError) -> String {
     fit(&error.to_string(), 200).into_owned()
+}
+
+const TARGET: &str = "auth_core::audit";
+
+/// The request fields of a refused event for its log line, with `path` (already shortened) in place
+/// of the event's own.
+fn fields_of<'a>(event: Option<&'a NewAuditEvent>, path: &'a str) -> RequestFields<'a> {
+    RequestFields {
+        request_id: event.and_then(|e| e.request_id.as_deref()),
+        method: event.map_or("?", |e| e.method.as_str()),
+        path,
+        status: event.and_then(|e| u16::try_from(e.status).ok()),
+        duration_ms: event.map(|e| e.duration_us as f64 / 1000.0),
+        user: event.and_then(|e| e.user_id.as_deref()),
+        org: event.and_then(|e| e.organization_id.as_deref()),
+        principal: event.map_or("?", |e| e.principal_type.as_str()),
+    }
 }

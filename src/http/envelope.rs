@@ -10,11 +10,17 @@ use actix_web::http::header::HeaderValue;
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
+use log::Level;
 
 use super::request_id::{RequestId, CURRENT, HEADER};
 use super::{cors, security_headers};
 use crate::app::AppState;
+use crate::audit::limits::{fit, PATH};
 use crate::auth::Principal;
+use crate::logging::{self, fields::RequestFields};
+
+/// The access log's target: `RUST_LOG=auth_core::access=off` silences it alone.
+const TARGET: &str = "auth_core::access";
 
 pub async fn middleware(
     req: ServiceRequest,
@@ -92,6 +98,8 @@ pub async fn middleware(
     Ok(response)
 }
 
+/// One access-log line. Text keeps the readable line it always had; JSON carries the same facts as
+/// fields (`logging::fields`) under a constant message.
 fn log_line(
     method: &Method,
     path: &str,
@@ -100,13 +108,27 @@ fn log_line(
     id: &RequestId,
     principal: Option<&Principal>,
 ) {
-    let user = principal.and_then(Principal::user_id).unwrap_or("-");
-    let org = principal
-        .and_then(Principal::organization_id)
-        .unwrap_or("-");
-    log::info!(
-        target: "auth_core::access",
-        "{method} {path} {status} {ms:.1}ms request_id={id} user={user} org={org}",
-        ms = started.elapsed().as_secs_f64() * 1000.0,
+    let fields = RequestFields {
+        request_id: Some(id.as_str()),
+        method: method.as_str(),
+        path,
+        status: Some(status),
+        duration_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
+        user: principal.and_then(Principal::user_id),
+        org: principal.and_then(Principal::organization_id),
+        principal: principal.map_or("anonymous", Principal::kind),
+    };
+    if logging::structured() {
+        fields.log(Level::Info, TARGET, format_args!("request"));
+        return;
+    }
+    let path = fit(path, PATH);
+    let user = fields.user.unwrap_or("-");
+    let org = fields.org.unwrap_or("-");
+    let ms = fields.duration_ms.unwrap_or_default();
+    fields.log(
+        Level::Info,
+        TARGET,
+        format_args!("{method} {path} {status} {ms:.1}ms request_id={id} user={user} org={org}"),
     );
 }

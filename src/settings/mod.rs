@@ -68,6 +68,8 @@ pub struct LogSettings {
     pub filter: String,
     /// One JSON object per line instead of text.
     pub json: bool,
+    /// Lines waiting for the log writer thread; past it, lines are dropped and counted.
+    pub buffer_lines: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -283,6 +285,8 @@ impl Settings {
                     ))
                 }
             },
+            buffer_lines: parse::integer(&raw.log.buffer_lines, 1, 1_000_000)
+                .map_err(|p| invalid("log.buffer_lines", p))?,
         };
         let db = &raw.database;
         if !non_empty(&db.data_dir) {

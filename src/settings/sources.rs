@@ -117,6 +117,7 @@ pub struct RawServer {
 pub struct RawLog {
     pub level: String,
     pub format: String,
+    pub buffer_lines: String,
 }
 
 #[derive(Deserialize)]

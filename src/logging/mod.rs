@@ -1,0 +1,72 @@
+//! Where log lines go. `log` stays the facade and env_logger filters and formats each record on the
+//! thread that logs it; the finished line is then handed to a bounded buffer that one writer thread
+//! drains to stderr. A serving thread never waits for stderr: when the writer has fallen
+//! `buffer_lines` behind (a slow terminal, a blocked pipe, a log shipper that stopped reading),
+//! further lines are dropped and counted ([`dropped_lines`], exported as
+//! `auth_core_log_dropped_lines_total`).
+//!
+//! With `log.format=json` each line is one JSON object; the key-values a record carries (the access
+//! log's `request_id`, `method`, `path`, …) become fields of that object rather than text in its
+//! `message` ([`json`]).
+
+pub mod fields;
+mod json;
+mod writer;
+
+use std::io::{IsTerminal, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub use writer::dropped_lines;
+
+/// Set once at start-up: whether lines are JSON objects (fields) or text (one readable message).
+static STRUCTURED: AtomicBool = AtomicBool::new(false);
+
+/// The running writer, for [`flush`] at exit.
+static WRITER: OnceLock<writer::Writer> = OnceLock::new();
+
+/// How long [`flush`] waits for the writer to reach the lines logged before it.
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether log lines carry their details as JSON fields (`log.format=json`) rather than in the
+/// message text. Callers that log key-values use it to keep the message short in that case.
+pub fn structured() -> bool {
+    STRUCTURED.load(Ordering::Relaxed)
+}
+
+/// Installs the process's logger: `filter` in env_logger's syntax (`RUST_LOG`, when set and not
+/// empty, replaces it), JSON or text lines, at most `buffer_lines` lines waiting for the writer.
+/// A second call does nothing (the `log` facade takes one logger per process).
+pub fn init(filter: &str, json: bool, buffer_lines: usize) {
+    let writer = WRITER.get_or_init(|| writer::Writer::spawn(buffer_lines));
+    let mut builder = env_logger::Builder::new();
+    match std::env::var("RUST_LOG") {
+        Ok(from_env) if !from_env.trim().is_empty() => builder.parse_filters(&from_env),
+        _ => builder.parse_filters(filter),
+    };
+    if json {
+        builder.format(json::format);
+    } else {
+        builder.format_timestamp_millis();
+        // Text keeps the readable message alone: key-values repeat what it says.
+        builder.format_key_values(|_, _| Ok(()));
+        if std::io::stderr().is_terminal() {
+            // A pipe target is uncoloured unless asked; stderr on a terminal was coloured before.
+            builder.write_style(env_logger::WriteStyle::Always);
+        }
+    }
+    builder.target(env_logger::Target::Pipe(Box::new(writer.sender())));
+    if builder.try_init().is_ok() {
+        STRUCTURED.store(json, Ordering::Relaxed);
+    }
+}
+
+/// Waits (at most two seconds) until every line logged so far has been written: at exit, so that
+/// the last lines are not lost with the writer thread.
+pub fn flush() {
+    if let Some(writer) = WRITER.get() {
+        writer.flush(FLUSH_WAIT);
+    }
+    let _ = std::io::stderr().flush();
+}
