@@ -36,7 +36,7 @@ fn defaults_need_no_configuration() {
     assert_eq!(s.server.bind, "127.0.0.1:8000");
     assert_eq!(s.server.workers, 0);
     assert!(!s.server.debug);
-    assert_eq!(s.log.filter, "info");
+    assert_eq!(s.log.filter, "info,actix_server=warn");
     assert_eq!(
         s.database.url,
         DatabaseUrl::Sqlite(PathBuf::from("./data/auth-core.sqlite3"))
