@@ -47,6 +47,10 @@ pub fn init(filter: &str, json: bool, buffer_lines: usize) {
     };
     if json {
         builder.format(json::format);
+        // JSON lines carry no terminal styles, so there is nothing to strip: any other style makes
+        // env_logger scan every line for escape codes on the logging thread (anstream's stripper
+        // was 3.7 % of a serving thread's samples under load).
+        builder.write_style(env_logger::WriteStyle::Always);
     } else {
         builder.format_timestamp_millis();
         // Text keeps the readable message alone: key-values repeat what it says.
