@@ -717,18 +717,14 @@ const BURST_PEAK_RSS_KIB: u64 = 160 * 1024;
 /// [`BURST_PEAK_RSS_KIB`] because at most `admin.password_threads` (2) hashes run at a time.
 #[actix_web::test]
 async fn a_burst_against_the_binary_locks_and_stays_within_its_memory_bound() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let mut create = common::binary::command(dir.path(), &[])
-        .args(["admin", "create", "--email", "root@example.com"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = create.stdin.take().unwrap();
-    stdin.write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-    drop(stdin);
-    assert!(create.wait().unwrap().success());
+    let create = common::binary::run_with_stdin(
+        dir.path(),
+        &[],
+        &["admin", "create", "--email", "root@example.com"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(create.status.success());
 
     let server = common::binary::RunningServer::start(dir.path(), &[]);
     let mut browser = Browser::at(&server.base);
@@ -775,22 +771,13 @@ fn without_secret_key_an_unreachable_database_stops_start_up() {
 
 #[test]
 fn the_admin_commands_manage_accounts() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = common::binary::command(dir.path(), &[])
-        .args(["admin", "create", "--email", "Ops@Example.com"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::binary::run_with_stdin(
+        dir.path(),
+        &[],
+        &["admin", "create", "--email", "Ops@Example.com"],
+        &format!("{PASSWORD}\n"),
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -847,20 +834,12 @@ fn the_admin_commands_manage_accounts() {
         "ops@example.com was already enabled\n"
     );
     let reset = |email: &str, password: &str| {
-        let mut child = common::binary::command(dir.path(), &[])
-            .args(["admin", "reset-password", email])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        common::binary::run_with_stdin(
+            dir.path(),
+            &[],
+            &["admin", "reset-password", email],
+            &format!("{password}\n"),
+        )
     };
     let short = reset("ops@example.com", "short");
     assert_eq!(short.status.code(), Some(1));

@@ -33,6 +33,27 @@ pub fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// As [`run`], with `stdin` written to the command's standard input (a password, say) and then
+/// closed.
+pub fn run_with_stdin(dir: &Path, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = command(dir, env)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Dropped at the end of the statement: the command sees end of file after the text.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// A server started with `serve --bind 127.0.0.1:0`; killed if the test ends early.
 pub struct RunningServer {
     pub child: Child,
