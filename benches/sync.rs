@@ -18,7 +18,7 @@ use auth_core::clerk::listing::{ListingClient, ListingOptions, MAX_PAGE_SIZE};
 use auth_core::clerk::retry::RetryPolicy;
 use auth_core::clock::Clock;
 use auth_core::db::Db;
-use auth_core::settings::Secret;
+use auth_core::secret::Secret;
 use auth_core::sync::backfill::{Backfill, Plan, Quiet};
 use auth_core::sync::progress::Kind;
 use common::clerk::SECRET_KEY;

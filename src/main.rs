@@ -3,14 +3,14 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use auth_core::admin::secret_key::SecretKeyError;
-use auth_core::app::{AppState, StartupError};
+use auth_core::accounts::secret_key::SecretKeyError;
 use auth_core::cli::{
     check, parse_lifetime, Cli, Command, KeysCommand, ServeArgs, WebhooksCommand,
 };
 use auth_core::db::DbError;
 use auth_core::server;
 use auth_core::settings::{Settings, SettingsError, SettingsSources};
+use auth_core::state::{AppState, StartupError};
 use clap::Parser;
 
 #[derive(Debug, thiserror::Error)]

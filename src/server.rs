@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::HttpServer;
 
-use crate::app::{self, AppState};
+use crate::app;
+use crate::state::AppState;
 
 /// A bound server that has not started serving yet, with the addresses it listens on (port 0 in the
 /// settings becomes a real port here).
@@ -32,7 +33,7 @@ pub fn bind(state: AppState, bind: &str, workers: usize) -> std::io::Result<Boun
         ));
     }
     if state.settings.admin.enabled {
-        actix_web::rt::spawn(crate::admin::housekeeping::run(
+        actix_web::rt::spawn(crate::accounts::housekeeping::run(
             state.db.clone(),
             state.clock.clone(),
             state.settings.admin.clone(),

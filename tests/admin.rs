@@ -4,9 +4,9 @@
 
 mod common;
 
-use auth_core::app::AppState;
 use auth_core::clock::{Clock, ManualClock};
 use auth_core::db::schema::audit_events as ae;
+use auth_core::state::AppState;
 use common::admin::{create_admin, csrf_of, text, Browser, PASSWORD};
 use common::{TestApp, TestDb};
 use diesel::prelude::*;
@@ -68,11 +68,11 @@ async fn development_cookies_are_not_secure(db: TestDb) {
     assert!(!cookie.contains("Secure"), "{cookie}");
 }
 
-fn cookie_key_of(state: &auth_core::app::AppState) -> Vec<u8> {
+fn cookie_key_of(state: &auth_core::state::AppState) -> Vec<u8> {
     state.admin_cookie_key.as_ref().unwrap().master().to_vec()
 }
 
-fn stored_keys(state: &auth_core::app::AppState) -> i64 {
+fn stored_keys(state: &auth_core::state::AppState) -> i64 {
     use auth_core::db::schema::generated_secret_key as k;
     k::table
         .count()
@@ -412,7 +412,7 @@ async fn a_burst_over_two_instances_is_checked_at_most_up_to_the_limit(db: TestD
 /// With every password thread busy and the queue full, a sign-in is refused at once with 503 and
 /// `Retry-After: 1`, and it still counts as an attempt (it was recorded before its turn).
 async fn busy_password_threads_refuse_with_503(db: TestDb) {
-    use auth_core::admin::password_workers::QUEUED_PER_THREAD;
+    use auth_core::accounts::password_workers::QUEUED_PER_THREAD;
     use auth_core::db::schema::admin_login_attempts as la;
     let (app, _) = app(&db, &[("AUTH_CORE__ADMIN__PASSWORD_THREADS", "1")]).await;
     create_admin(&app.state, "root@example.com");
@@ -594,7 +594,7 @@ async fn disabling_an_account_ends_its_sessions(db: TestDb) {
     );
     {
         let mut conn = app.state.db.get().unwrap();
-        assert!(auth_core::admin::accounts::disable(&mut conn, id, NOW_MS).unwrap());
+        assert!(auth_core::accounts::disable(&mut conn, id, NOW_MS).unwrap());
     }
     assert_eq!(browser.get("/admin").await.status, 303);
     assert_eq!(
@@ -669,7 +669,8 @@ async fn housekeeping_deletes_old_attempts_and_sessions(db: TestDb) {
         let sessions: i64 = s::table.count().get_result(&mut conn).unwrap();
         (attempts, sessions)
     };
-    let purge = |now| auth_core::admin::housekeeping::purge(&app.state.db, &policy, now).unwrap();
+    let purge =
+        |now| auth_core::accounts::housekeeping::purge(&app.state.db, &policy, now).unwrap();
     assert_eq!(purge(NOW_MS), (0, 0));
     assert_eq!(count(&app), (2, 1));
     // Past the 15-minute window the attempts go; the session stays until its 12-hour lifetime ends.
@@ -865,9 +866,9 @@ fn the_admin_commands_manage_accounts() {
         .first(&mut conn)
         .unwrap();
     assert_eq!(disabled, None);
-    assert!(auth_core::admin::password::verify(
+    assert!(auth_core::accounts::password::verify(
         "another long password",
         &hash
     ));
-    assert!(!auth_core::admin::password::verify(PASSWORD, &hash));
+    assert!(!auth_core::accounts::password::verify(PASSWORD, &hash));
 }

@@ -443,7 +443,7 @@ async fn flush(app: &TestApp) {
 /// PostgreSQL refuse every later batch (`index row size … exceeds btree maximum 2704`): now both
 /// are stored cut to their bounds and marked, and the ordinary requests after it are written.
 async fn a_huge_path_cannot_jam_the_trail(db: TestDb) {
-    use auth_core::audit::limits::{self, CUT_MARK};
+    use auth_core::bounds::{self, CUT_MARK};
     let clerk = ClerkStandIn::start(&["a"]);
     let app = app_on(&db, &clerk, &[]).await;
     let path = long_path(6_000);
@@ -458,11 +458,11 @@ async fn a_huge_path_cannot_jam_the_trail(db: TestDb) {
     let rows = rows(&app).await;
     assert_eq!(rows.len(), 6);
     let (stored_path, stored_ua) = (&rows[0].5, rows[0].9.as_deref().unwrap());
-    assert!(stored_path.len() <= limits::PATH, "{}", stored_path.len());
-    assert!(stored_path.len() >= limits::PATH - CUT_MARK.len());
+    assert!(stored_path.len() <= bounds::PATH, "{}", stored_path.len());
+    assert!(stored_path.len() >= bounds::PATH - CUT_MARK.len());
     assert!(stored_path.ends_with(CUT_MARK));
     assert!(path.starts_with(stored_path.trim_end_matches(CUT_MARK)));
-    assert!(stored_ua.len() <= limits::USER_AGENT && stored_ua.ends_with(CUT_MARK));
+    assert!(stored_ua.len() <= bounds::USER_AGENT && stored_ua.ends_with(CUT_MARK));
     for row in &rows[1..] {
         assert_eq!((row.5.as_str(), row.7), ("/api/auth/me", 401));
     }
@@ -609,14 +609,14 @@ async fn shutdown_completes_after_a_huge_path(db: TestDb) {
         .load(&mut handle.get().unwrap())
         .unwrap();
     assert_eq!(paths.len(), 11);
-    assert!(paths[0].len() <= auth_core::audit::limits::PATH);
+    assert!(paths[0].len() <= auth_core::bounds::PATH);
     assert!(paths[1..].iter().all(|p| p == "/api/auth/me"));
 }
 
 /// A console sign-in with the longest email the form keeps (254 characters, here of four bytes
 /// each): the event's detail, which quotes it, is stored cut to its bound and marked.
 async fn console_details_are_bounded(db: TestDb) {
-    use auth_core::audit::limits::{self, CUT_MARK};
+    use auth_core::bounds::{self, CUT_MARK};
     let clerk = ClerkStandIn::start(&["a"]);
     let app = app_on(&db, &clerk, &[]).await;
     let mut browser = common::admin::Browser::new(&app);
@@ -638,8 +638,8 @@ async fn console_details_are_bounded(db: TestDb) {
     let [Some(detail)] = &details[..] else {
         panic!("{details:?}");
     };
-    assert!(detail.len() <= limits::DETAIL, "{}", detail.len());
-    assert!(detail.len() >= limits::DETAIL - CUT_MARK.len() - 3);
+    assert!(detail.len() <= bounds::DETAIL, "{}", detail.len());
+    assert!(detail.len() >= bounds::DETAIL - CUT_MARK.len() - 3);
     assert!(detail.ends_with(CUT_MARK) && detail.contains("\u{1d51e}"));
 }
 

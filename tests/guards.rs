@@ -5,8 +5,8 @@
 mod common;
 
 use actix_web::{middleware::from_fn, web, HttpResponse};
-use auth_core::auth::middleware::{authenticate, Accepts};
-use auth_core::auth::{OrgScope, Require};
+use auth_core::request::authenticate::{authenticate, Accepts};
+use auth_core::request::{OrgScope, Require};
 use common::clerk::{session_claims, ClerkStandIn, Minter};
 use common::embedded::{call, start};
 use common::{client, Response, TestDb};

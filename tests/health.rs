@@ -3,7 +3,7 @@
 
 mod common;
 
-use auth_core::app::AppState;
+use auth_core::state::AppState;
 use common::clerk::ClerkStandIn;
 use common::{client, Response, TestApp, TestDb};
 use serde_json::json;

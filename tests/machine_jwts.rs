@@ -8,8 +8,8 @@
 mod common;
 
 use actix_web::{middleware::from_fn, web, HttpMessage, HttpRequest, HttpResponse};
-use auth_core::auth::middleware::{authenticate, Accepts};
 use auth_core::auth::Principal;
+use auth_core::request::authenticate::{authenticate, Accepts};
 use common::clerk::{merged, session_claims, ClerkStandIn, Minter, ISSUER, KID_A};
 use common::embedded::{call, start};
 use common::{client, Response, TestDb};

@@ -284,7 +284,7 @@ async fn json_bodies_over_the_limit_or_malformed_get_json_errors(db: TestDb) {
     // An embedding app's route behind `mount`: auth-core's limits and error shape apply to it.
     let state = actix_web::rt::task::spawn_blocking({
         let settings = db.settings(&[]);
-        move || auth_core::app::AppState::prepare(settings)
+        move || auth_core::state::AppState::prepare(settings)
     })
     .await
     .unwrap()

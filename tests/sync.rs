@@ -16,7 +16,7 @@ use auth_core::clerk::retry::RetryPolicy;
 use auth_core::clock::{Clock, ManualClock};
 use auth_core::db::schema::{organization_memberships, organizations, sync_runs, users};
 use auth_core::db::Db;
-use auth_core::settings::Secret;
+use auth_core::secret::Secret;
 use auth_core::sync::backfill::{Backfill, Plan, Quiet, Report};
 use auth_core::sync::progress::{Counts, Kind};
 use auth_core::sync::webhooks::{self, Delivery, SyncOptions};

@@ -18,9 +18,9 @@ use sha2::{Digest, Sha256};
 
 use super::csrf;
 use super::view::{redirect, AdminError};
-use crate::app::AppState;
 use crate::audit::{self, AuditNote};
 use crate::db::admin_sessions;
+use crate::state::AppState;
 
 /// Session cookie keys.
 pub const SESSION_ID_KEY: &str = "sid";

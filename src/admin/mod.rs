@@ -2,17 +2,11 @@
 //! with their own sign-in (local administrator accounts), CSRF protection and throttling. It reads
 //! and changes state through `db`, `sync` and `auth`, never through the JSON API's handlers.
 
-pub mod accounts;
 mod chart;
 pub mod csrf;
 pub mod guard;
-pub mod housekeeping;
 mod pages;
-pub mod password;
-pub mod password_workers;
-pub mod secret_key;
 mod static_files;
-pub mod throttle;
 pub mod view;
 
 use actix_session::config::{BrowserSession, CookieContentSecurity};

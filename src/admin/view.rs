@@ -6,10 +6,10 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
-use super::accounts::AccountError;
-use super::password::PasswordError;
-use super::password_workers::PasswordWorkError;
 use super::static_files;
+use crate::accounts::password::PasswordError;
+use crate::accounts::password_workers::PasswordWorkError;
+use crate::accounts::AccountError;
 use crate::db::DbError;
 
 /// What the shared layout (`templates/admin/base.html`) shows around every page.
@@ -293,7 +293,7 @@ mod tests {
     #[test]
     fn busy_password_threads_are_503_with_retry_after() {
         let response = AdminError::from(PasswordWorkError::Busy(
-            super::super::password_workers::Busy,
+            crate::accounts::password_workers::Busy,
         ))
         .error_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -4,9 +4,9 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
-use crate::clerk::key_source::{KeySource, NO_KEY_SOURCE_RETRY_AFTER_SECS};
+use crate::clerk::key_source::NO_KEY_SOURCE_RETRY_AFTER_SECS;
 use crate::http::request_id::RequestId;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct Liveness {
@@ -144,7 +144,7 @@ async fn database_check(state: &AppState) -> DatabaseCheck {
 /// The check, and the `Retry-After` it asks for when down. Not logged here: the key store logs an
 /// outage once per interval, and start-up warns about a missing key source.
 async fn signing_keys_check(state: &AppState) -> (SigningKeysCheck, u64) {
-    let source = KeySource::from_settings(&state.settings.clerk);
+    let source = state.settings.clerk.key_source();
     let (Some(source), Some(keys)) = (source, state.verifier.key_store()) else {
         let check = SigningKeysCheck {
             status: "down",

@@ -4,11 +4,11 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::clerk::claims::{ActiveOrganization, Scoped};
 use crate::clerk::reason::Reason;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct MeResponse {

@@ -4,9 +4,9 @@
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::AppState;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::http::metrics::Gauges;
+use crate::state::AppState;
 
 /// Prometheus metrics.
 ///
@@ -19,7 +19,7 @@ use crate::http::metrics::Gauges;
         (status = 200, description = "Prometheus text format 0.0.4",
             content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
         (status = 401, description = "`metrics.token` is set and was not sent (`metrics-unauthorized`)",
-            body = crate::error::ErrorBody),
+            body = crate::http::error::ErrorBody),
         (status = 405, response = crate::api::openapi::MethodNotAllowed),
     )
 )]

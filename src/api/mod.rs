@@ -10,10 +10,9 @@ pub mod webhooks;
 use actix_web::http::Method;
 use actix_web::{middleware, web, HttpResponse};
 
-use crate::auth;
-use crate::auth::middleware::{authenticate, Accepts};
+use crate::request::authenticate::{authenticate, Accepts};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// Registers every API route. Each resource answers other methods with a JSON 405. Public routes come
 /// first; the rest is behind the authentication middleware, with the credential types each scope
@@ -50,7 +49,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             }))
             .service(get("/current", orgs::current))
             .service(get("/current/members", orgs::members))
-            .service(get("/current/audit", orgs::audit).wrap(auth::Require::role("org:admin")))
+            .service(
+                get("/current/audit", orgs::audit).wrap(crate::request::Require::role("org:admin")),
+            )
             .service(get("/{organization_id}", orgs::by_id)),
     );
 }

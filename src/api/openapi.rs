@@ -10,7 +10,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToResponse};
 
 use super::{health, me, metrics, orgs, webhooks};
-use crate::error::ErrorBody;
+use crate::http::error::ErrorBody;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -10,10 +10,10 @@ use crate::api::openapi::{
     BadRequest, Forbidden, MethodNotAllowed, NotFound, ServiceUnavailable, TooManyRequests,
     Unauthorized,
 };
-use crate::app::AppState;
-use crate::auth::OrgScope;
 use crate::db::tenant::{self, AuditFilter, AuditView, MemberView};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::request::OrgScope;
+use crate::state::AppState;
 
 /// The active organization, the caller's role in it and its permissions.
 #[derive(Serialize, ToSchema)]

@@ -5,9 +5,9 @@ use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 
-use crate::app::AppState;
 use crate::clerk::webhook::signature::{self, SignedHeaders};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::sync::webhooks::{self, Delivery, Outcome, SyncOptions};
 
 /// Svix's header names, then the Standard Webhooks ones.
@@ -107,7 +107,7 @@ pub struct DeliveryReceipt {
         (status = 200, description = "Verified; applied, a duplicate, ignored or stored as failed", body = DeliveryReceipt),
         (status = 400, response = crate::api::openapi::BadRequest),
         (status = 401, description = "The signature was refused: `webhook-secret-not-configured`, `webhook-headers-missing`, `webhook-timestamp-invalid`, `webhook-timestamp-too-old`, `webhook-timestamp-too-new`, `webhook-signature-invalid`",
-            body = crate::error::ErrorBody),
+            body = crate::http::error::ErrorBody),
         (status = 405, response = crate::api::openapi::MethodNotAllowed),
         (status = 413, response = crate::api::openapi::PayloadTooLarge),
         (status = 503, response = crate::api::openapi::ServiceUnavailable),

@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use log::Level;
 
-use super::limits::{self, fit};
+use super::limits;
 use super::log::LogThrottle;
+use crate::bounds::fit;
 use crate::db::audit::{self, BatchFormat, EncodedBatch, NewAuditEvent, SealedBatch};
 use crate::db::{Db, DbError};
 use crate::logging::fields::RequestFields;

@@ -4,7 +4,6 @@
 pub mod batch_writer;
 pub mod limits;
 pub mod log;
-pub mod middleware;
 pub mod retention;
 
 pub use log::{AuditConfig, AuditLog};
@@ -17,7 +16,7 @@ pub struct AuditNote {
     /// Email of the signed-in (or signing-in) administrator.
     pub admin: Option<String>,
     pub reason: Option<&'static str>,
-    /// Stored with the administrator's email, cut to [`limits::DETAIL`] bytes when recorded.
+    /// Stored with the administrator's email, cut to [`bounds::DETAIL`](crate::bounds::DETAIL) bytes when recorded.
     pub detail: Option<String>,
 }
 

@@ -4,10 +4,7 @@
 mod bound_organization;
 pub mod failed_credentials;
 mod forgettable;
-pub mod guard;
 pub mod machine_tokens;
-pub mod middleware;
-pub mod org_scope;
 pub mod principal;
 pub mod revocation;
 pub mod service_keys;
@@ -15,6 +12,4 @@ pub mod startup_log;
 pub mod token_source;
 pub mod verifier;
 
-pub use guard::Require;
-pub use org_scope::OrgScope;
 pub use principal::Principal;

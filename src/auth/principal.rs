@@ -11,7 +11,7 @@ use super::service_keys::ServiceKeyPrincipal;
 use crate::clerk::claims::SessionClaims;
 use crate::clerk::jwt::VerifiedToken;
 use crate::clerk::reason::Reason;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]

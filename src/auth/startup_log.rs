@@ -2,12 +2,12 @@
 //! and how `azp` is checked, so a first run shows at once what is (not) configured.
 
 use crate::clerk::jwt::AzpPolicy;
-use crate::clerk::key_source::{KeySource, NO_KEY_SOURCE_RETRY_AFTER_SECS};
+use crate::clerk::key_source::NO_KEY_SOURCE_RETRY_AFTER_SECS;
 use crate::settings::Settings;
 
 /// Logs the key source, the expected issuer and the azp policy; warns loudly without a key source.
 pub fn log_session_token_setup(settings: &Settings) {
-    let Some(source) = KeySource::from_settings(&settings.clerk) else {
+    let Some(source) = settings.clerk.key_source() else {
         log::warn!(
             target: "auth_core::auth",
             "NO KEY SOURCE FOR SESSION TOKENS: every session token is refused (503 \

@@ -59,7 +59,7 @@ impl SessionVerifier {
     /// Builds the verifier for the configured key source. With no source configured the service still
     /// runs (health checks, webhooks), and every session token is refused.
     pub fn from_settings(settings: &Settings, clock: Clock) -> Result<Self, VerifierError> {
-        let keys = match KeySource::from_settings(&settings.clerk) {
+        let keys = match settings.clerk.key_source() {
             None => None,
             Some(KeySource::Pem) => {
                 let pem = settings

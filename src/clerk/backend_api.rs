@@ -11,7 +11,7 @@ use url::Url;
 use super::http_client;
 use super::machine_token::{MachineKind, MachineTokenInfo};
 use super::user::ClerkUser;
-use crate::settings::Secret;
+use crate::secret::Secret;
 
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 

@@ -6,7 +6,7 @@ use url::Url;
 
 use super::http_client;
 use super::jwks::{self, KeysByKid};
-use crate::settings::Secret;
+use crate::secret::Secret;
 
 /// Largest JWKS body accepted (Clerk's is about 1 KiB).
 const MAX_BODY_BYTES: usize = 256 * 1024;

@@ -6,8 +6,6 @@ use std::fmt;
 
 use url::Url;
 
-use crate::settings::ClerkSettings;
-
 /// `Retry-After` on a refused token and on readiness when no key source is configured: nothing
 /// changes until an operator acts, so clients are not invited to spin.
 pub const NO_KEY_SOURCE_RETRY_AFTER_SECS: u64 = 30;
@@ -24,20 +22,36 @@ pub enum KeySource {
     FrontendApi(Url),
 }
 
+/// What is configured for verification keys, as plain values (the settings fill it in, see
+/// `ClerkSettings::key_source`): this module knows Clerk's precedence, not where the values come from.
+#[derive(Debug, Clone, Copy)]
+pub struct Configured<'a> {
+    /// `CLERK_JWT_KEY` is set.
+    pub jwt_key: bool,
+    /// `CLERK_JWKS_URL`.
+    pub jwks_url: Option<&'a Url>,
+    /// `CLERK_SECRET_KEY` is set.
+    pub secret_key: bool,
+    /// `CLERK_API_URL`.
+    pub api_url: &'a Url,
+    /// The Frontend API host named by `CLERK_PUBLISHABLE_KEY`.
+    pub frontend_api: Option<&'a str>,
+}
+
 impl KeySource {
     /// The source in effect, or `None` when nothing is configured (no session token can be verified).
-    pub fn from_settings(clerk: &ClerkSettings) -> Option<Self> {
-        if clerk.jwt_key.is_some() {
+    pub fn choose(configured: Configured<'_>) -> Option<Self> {
+        if configured.jwt_key {
             return Some(Self::Pem);
         }
-        if let Some(url) = &clerk.jwks_url {
+        if let Some(url) = configured.jwks_url {
             return Some(Self::JwksUrl(url.clone()));
         }
-        if clerk.secret_key.is_some() {
-            return backend_api_jwks_url(&clerk.api_url).map(Self::BackendApi);
+        if configured.secret_key {
+            return backend_api_jwks_url(configured.api_url).map(Self::BackendApi);
         }
-        if let Some(pk) = &clerk.publishable_key {
-            let url = format!("https://{}/.well-known/jwks.json", pk.frontend_api);
+        if let Some(frontend_api) = configured.frontend_api {
+            let url = format!("https://{frontend_api}/.well-known/jwks.json");
             return Url::parse(&url).ok().map(Self::FrontendApi);
         }
         None
@@ -79,62 +93,5 @@ impl fmt::Display for KeySource {
             }
             Self::FrontendApi(url) => write!(f, "JWKS at {url} (from CLERK_PUBLISHABLE_KEY)"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use crate::settings::{Settings, SettingsSources};
-
-    fn source(env: &[(&str, &str)]) -> Option<KeySource> {
-        let sources = SettingsSources {
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect(),
-            config_file: None,
-            working_dir: std::env::temp_dir().join("auth-core-no-such-dir"),
-        };
-        KeySource::from_settings(&Settings::load(&sources).unwrap().clerk)
-    }
-
-    #[test]
-    fn precedence_follows_clerk() {
-        let pk = ("CLERK_PUBLISHABLE_KEY", "pk_test_Y2xlcmsuZXhhbXBsZS5jb20k");
-        let sk = ("CLERK_SECRET_KEY", "sk_test_abc");
-        let jwks = ("CLERK_JWKS_URL", "https://keys.example.com/jwks");
-        assert_eq!(source(&[]), None);
-        assert_eq!(
-            source(&[pk]).unwrap().to_string(),
-            "JWKS at https://clerk.example.com/.well-known/jwks.json (from CLERK_PUBLISHABLE_KEY)"
-        );
-        assert_eq!(
-            source(&[pk, sk]),
-            Some(KeySource::BackendApi(
-                Url::parse("https://api.clerk.com/v1/jwks").unwrap()
-            ))
-        );
-        assert_eq!(
-            source(&[pk, sk, jwks]),
-            Some(KeySource::JwksUrl(
-                Url::parse("https://keys.example.com/jwks").unwrap()
-            ))
-        );
-    }
-
-    #[test]
-    fn backend_api_path_prefix_is_kept() {
-        let got = source(&[
-            ("CLERK_SECRET_KEY", "sk_test_abc"),
-            ("AUTH_CORE__CLERK__API_URL", "http://127.0.0.1:9/clerk"),
-        ]);
-        assert_eq!(
-            got,
-            Some(KeySource::BackendApi(
-                Url::parse("http://127.0.0.1:9/clerk/v1/jwks").unwrap()
-            ))
-        );
     }
 }

@@ -21,7 +21,7 @@ use super::http_client;
 use super::organization::{ClerkMembership, ClerkOrganization};
 use super::retry::{self, Pacer, RetryPolicy};
 use super::user::ClerkUser;
-use crate::settings::Secret;
+use crate::secret::Secret;
 
 /// The spec's maximum `limit`.
 pub const MAX_PAGE_SIZE: u32 = 500;

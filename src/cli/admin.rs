@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use crate::admin::accounts::{self, AccountError};
+use crate::accounts::{self, AccountError};
 use crate::admin::view::format_ms;
 use crate::clock::Clock;
 use crate::db::audit::{insert_batch, NewAuditEvent};

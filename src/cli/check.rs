@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 
-use crate::clerk::key_source::KeySource;
 use crate::db::{migrations, Db};
 use crate::settings::{ClerkInstance, Settings};
 
@@ -29,7 +28,7 @@ pub fn run(settings: &Settings) -> Report {
     }
 
     let clerk = &settings.clerk;
-    match KeySource::from_settings(clerk) {
+    match clerk.key_source() {
         Some(source) => line("session tokens", &format!("verified with {source}")),
         None => {
             line("session tokens", "MISSING: no key source; set CLERK_JWT_KEY, CLERK_JWKS_URL, CLERK_SECRET_KEY or CLERK_PUBLISHABLE_KEY — no session token can be verified");

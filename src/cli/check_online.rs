@@ -42,7 +42,7 @@ async fn checks(settings: &Settings) -> Vec<(&'static str, Outcome)> {
 
 async fn jwks(settings: &Settings) -> Outcome {
     let clerk = &settings.clerk;
-    let (url, bearer) = match KeySource::from_settings(clerk) {
+    let (url, bearer) = match clerk.key_source() {
         None => return Err("no key source configured".to_owned()),
         Some(KeySource::Pem) => {
             return Ok("PEM key from CLERK_JWT_KEY; no network needed".to_owned())

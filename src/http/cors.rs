@@ -10,7 +10,7 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::Error;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::{ApiError, ErrorCode};
 
 /// The most of a refused `Origin` written to the log: it is the sender's text.
 const MAX_LOGGED_ORIGIN_CHARS: usize = 100;

@@ -2,7 +2,7 @@
 //! access log.
 
 pub mod cors;
-pub mod envelope;
+pub mod error;
 pub mod metrics;
 pub mod request_id;
 pub mod security_headers;

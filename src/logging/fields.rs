@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use log::kv::{self, Key, Source, Value, VisitSource};
 use log::{Level, Metadata, Record};
 
-use crate::audit::limits::{fit, CODE, ID, PATH};
+use crate::bounds::{fit, CODE, ID, PATH};
 
 /// What a log line says about one request. Absent values are JSON `null`.
 #[derive(Debug, Clone, Copy)]

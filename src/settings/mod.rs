@@ -2,7 +2,6 @@
 //! stops start-up with a [`SettingsError`] naming the key, its environment name and the problem.
 
 mod parse;
-mod secret;
 mod sources;
 
 use std::path::PathBuf;
@@ -10,8 +9,9 @@ use std::time::Duration;
 
 use url::Url;
 
-pub use crate::clerk::jwt::AzpPolicy;
-pub use secret::Secret;
+use crate::clerk::jwt::AzpPolicy;
+use crate::clerk::key_source::{Configured, KeySource};
+use crate::secret::Secret;
 pub use sources::{env_name, SettingsSources, CONFIG_FILE_ENV, DEFAULTS_TOML, LOCAL_OVERRIDE_FILE};
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +161,22 @@ pub struct ClerkSettings {
     pub jwks_refetch_cooldown: Duration,
     pub jwks_fetch_timeout: Duration,
     pub api_timeout: Duration,
+}
+
+impl ClerkSettings {
+    /// Where verification keys come from with these settings, in Clerk's order of precedence.
+    pub fn key_source(&self) -> Option<KeySource> {
+        KeySource::choose(Configured {
+            jwt_key: self.jwt_key.is_some(),
+            jwks_url: self.jwks_url.as_ref(),
+            secret_key: self.secret_key.is_some(),
+            api_url: &self.api_url,
+            frontend_api: self
+                .publishable_key
+                .as_ref()
+                .map(|pk| pk.frontend_api.as_str()),
+        })
+    }
 }
 
 /// How session tokens are judged beyond their signature.

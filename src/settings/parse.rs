@@ -10,8 +10,8 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use url::Url;
 
-use super::secret::Secret;
 use super::{ClerkInstance, DatabaseUrl, PublishableKey};
+use crate::secret::Secret;
 
 /// Standard base64 with or without padding: Clerk's keys and Svix secrets appear both ways.
 const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
+use crate::clerk::key_source::KeySource;
 
 // A development publishable key for the Frontend API host "clerk.example.com".
 const PK_TEST: &str = "pk_test_Y2xlcmsuZXhhbXBsZS5jb20k";
@@ -334,4 +335,47 @@ fn issuer_is_derived_from_the_publishable_key_unless_set() {
     );
     let zero_skew = load(&[("AUTH_CORE__AUTH__CLOCK_SKEW_MS", "0")]).unwrap();
     assert_eq!(zero_skew.auth.clock_skew, Duration::ZERO, "0 is honoured");
+}
+
+// Which verification keys are used: Clerk's precedence (clerk::key_source) over these settings.
+fn key_source_of(env: &[(&str, &str)]) -> Option<KeySource> {
+    load(env).unwrap().clerk.key_source()
+}
+
+#[test]
+fn precedence_follows_clerk() {
+    let pk = ("CLERK_PUBLISHABLE_KEY", "pk_test_Y2xlcmsuZXhhbXBsZS5jb20k");
+    let sk = ("CLERK_SECRET_KEY", "sk_test_abc");
+    let jwks = ("CLERK_JWKS_URL", "https://keys.example.com/jwks");
+    assert_eq!(key_source_of(&[]), None);
+    assert_eq!(
+        key_source_of(&[pk]).unwrap().to_string(),
+        "JWKS at https://clerk.example.com/.well-known/jwks.json (from CLERK_PUBLISHABLE_KEY)"
+    );
+    assert_eq!(
+        key_source_of(&[pk, sk]),
+        Some(KeySource::BackendApi(
+            Url::parse("https://api.clerk.com/v1/jwks").unwrap()
+        ))
+    );
+    assert_eq!(
+        key_source_of(&[pk, sk, jwks]),
+        Some(KeySource::JwksUrl(
+            Url::parse("https://keys.example.com/jwks").unwrap()
+        ))
+    );
+}
+
+#[test]
+fn backend_api_path_prefix_is_kept() {
+    let got = key_source_of(&[
+        ("CLERK_SECRET_KEY", "sk_test_abc"),
+        ("AUTH_CORE__CLERK__API_URL", "http://127.0.0.1:9/clerk"),
+    ]);
+    assert_eq!(
+        got,
+        Some(KeySource::BackendApi(
+            Url::parse("http://127.0.0.1:9/clerk/v1/jwks").unwrap()
+        ))
+    );
 }

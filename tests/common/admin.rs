@@ -2,7 +2,7 @@
 //! and reads CSRF tokens out of pages, so tests drive the console exactly as a form-posting browser.
 
 use super::{Response, TestApp};
-use auth_core::app::AppState;
+use auth_core::state::AppState;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -114,5 +114,5 @@ pub fn csrf_of(res: &Response) -> String {
 /// Creates an administrator directly in the database.
 pub fn create_admin(state: &AppState, email: &str) -> i64 {
     let mut conn = state.db.get().unwrap();
-    auth_core::admin::accounts::create(&mut conn, email, PASSWORD, state.clock.now_ms()).unwrap()
+    auth_core::accounts::create(&mut conn, email, PASSWORD, state.clock.now_ms()).unwrap()
 }

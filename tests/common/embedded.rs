@@ -2,8 +2,9 @@
 //! on a loopback port with one worker, on a manual clock set to `now_s`, keys from the Clerk stand-in.
 
 use actix_web::{web, App, HttpServer};
-use auth_core::app::{mount, AppState};
+use auth_core::app::mount;
 use auth_core::clock::{Clock, ManualClock};
+use auth_core::state::AppState;
 
 use super::clerk::{ClerkStandIn, ISSUER};
 use super::{client, Response, TestDb};

@@ -16,10 +16,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
-use auth_core::app::AppState;
 use auth_core::db::Backend;
 use auth_core::server;
 use auth_core::settings::{Settings, SettingsSources};
+use auth_core::state::AppState;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use url::Url;
 

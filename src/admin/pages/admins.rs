@@ -6,14 +6,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::query::field;
-use crate::admin::accounts::{self, AccountError, PasswordCheck};
+use crate::accounts::{self, AccountError, PasswordCheck};
+use crate::accounts::{password, throttle};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, html, redirect, with_retry_after, AdminError, Chrome};
-use crate::admin::{password, throttle};
-use crate::app::AppState;
 use crate::audit;
 use crate::client_ip::{self, ClientNetwork};
 use crate::db::admin_accounts;
+use crate::state::AppState;
 
 pub struct AdminItem {
     pub id: i64,

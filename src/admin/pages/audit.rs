@@ -9,10 +9,10 @@ use serde::Deserialize;
 use super::query::{field, link, time_field};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, AdminError, Chrome};
-use crate::app::AppState;
 use crate::audit;
 use crate::db::console::audit::{self as audit_db, AuditFilter, AuditRow};
 use crate::db::console::PAGE_SIZE;
+use crate::state::AppState;
 
 const CSV_BATCH: i64 = 2_000;
 

@@ -6,9 +6,9 @@ use askama::Template;
 use crate::admin::chart::{self, Chart};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, AdminError, Chrome};
-use crate::app::AppState;
 use crate::clerk::key_store::KeyStoreStatus;
 use crate::db::dashboard::{self, Counts, WebhookHealth};
+use crate::state::AppState;
 
 const HOUR_MS: i64 = 3_600_000;
 const BUCKETS: usize = 24;

@@ -9,11 +9,11 @@ use serde::Deserialize;
 use super::query::field;
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, html, redirect, AdminError, Chrome};
-use crate::app::AppState;
 use crate::audit;
 use crate::auth::service_keys::{self, KeyError};
 use crate::cli::parse_lifetime;
 use crate::db::service_keys as stored;
+use crate::state::AppState;
 
 pub struct KeyItem {
     pub id: String,

@@ -9,14 +9,15 @@ use base64::Engine;
 use diesel::Connection;
 use serde::Deserialize;
 
-use crate::admin::accounts::{self, PasswordCheck};
+use crate::accounts::throttle;
+use crate::accounts::{self, PasswordCheck};
+use crate::admin::csrf;
 use crate::admin::guard::{hash_session_id, CsrfToken, SignedIn, SESSION_ID_KEY};
 use crate::admin::view::{html, redirect, with_retry_after, AdminError, Chrome};
-use crate::admin::{csrf, throttle};
-use crate::app::AppState;
 use crate::audit;
 use crate::client_ip::{self, ClientNetwork};
 use crate::db::{admin_accounts, admin_sessions};
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "admin/login.html")]

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use super::query::{field, link};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, AdminError, Chrome};
-use crate::app::AppState;
 use crate::db::console::memberships::{self as memberships_db, MembershipFilter};
 use crate::db::console::PAGE_SIZE;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 pub struct MembershipsQuery {

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use super::query::{display_name, field, link, pretty_json};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, AdminError, Chrome};
-use crate::app::AppState;
 use crate::db::console::organizations::{self as orgs_db, MemberRow};
 use crate::db::console::PAGE_SIZE;
 use crate::db::organizations::OrganizationRow;
+use crate::state::AppState;
 
 const MEMBERS_SHOWN: i64 = 500;
 

@@ -7,11 +7,11 @@ use serde::Deserialize;
 use super::query::{display_name, field, link, pretty_json};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, AdminError, Chrome};
-use crate::app::AppState;
 use crate::db::console::audit::{self as audit_db, AuditFilter};
 use crate::db::console::users::{self as users_db, Cursor, Sort, Status, UserFilter};
 use crate::db::console::PAGE_SIZE;
 use crate::db::users::{find_user, memberships_of, MembershipRow};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct UsersQuery {

@@ -7,11 +7,11 @@ use serde::Deserialize;
 use super::query::{field, link, pretty_json, time_field};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, redirect, AdminError, Chrome};
-use crate::app::AppState;
 use crate::audit;
 use crate::db::console::webhooks::{self as deliveries_db, DeliveryFilter};
 use crate::db::console::PAGE_SIZE;
 use crate::db::webhook_deliveries;
+use crate::state::AppState;
 use crate::sync::webhooks::{self, Outcome, SyncOptions};
 
 #[derive(Debug, Deserialize)]

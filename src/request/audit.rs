@@ -14,13 +14,13 @@ use actix_web::http::{Method, Uri};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpRequest};
 
-use super::AuditNote;
-use crate::app::AppState;
+use crate::audit::AuditNote;
 use crate::auth::Principal;
 use crate::client_ip::{self, IpText};
 use crate::db::audit::AuditEventRef;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::http::request_id::RequestId;
+use crate::state::AppState;
 
 fn audited(path: &str) -> bool {
     let api = path.starts_with("/api/")

@@ -12,12 +12,12 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 use log::Level;
 
-use super::request_id::{RequestId, CURRENT, HEADER};
-use super::{cors, security_headers};
-use crate::app::AppState;
-use crate::audit::limits::{fit, PATH};
 use crate::auth::Principal;
+use crate::bounds::{fit, PATH};
+use crate::http::request_id::{RequestId, CURRENT, HEADER};
+use crate::http::{cors, security_headers};
 use crate::logging::{self, fields::RequestFields};
+use crate::state::AppState;
 
 /// The access log's target: `RUST_LOG=auth_core::access=off` silences it alone.
 const TARGET: &str = "auth_core::access";

@@ -2,15 +2,21 @@
 //! line (`auth-core admin …`) and the console. In the server every argon2 hash runs on the password
 //! threads ([`PasswordWorkers`]), never on the blocking pool the database work uses.
 
+pub mod housekeeping;
+pub mod password;
+pub mod password_workers;
+pub mod secret_key;
+pub mod throttle;
+
 use crate::client_ip::ClientNetwork;
 use crate::db::admin_accounts::AdminRow;
 use crate::db::{admin_accounts, admin_sessions, Db, DbConnection, DbError};
 use crate::settings::AdminSettings;
 use diesel::Connection;
 
-use super::password::{self, PasswordError};
-use super::password_workers::{PasswordWorkError, PasswordWorkers};
-use super::throttle::{self, Attempt, Verdict};
+use self::password::PasswordError;
+use self::password_workers::{PasswordWorkError, PasswordWorkers};
+use self::throttle::{Attempt, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {

@@ -22,17 +22,17 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 
-use super::failed_credentials::Refusal;
-use super::org_scope;
-use super::principal::Principal;
-use super::service_keys::{self, KEY_PREFIX};
-use super::token_source;
-use crate::app::AppState;
+use crate::auth::failed_credentials::Refusal;
+use crate::auth::principal::Principal;
+use crate::auth::service_keys::{self, KEY_PREFIX};
+use crate::auth::token_source;
 use crate::clerk::jwt;
 use crate::clerk::key_source::NO_KEY_SOURCE_RETRY_AFTER_SECS;
 use crate::clerk::machine_token::MachineKind;
 use crate::clerk::reason::Reason;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::request::org_scope;
+use crate::state::AppState;
 
 /// The kinds of credential a route accepts (Clerk's `acceptsToken`). Session tokens only, unless a
 /// route says otherwise.
@@ -187,13 +187,14 @@ async fn verify_jwt(
     machine_jwts: bool,
     token: &str,
 ) -> Result<Principal, Reason> {
-    let accepted_machine = |machine: std::sync::Arc<super::machine_tokens::MachinePrincipal>| {
-        if accepts.machine(machine.kind) {
-            Ok(Principal::MachineToken(machine))
-        } else {
-            Err(Reason::TokenTypeMismatch)
-        }
-    };
+    let accepted_machine =
+        |machine: std::sync::Arc<crate::auth::machine_tokens::MachinePrincipal>| {
+            if accepts.machine(machine.kind) {
+                Ok(Principal::MachineToken(machine))
+            } else {
+                Err(Reason::TokenTypeMismatch)
+            }
+        };
     // A machine JWT fails the session checks only after an RSA verification, and failures are not
     // cached; so a remembered machine JWT is looked up first. Session tokens on these routes pay one
     // hash lookup for it; on session-only routes (`machine_jwts` false) nothing.

@@ -15,12 +15,12 @@ use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Tr
 use actix_web::{web, Error, HttpMessage};
 use futures_util::future::LocalBoxFuture;
 
-use super::principal::Principal;
-use crate::app::AppState;
+use crate::auth::principal::Principal;
 use crate::clerk::authorization::Requirement;
 use crate::clerk::claims::with_org_prefix;
 use crate::clerk::reason::Reason;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::state::AppState;
 
 #[derive(Clone)]
 pub struct Require(Rc<Requirement>);

@@ -13,11 +13,11 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
-use super::principal::Principal;
-use crate::app::AppState;
+use crate::auth::principal::Principal;
 use crate::clerk::reason::Reason;
 use crate::db::tenant::Tenant;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::state::AppState;
 
 #[derive(Debug, Clone)]
 pub struct OrgScope {
