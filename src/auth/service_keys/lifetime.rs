@@ -15,7 +15,11 @@ pub enum LifetimeError {
 
 /// The lifetime in milliseconds.
 pub fn parse_lifetime(text: &str) -> Result<i64, LifetimeError> {
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    // The unit is the last byte; a last character beyond ASCII is no unit (and `split_at` would
+    // panic inside it).
+    let (number, unit) = text
+        .split_at_checked(text.len().saturating_sub(1))
+        .ok_or_else(|| LifetimeError::NoUnit(text.to_owned()))?;
     let factor = match unit {
         "s" => 1_000,
         "m" => 60_000,
@@ -64,5 +68,10 @@ mod tests {
             Some(format!(r#""{}d" is too long"#, i64::MAX).as_str())
         );
         assert!(parse_lifetime("").is_err());
+        assert_eq!(
+            text(parse_lifetime("9é")).as_deref(),
+            Some(r#""9é": expected a number followed by s, m, h or d"#)
+        );
+        assert!(parse_lifetime("é").is_err());
     }
 }
