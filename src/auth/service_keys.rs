@@ -12,6 +12,9 @@
 //! A key that is not of the exact shape auth-core issues is refused by [`check_shape`] before any
 //! database query.
 
+mod lifetime;
+mod state;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +29,9 @@ use crate::clerk::reason::Reason;
 use crate::clock::Clock;
 use crate::db::service_keys::{self, NewServiceKey, ServiceKeyRow};
 use crate::db::{Db, DbConnection, DbError};
+
+pub use lifetime::{parse_lifetime, LifetimeError};
+pub use state::KeyState;
 
 pub const KEY_PREFIX: &str = "ack_";
 const PREFIX_LEN: usize = 12;
@@ -128,11 +134,10 @@ fn judge(row: &ServiceKeyRow, secret: &str, now_ms: i64) -> Result<ServiceKeyPri
     if !crate::constant_time::eq(row.secret_hash.as_bytes(), hash(secret).as_bytes()) {
         return Err(Reason::ServiceKeyInvalid);
     }
-    if row.revoked_at.is_some() {
-        return Err(Reason::ServiceKeyRevoked);
-    }
-    if row.expires_at.is_some_and(|at| at <= now_ms) {
-        return Err(Reason::ServiceKeyExpired);
+    match KeyState::of(row, now_ms) {
+        KeyState::Revoked => return Err(Reason::ServiceKeyRevoked),
+        KeyState::Expired => return Err(Reason::ServiceKeyExpired),
+        KeyState::Active => {}
     }
     Ok(ServiceKeyPrincipal {
         id: row.id.clone(),

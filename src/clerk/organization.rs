@@ -48,3 +48,39 @@ pub struct ClerkMembership {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// The id prefix Clerk gives organizations.
+const ID_PREFIX: &str = "org_";
+/// Clerk's ids are far shorter; the bound keeps a typo or a paste of something else out of the
+/// database and its listings.
+const MAX_ID_BYTES: usize = 64;
+
+/// Whether `id` has the shape of a Clerk organization id: `org_` and base62 (ASCII letters and
+/// digits), at most 64 bytes in all. Typed ids (a key's `--org`, the console's organization field)
+/// are checked with this before anything is stored.
+pub fn is_valid_id(id: &str) -> bool {
+    id.len() <= MAX_ID_BYTES
+        && id
+            .strip_prefix(ID_PREFIX)
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn organization_ids_are_org_and_base62_up_to_64_bytes() {
+        assert!(is_valid_id("org_2abcDEF123"));
+        assert!(is_valid_id("org_beta"));
+        assert!(is_valid_id(&format!("org_{}", "a".repeat(60))));
+        assert!(!is_valid_id(&format!("org_{}", "a".repeat(61))));
+        assert!(!is_valid_id("org_"));
+        assert!(!is_valid_id("acme"));
+        assert!(!is_valid_id("user_2abc"));
+        assert!(!is_valid_id("org_2abc def"));
+        assert!(!is_valid_id("org_2abc-1"));
+        assert!(!is_valid_id("org_ä"));
+        assert!(!is_valid_id("ORG_2abc"));
+    }
+}

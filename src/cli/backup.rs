@@ -39,7 +39,19 @@ pub struct Written {
     pub bytes: u64,
 }
 
-pub fn run(settings: &DatabaseSettings, destination: &Path) -> Result<Written, BackupError> {
+/// Writes the backup and says where and how large.
+pub fn run(settings: &DatabaseSettings, destination: &Path) -> Result<(), BackupError> {
+    let written = write(settings, destination)?;
+    println!(
+        "backup written to {} ({} bytes, integrity ok)",
+        written.path.display(),
+        written.bytes
+    );
+    Ok(())
+}
+
+/// Copies the database to `destination` and checks the copy.
+pub fn write(settings: &DatabaseSettings, destination: &Path) -> Result<Written, BackupError> {
     let source = match &settings.url {
         DatabaseUrl::Postgres(_) => {
             return Err(BackupError::UsePgDump {

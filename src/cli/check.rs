@@ -3,8 +3,9 @@
 
 use std::fmt::Write as _;
 
+use super::{check_online, CliError};
 use crate::db::{migrations, Db};
-use crate::settings::{ClerkInstance, Settings};
+use crate::settings::{ClerkInstance, ClerkSettings, Settings};
 
 /// The report, and whether the service is ready to authenticate requests.
 pub struct Report {
@@ -12,48 +13,98 @@ pub struct Report {
     pub ready: bool,
 }
 
-pub fn run(settings: &Settings) -> Report {
-    let mut out = String::new();
-    let mut problems: Vec<&str> = Vec::new();
-    let mut line = |label: &str, text: &str| {
-        let _ = writeln!(out, "{label:<20}{text}");
-    };
-
-    match database_status(settings) {
-        Ok(text) => line("database", &text),
-        Err(text) => {
-            line("database", &text);
-            problems.push("database unreachable");
+/// Prints the report (with `--online`, the online checks after it) and fails when not ready.
+pub fn run(settings: &Settings, online: bool) -> Result<(), CliError> {
+    let mut report = report(settings);
+    print!("{}", report.text);
+    if online {
+        let asked = check_online::report(settings);
+        print!("\n{}", asked.text);
+        if !asked.ready {
+            println!("\nnot ready: an online check failed");
         }
+        report.ready &= asked.ready;
+    }
+    if report.ready {
+        Ok(())
+    } else {
+        Err(CliError::NotReady)
+    }
+}
+
+/// What the settings and the database say, without asking Clerk.
+pub fn report(settings: &Settings) -> Report {
+    let mut lines = Lines::default();
+    database(&mut lines, settings);
+    clerk(&mut lines, &settings.clerk);
+    service(&mut lines, settings);
+    lines.finish()
+}
+
+/// The report's text, one aligned line per label, and the problems that make it "not ready".
+#[derive(Default)]
+struct Lines {
+    text: String,
+    problems: Vec<&'static str>,
+}
+
+impl Lines {
+    fn line(&mut self, label: &str, text: &str) {
+        let _ = writeln!(self.text, "{label:<20}{text}");
     }
 
-    let clerk = &settings.clerk;
+    fn finish(mut self) -> Report {
+        let ready = self.problems.is_empty();
+        if ready {
+            let _ = writeln!(self.text, "\nready");
+        } else {
+            let _ = writeln!(self.text, "\nnot ready: {}", self.problems.join("; "));
+        }
+        Report {
+            text: self.text,
+            ready,
+        }
+    }
+}
+
+fn database(lines: &mut Lines, settings: &Settings) {
+    match database_status(settings) {
+        Ok(text) => lines.line("database", &text),
+        Err(text) => {
+            lines.line("database", &text);
+            lines.problems.push("database unreachable");
+        }
+    }
+}
+
+/// How tokens are verified, webhooks accepted and the Backend API reached.
+fn clerk(lines: &mut Lines, clerk: &ClerkSettings) {
     match clerk.key_source() {
-        Some(source) => line("session tokens", &format!("verified with {source}")),
+        Some(source) => lines.line("session tokens", &format!("verified with {source}")),
         None => {
-            line("session tokens", "MISSING: no key source; set CLERK_JWT_KEY, CLERK_JWKS_URL, CLERK_SECRET_KEY or CLERK_PUBLISHABLE_KEY — no session token can be verified");
-            problems.push("no key source for session tokens");
+            lines.line("session tokens", "MISSING: no key source; set CLERK_JWT_KEY, CLERK_JWKS_URL, CLERK_SECRET_KEY or CLERK_PUBLISHABLE_KEY — no session token can be verified");
+            lines.problems.push("no key source for session tokens");
         }
     }
     if clerk.authorized_parties.is_empty() {
-        line("authorized parties", "not set: a token's azp claim is not checked (set CLERK_AUTHORIZED_PARTIES to your frontend origins)");
+        lines.line("authorized parties", "not set: a token's azp claim is not checked (set CLERK_AUTHORIZED_PARTIES to your frontend origins)");
     } else {
-        line("authorized parties", &clerk.authorized_parties.join(", "));
+        lines.line("authorized parties", &clerk.authorized_parties.join(", "));
     }
     match clerk.webhook_secrets.len() {
-        0 => line(
+        0 => lines.line(
             "webhooks",
             "MISSING: no webhook secret: webhooks will be refused (set CLERK_WEBHOOK_SECRET)",
         ),
-        1 => line("webhooks", "signing secret set"),
-        n => line("webhooks", &format!("{n} signing secrets set (rotation)")),
+        1 => lines.line("webhooks", "signing secret set"),
+        n => lines.line("webhooks", &format!("{n} signing secrets set (rotation)")),
     }
-    match (&clerk.secret_key, &clerk.publishable_key) {
-        (Some(_), _) => line(
+    match &clerk.secret_key {
+        Some(_) => lines.line(
             "backend api",
             &format!("CLERK_SECRET_KEY set; {}", clerk.api_url),
         ),
-        (None, _) => line(
+        None => lines.line(
             "backend api",
             "not set: no backfill from Clerk and no Clerk machine tokens (set CLERK_SECRET_KEY)",
         ),
@@ -63,18 +114,22 @@ pub fn run(settings: &Settings) -> Report {
             ClerkInstance::Development => "development",
             ClerkInstance::Production => "production",
         };
-        line(
+        lines.line(
             "clerk instance",
             &format!("{instance}, Frontend API {}", pk.frontend_api),
         );
     }
+}
+
+/// What browsers, administrators and developers get from this instance.
+fn service(lines: &mut Lines, settings: &Settings) {
     if settings.cors.allowed_origins.is_empty() {
-        line("cors", "no allowed origins: browsers on other origins cannot call the API (set CORS_ALLOWED_ORIGINS)");
+        lines.line("cors", "no allowed origins: browsers on other origins cannot call the API (set CORS_ALLOWED_ORIGINS)");
     } else {
-        line("cors", &settings.cors.allowed_origins.join(", "));
+        lines.line("cors", &settings.cors.allowed_origins.join(", "));
     }
-    line("admin console", &admin_console_status(settings));
-    line(
+    lines.line("admin console", &admin_console_status(settings));
+    lines.line(
         "debug",
         if settings.server.debug {
             "ON — development mode"
@@ -82,14 +137,6 @@ pub fn run(settings: &Settings) -> Report {
             "off"
         },
     );
-
-    let ready = problems.is_empty();
-    if ready {
-        let _ = writeln!(out, "\nready");
-    } else {
-        let _ = writeln!(out, "\nnot ready: {}", problems.join("; "));
-    }
-    Report { text: out, ready }
 }
 
 /// Whether `serve` will start the console, and whether anyone can sign in to it.

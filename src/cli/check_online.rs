@@ -13,7 +13,7 @@ use crate::settings::Settings;
 use super::check::Report;
 
 /// Runs the checks on a runtime of its own (the command line has none).
-pub fn run(settings: &Settings) -> Report {
+pub fn report(settings: &Settings) -> Report {
     let lines = actix_web::rt::System::new().block_on(checks(settings));
     let mut text = String::new();
     let mut ready = true;

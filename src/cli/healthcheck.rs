@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::HealthcheckArgs;
+use crate::settings::Settings;
+
 /// The liveness route (`api::routes` serves it; `tests/deploy.rs` checks the unit and compose file
 /// name this one).
 pub const LIVENESS_PATH: &str = "/healthz";
@@ -31,6 +34,17 @@ pub enum HealthcheckError {
     NotHttp { url: String, line: String },
     #[error("{url}: answered {status}, expected 200")]
     Unhealthy { url: String, status: u16 },
+}
+
+/// Probes the URL given, or the liveness route on `server.bind`, and says it is healthy.
+pub fn run(settings: &Settings, args: &HealthcheckArgs) -> Result<(), HealthcheckError> {
+    let target = match &args.url {
+        Some(url) => Target::from_url(url)?,
+        None => Target::from_bind(&settings.server.bind)?,
+    };
+    probe(&target, Duration::from_secs(args.timeout_secs))?;
+    println!("healthy: {}", target.url);
+    Ok(())
 }
 
 /// Where to probe: `url` when given (http only), else `/healthz` on the server's bind address, with

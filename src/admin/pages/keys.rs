@@ -10,8 +10,8 @@ use super::query::field;
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, html, redirect, AdminError, Chrome};
 use crate::audit;
-use crate::auth::service_keys::{self, KeyError};
-use crate::cli::parse_lifetime;
+use crate::auth::service_keys::{self, parse_lifetime, KeyError, KeyState};
+use crate::clerk::organization;
 use crate::db::service_keys as stored;
 use crate::state::AppState;
 
@@ -68,13 +68,7 @@ async fn render(
     let keys = rows
         .into_iter()
         .map(|k| KeyItem {
-            state: if k.revoked_at.is_some() {
-                "revoked"
-            } else if k.expires_at.is_some_and(|at| at <= now) {
-                "expired"
-            } else {
-                "active"
-            },
+            state: KeyState::of(&k, now).as_str(),
             organization: k.organization_id.unwrap_or_else(|| "(global)".to_owned()),
             scopes: serde_json::from_str::<Vec<String>>(&k.scopes)
                 .map(|s| s.join(" "))
@@ -120,7 +114,7 @@ fn parse_form(form: &NewKeyForm, now: i64) -> Result<KeyRequest, String> {
     }
     let org = Some(form.org.trim()).filter(|o| !o.is_empty());
     if let Some(org) = org {
-        if !org.starts_with("org_") || org.len() > 64 {
+        if !organization::is_valid_id(org) {
             return Err("The organization must be a Clerk organization id (org_…).".to_owned());
         }
     }
@@ -138,7 +132,7 @@ fn parse_form(form: &NewKeyForm, now: i64) -> Result<KeyRequest, String> {
         .filter(|e| !e.is_empty())
         .map(|e| parse_lifetime(e).map(|ms| now + ms))
         .transpose()
-        .map_err(|e| e.replace("--expires", "Lifetime"))?;
+        .map_err(|e| format!("Lifetime {e}"))?;
     Ok((name.to_owned(), org.map(str::to_owned), scopes, expires))
 }
 
