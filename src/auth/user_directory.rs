@@ -5,6 +5,7 @@
 //! [`CompleteProfile`] (auth and sync do not use each other).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ pub struct UserDirectory {
     fetching: Mutex<HashSet<String>>,
     /// Announces the id of each user whose profile a background fetch has written.
     updates: tokio::sync::broadcast::Sender<String>,
+    /// Profiles asked for, cache hits included (a request asks at most once: `request::standing`).
+    lookups: AtomicU64,
 }
 
 impl UserDirectory {
@@ -57,6 +60,7 @@ impl UserDirectory {
                 .build(),
             fetching: Mutex::new(HashSet::new()),
             updates: tokio::sync::broadcast::channel(64).0,
+            lookups: AtomicU64::new(0),
         }
     }
 
@@ -65,10 +69,17 @@ impl UserDirectory {
         self.updates.subscribe()
     }
 
+    /// How many profiles have been asked for since start, cache hits included (for observers such
+    /// as tests: one signed-in request asks at most once).
+    pub fn lookups(&self) -> u64 {
+        self.lookups.load(Ordering::Relaxed)
+    }
+
     /// The user and their memberships: from memory when recently seen, else from the database,
     /// creating the user row on first sight. A user whose profile has not arrived from Clerk yet gets
     /// a background fetch (when the Backend API is configured); the request does not wait for it.
     pub async fn profile(self: &Arc<Self>, user_id: &str) -> Result<Arc<UserProfile>, DbError> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         if let Some(hit) = self.cache.get(user_id) {
             return Ok(hit);
         }
