@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use auth_core::db::audit::{insert_batch, NewAuditEvent};
+use auth_core::db::audit::{insert_batch, NewAuditEvent, PrincipalType};
 use auth_core::db::Db;
 use auth_core::settings::{Settings, SettingsSources};
 
@@ -23,7 +23,7 @@ fn event(i: usize) -> NewAuditEvent {
     NewAuditEvent {
         occurred_at: 1_795_000_000_000 + i as i64,
         request_id: Some(format!("0b6c1f7e-3f59-4c1a-9d1e-{:012x}", i)),
-        principal_type: "user".into(),
+        principal_type: PrincipalType::User,
         user_id: Some(format!("user_2bench{:05}", i % 1000)),
         organization_id: Some("org_2bench".into()),
         session_id: Some("sess_2bench".into()),

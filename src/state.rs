@@ -11,6 +11,7 @@ use crate::auth::failed_credentials::FailedCredentials;
 use crate::auth::machine_tokens::MachineTokenVerifier;
 use crate::auth::service_keys::ServiceKeyVerifier;
 use crate::auth::token_source;
+use crate::auth::user_directory::{CompleteProfile, UserDirectory};
 use crate::auth::verifier::{SessionVerifier, VerifierError};
 use crate::clerk::backend_api::BackendApi;
 use crate::clerk::webhook::signature::SigningKey;
@@ -20,7 +21,7 @@ use crate::db::revoked_sessions;
 use crate::db::{Db, DbError};
 use crate::http::metrics::Metrics;
 use crate::settings::Settings;
-use crate::sync::users::UserDirectory;
+use crate::sync::users::ProfileFetcher;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -99,10 +100,18 @@ impl AppState {
         let machine_tokens = backend_api
             .clone()
             .map(|api| Arc::new(MachineTokenVerifier::new(api, db.clone(), clock.clone())));
+        let complete_profile = backend_api.map(|api| {
+            let fetcher = ProfileFetcher::new(db.clone(), clock.clone(), api);
+            let complete: CompleteProfile = Arc::new(move |user_id: String| {
+                let fetcher = fetcher.clone();
+                Box::pin(async move { fetcher.fetch(&user_id).await })
+            });
+            complete
+        });
         let users = UserDirectory::new(
             db.clone(),
             clock.clone(),
-            backend_api,
+            complete_profile,
             settings.auth.user_cache_capacity,
             settings.auth.user_cache_ttl,
         );

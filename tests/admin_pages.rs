@@ -6,7 +6,7 @@
 mod common;
 
 use auth_core::clock::Clock;
-use auth_core::db::audit::{insert_batch, NewAuditEvent};
+use auth_core::db::audit::{insert_batch, NewAuditEvent, PrincipalType};
 use common::admin::{create_admin, text, Browser, PASSWORD};
 use common::webhooks::{deliver, example, WEBHOOK_SECRET};
 use common::{TestApp, TestDb};
@@ -131,7 +131,7 @@ fn event(i: i64, path: &str, status: i32, principal: &str, reason: Option<&str>)
     NewAuditEvent {
         occurred_at: (NOW_S - 10_000 + i) * 1000,
         request_id: Some(format!("req-{i}")),
-        principal_type: principal.into(),
+        principal_type: PrincipalType::parse(principal).unwrap(),
         user_id: Some(format!("user_{}", i % 3)),
         organization_id: None,
         session_id: None,

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use auth_core::clock::Clock;
-use auth_core::db::audit::NewAuditEvent;
+use auth_core::db::audit::{NewAuditEvent, PrincipalType};
 use auth_core::db::schema::audit_events as ae;
 use common::clerk::{session_claims, ClerkStandIn, Minter, ISSUER};
 use common::{client, Response, TestApp, TestDb};
@@ -251,7 +251,7 @@ async fn retention_deletes_old_events_only(db: TestDb) {
                 now - day
             },
             request_id: None,
-            principal_type: "anonymous".into(),
+            principal_type: PrincipalType::Anonymous,
             user_id: None,
             organization_id: None,
             session_id: None,
@@ -307,7 +307,7 @@ async fn batches_round_trip_exactly_in_order(db: TestDb) {
             NewAuditEvent {
                 occurred_at: i64::MAX - i as i64,
                 request_id: (i % 2 == 0).then(|| text.clone()),
-                principal_type: "user".into(),
+                principal_type: PrincipalType::User,
                 user_id: Some(format!("user_{i}")),
                 organization_id: None,
                 session_id: Some(text.clone()),
@@ -368,7 +368,7 @@ async fn batches_round_trip_exactly_in_order(db: TestDb) {
         .map(|r| NewAuditEvent {
             occurred_at: r.0,
             request_id: r.1,
-            principal_type: r.2,
+            principal_type: PrincipalType::parse(&r.2).unwrap(),
             user_id: r.3,
             organization_id: r.4,
             session_id: r.5,

@@ -7,6 +7,7 @@ mod common;
 use actix_web::{middleware::from_fn, web, HttpResponse};
 use auth_core::request::authenticate::{authenticate, Accepts};
 use auth_core::request::{OrgScope, Require};
+use auth_core::state::AppState;
 use common::clerk::{session_claims, ClerkStandIn, Minter};
 use common::embedded::{call, start};
 use common::{client, Response, TestDb};
@@ -122,15 +123,9 @@ async fn each_guard_allows_and_denies(db: TestDb) {
     assert_eq!(res.status, 401);
 }
 
-/// A membership removed since the token was minted is refused by the guard itself, also on a route
-/// whose handler takes no `OrgScope`; the claims alone would still say admin.
-async fn a_guard_refuses_a_removed_membership(db: TestDb) {
-    let clerk = ClerkStandIn::start(&["a"]);
-    let (base, state, _) = start(&db, &clerk, NOW_S, routes).await;
-    let admin = user("admin", "3", "", "");
-    let (status, body) = call(&base, &admin, "/app/unscoped").await;
-    assert_eq!((status, body), (200, json!({"unscoped": true})));
-    // What an organizationMembership.deleted webhook leaves behind: the membership row, deleted.
+/// What an organizationMembership.deleted webhook leaves behind for `user_2test` in `org_acme`: the
+/// membership row, deleted (and the user's cached profile dropped, as the webhook does).
+async fn remove_membership(state: &AppState) {
     let t = NOW_S * 1000;
     let sql = format!(
         "INSERT INTO organizations (id, name, clerk_created_at, clerk_updated_at, created_at, synced_at) \
@@ -148,6 +143,17 @@ async fn a_guard_refuses_a_removed_membership(db: TestDb) {
         .await
         .unwrap();
     state.users.forget("user_2test");
+}
+
+/// A membership removed since the token was minted is refused by the guard itself, also on a route
+/// whose handler takes no `OrgScope`; the claims alone would still say admin.
+async fn a_guard_refuses_a_removed_membership(db: TestDb) {
+    let clerk = ClerkStandIn::start(&["a"]);
+    let (base, state, _) = start(&db, &clerk, NOW_S, routes).await;
+    let admin = user("admin", "3", "", "");
+    let (status, body) = call(&base, &admin, "/app/unscoped").await;
+    assert_eq!((status, body), (200, json!({"unscoped": true})));
+    remove_membership(&state).await;
     for path in ["/app/unscoped", "/app/admin"] {
         let (status, body) = call(&base, &admin, path).await;
         assert_eq!(status, 403, "{path}: {body}");
@@ -160,5 +166,45 @@ async fn a_guard_refuses_a_removed_membership(db: TestDb) {
     assert_eq!(body["error"]["code"], "insufficient-permissions");
 }
 
+/// `call`, and how many user profiles the request looked up.
+async fn call_counting_lookups(
+    base: &str,
+    state: &AppState,
+    token: &str,
+    path: &str,
+) -> (u16, serde_json::Value, u64) {
+    let before = state.users.lookups();
+    let (status, body) = call(base, token, path).await;
+    (status, body, state.users.lookups() - before)
+}
+
+/// The user's standing is judged once per request: a route with a guard and an `OrgScope` looks the
+/// user up once, as does a guard alone or `/me`; a token without an active organization is judged
+/// by a guard on its claims alone. A refusal is reached with that one lookup too.
+async fn the_standing_is_looked_up_once_per_request(db: TestDb) {
+    let clerk = ClerkStandIn::start(&["a"]);
+    let (base, state, _) = start(&db, &clerk, NOW_S, routes).await;
+    let admin = user("admin", "3", "", "");
+    let no_org = Minter::a().mint(&session_claims(NOW_S, json!({"o": null})));
+    for (token, path, expected, looked_up) in [
+        (&admin, "/app/admin", 200, 1),
+        (&admin, "/app/unscoped", 200, 1),
+        (&admin, "/api/auth/me", 200, 1),
+        (&no_org, "/app/unscoped", 403, 0),
+        (&no_org, "/api/auth/me", 200, 1),
+    ] {
+        let (status, body, lookups) = call_counting_lookups(&base, &state, token, path).await;
+        assert_eq!(status, expected, "{path}: {body}");
+        assert_eq!(lookups, looked_up, "{path}");
+    }
+    // The membership removed: the guard refuses, and the handler's `OrgScope` never runs.
+    remove_membership(&state).await;
+    let (status, body, lookups) = call_counting_lookups(&base, &state, &admin, "/app/admin").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "membership-revoked");
+    assert_eq!(lookups, 1);
+}
+
 db_test!(each_guard_allows_and_denies);
 db_test!(a_guard_refuses_a_removed_membership);
+db_test!(the_standing_is_looked_up_once_per_request);

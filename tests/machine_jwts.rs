@@ -30,7 +30,7 @@ async fn whoami(req: HttpRequest) -> HttpResponse {
             "subject": m.info.subject, "scopes": m.info.scopes, "expiration": m.info.expiration,
             "user_id": extensions.get::<Principal>().and_then(Principal::user_id),
         }),
-        Some(other) => json!({"principal": other.kind()}),
+        Some(other) => json!({"principal": other.kind().as_str()}),
         None => json!({"principal": null}),
     };
     HttpResponse::Ok().json(body)

@@ -1,14 +1,13 @@
 //! `GET /api/auth/me`: the signed-in user, their active organization and their memberships.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::clerk::claims::{ActiveOrganization, Scoped};
-use crate::clerk::reason::Reason;
 use crate::http::error::ApiError;
-use crate::state::AppState;
+use crate::request::standing;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct MeResponse {
@@ -66,19 +65,16 @@ pub struct MembershipView {
         (status = 503, response = crate::api::openapi::ServiceUnavailable),
     )
 )]
-pub async fn me(
-    state: web::Data<AppState>,
-    principal: Principal,
-) -> Result<HttpResponse, ApiError> {
-    let (Some(user_id), Some(session)) = (principal.user_id(), principal.session()) else {
+pub async fn me(req: HttpRequest, principal: Principal) -> Result<HttpResponse, ApiError> {
+    let Some(session) = principal.session() else {
         return Err(ApiError::not_found());
     };
-    let profile = state.users.profile(user_id).await?;
-    let user = &profile.user;
     // Clerk ends a deleted user's sessions, but a token may outlive the webhook by a few seconds.
-    if user.is_deleted() {
-        return Err(ApiError::unauthenticated(Reason::UserDeleted));
-    }
+    // A membership removed since is shown by the memberships, not refused: this route is about the
+    // user, not about acting in the organization.
+    let standing = standing::of_request(&req, session).await?;
+    let profile = standing.require_user()?;
+    let user = &profile.user;
     Ok(HttpResponse::Ok().json(MeResponse {
         user: UserView {
             id: user.id.clone(),

@@ -44,11 +44,11 @@ const REDUCED_BOUNDS: Bounds = Bounds {
     detail: REDUCED,
 };
 
-/// The text fields of `event`, each with its bound.
-fn texts<'a>(e: &AuditEventRef<'a>, b: &Bounds) -> [(Option<&'a str>, usize); 12] {
+/// The text fields of `event`, each with its bound (the principal type, one of a few short names,
+/// always fits).
+fn texts<'a>(e: &AuditEventRef<'a>, b: &Bounds) -> [(Option<&'a str>, usize); 11] {
     [
         (e.request_id, b.id),
-        (Some(e.principal_type), b.code),
         (e.user_id, b.id),
         (e.organization_id, b.id),
         (e.session_id, b.id),
@@ -92,7 +92,7 @@ fn cut(e: &AuditEventRef<'_>, b: &Bounds) -> NewAuditEvent {
     NewAuditEvent {
         occurred_at: e.occurred_at,
         request_id: opt(e.request_id, b.id),
-        principal_type: text(e.principal_type, b.code),
+        principal_type: e.principal_type,
         user_id: opt(e.user_id, b.id),
         organization_id: opt(e.organization_id, b.id),
         session_id: opt(e.session_id, b.id),
@@ -112,12 +112,13 @@ fn cut(e: &AuditEventRef<'_>, b: &Bounds) -> NewAuditEvent {
 mod tests {
     use super::*;
     use crate::bounds::CUT_MARK;
+    use crate::db::audit::PrincipalType;
 
     fn event<'a>(path: &'a str, detail: Option<&'a str>) -> AuditEventRef<'a> {
         AuditEventRef {
             occurred_at: 1,
             request_id: Some("req"),
-            principal_type: "anonymous",
+            principal_type: PrincipalType::Anonymous,
             user_id: None,
             organization_id: None,
             session_id: None,

@@ -1,5 +1,7 @@
-//! Actix glue for authentication: where tokens are found, the middleware that verifies them, the
-//! principal handlers receive.
+//! Credentials and who they name: where tokens are found, their verification (session tokens,
+//! service keys, Clerk's machine tokens), the [`Principal`] they establish; the user cache read on
+//! every signed-in request (`user_directory`) and the user's standing judged from it (`standing`).
+//! The middleware and extractors around a request are in `request`.
 
 mod bound_organization;
 pub mod failed_credentials;
@@ -8,8 +10,10 @@ pub mod machine_tokens;
 pub mod principal;
 pub mod revocation;
 pub mod service_keys;
+pub mod standing;
 pub mod startup_log;
 pub mod token_source;
+pub mod user_directory;
 pub mod verifier;
 
 pub use principal::Principal;

@@ -11,6 +11,7 @@ use super::service_keys::ServiceKeyPrincipal;
 use crate::clerk::claims::SessionClaims;
 use crate::clerk::jwt::VerifiedToken;
 use crate::clerk::reason::Reason;
+use crate::db::audit::PrincipalType;
 use crate::http::error::ApiError;
 
 /// An authenticated caller.
@@ -25,11 +26,12 @@ pub enum Principal {
 }
 
 impl Principal {
-    pub fn kind(&self) -> &'static str {
+    /// What the audit trail and the access log call this kind of caller.
+    pub fn kind(&self) -> PrincipalType {
         match self {
-            Self::User(_) => "user",
-            Self::ServiceKey(_) => "service_key",
-            Self::MachineToken(_) => "machine_token",
+            Self::User(_) => PrincipalType::User,
+            Self::ServiceKey(_) => PrincipalType::ServiceKey,
+            Self::MachineToken(_) => PrincipalType::MachineToken,
         }
     }
 

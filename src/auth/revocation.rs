@@ -41,12 +41,4 @@ impl RevokedSessions {
             sessions.entry(id).or_insert(until);
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.sessions.read().map(|s| s.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

@@ -7,7 +7,7 @@ use std::io::{BufRead, IsTerminal};
 use crate::accounts::{self, AccountError};
 use crate::admin::view::format_ms;
 use crate::clock::Clock;
-use crate::db::audit::{insert_batch, NewAuditEvent};
+use crate::db::audit::{insert_batch, NewAuditEvent, PrincipalType};
 use crate::db::{admin_accounts, Db, DbConnection, DbError};
 use crate::settings::Settings;
 
@@ -129,7 +129,7 @@ fn record(conn: &mut DbConnection, now: i64, detail: &str) -> Result<(), DbError
         &[NewAuditEvent {
             occurred_at: now,
             request_id: None,
-            principal_type: "admin".to_owned(),
+            principal_type: PrincipalType::Admin,
             user_id: None,
             organization_id: None,
             session_id: None,

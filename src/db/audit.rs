@@ -7,13 +7,16 @@ use diesel::prelude::*;
 use super::schema::audit_events;
 use super::{jsonb, Backend, DbConnection, DbError};
 
+mod principal_type;
+
+pub use principal_type::PrincipalType;
+
 /// One audit event, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Insertable)]
-#[diesel(table_name = audit_events)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuditEvent {
     pub occurred_at: i64,
     pub request_id: Option<String>,
-    pub principal_type: String,
+    pub principal_type: PrincipalType,
     pub user_id: Option<String>,
     pub organization_id: Option<String>,
     pub session_id: Option<String>,
@@ -33,7 +36,7 @@ impl NewAuditEvent {
         AuditEventRef {
             occurred_at: self.occurred_at,
             request_id: self.request_id.as_deref(),
-            principal_type: &self.principal_type,
+            principal_type: self.principal_type,
             user_id: self.user_id.as_deref(),
             organization_id: self.organization_id.as_deref(),
             session_id: self.session_id.as_deref(),
@@ -56,7 +59,7 @@ impl NewAuditEvent {
 pub struct AuditEventRef<'a> {
     pub occurred_at: i64,
     pub request_id: Option<&'a str>,
-    pub principal_type: &'a str,
+    pub principal_type: PrincipalType,
     pub user_id: Option<&'a str>,
     pub organization_id: Option<&'a str>,
     pub session_id: Option<&'a str>,
@@ -240,7 +243,7 @@ fn decode_row(row: Vec<serde_json::Value>) -> Option<NewAuditEvent> {
     Some(NewAuditEvent {
         occurred_at: occurred_at.as_i64()?,
         request_id: text(request_id),
-        principal_type: text(principal_type)?,
+        principal_type: PrincipalType::parse(principal_type.as_str()?)?,
         user_id: text(user_id),
         organization_id: text(organization_id),
         session_id: text(session_id),
@@ -325,7 +328,7 @@ fn jsonb_row<'a>(e: &AuditEventRef<'a>) -> [jsonb::Value<'a>; 15] {
     [
         Value::int(e.occurred_at),
         Value::opt_text(e.request_id),
-        Value::text(e.principal_type),
+        Value::text(e.principal_type.as_str()),
         Value::opt_text(e.user_id),
         Value::opt_text(e.organization_id),
         Value::opt_text(e.session_id),
@@ -366,7 +369,7 @@ impl<'a> From<&AuditEventRef<'a>> for JsonRow<'a> {
         Self(
             e.occurred_at,
             e.request_id,
-            e.principal_type,
+            e.principal_type.as_str(),
             e.user_id,
             e.organization_id,
             e.session_id,
@@ -426,7 +429,7 @@ mod tests {
         NewAuditEvent {
             occurred_at: i64::MIN + i64::try_from(i).unwrap_or_default(),
             request_id: i.is_multiple_of(2).then(|| text.clone()),
-            principal_type: "anonymous".into(),
+            principal_type: PrincipalType::Anonymous,
             user_id: None,
             organization_id: Some(format!("org_{i}")),
             session_id: None,

@@ -1,5 +1,7 @@
 //! Queries on users, organizations and memberships needed to serve a signed-in user.
 
+use std::collections::HashSet;
+
 use diesel::prelude::*;
 
 use super::schema::{organization_memberships, organizations, users};
@@ -48,56 +50,70 @@ pub fn find_user(conn: &mut DbConnection, id: &str) -> Result<Option<UserRow>, D
         .map_err(DbError::from)
 }
 
+/// What a signed-in request needs of a user's memberships, read by one query.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Memberships {
+    /// Live memberships (neither the membership nor its organization deleted), oldest first.
+    pub live: Vec<MembershipRow>,
+    /// Organizations the user has been removed from (every membership there deleted) or that were
+    /// deleted, sorted: a token still naming one of them as active is refused.
+    pub revoked_organizations: Vec<String>,
+}
+
+/// Every membership of the user (deleted ones too, which is what tells a revoked organization from
+/// one the user never joined), split into [`Memberships`].
+pub fn memberships(conn: &mut DbConnection, user_id: &str) -> Result<Memberships, DbError> {
+    let rows: Vec<(MembershipRow, Option<i64>, Option<i64>)> = organization_memberships::table
+        .inner_join(organizations::table)
+        .filter(organization_memberships::user_id.eq(user_id))
+        .order(organization_memberships::clerk_created_at.asc())
+        .select((
+            (
+                organization_memberships::id,
+                organization_memberships::organization_id,
+                organizations::name,
+                organizations::slug,
+                organization_memberships::role,
+                organization_memberships::permissions,
+            ),
+            organization_memberships::deleted_at,
+            organizations::deleted_at,
+        ))
+        .load(conn)?;
+    let is_live =
+        |(_, membership_deleted, organization_deleted): &(_, Option<i64>, Option<i64>)| {
+            membership_deleted.is_none() && organization_deleted.is_none()
+        };
+    let live_organizations: HashSet<&str> = rows
+        .iter()
+        .filter(|row| is_live(row))
+        .map(|(m, _, _)| m.organization_id.as_str())
+        .collect();
+    let mut revoked_organizations: Vec<String> = rows
+        .iter()
+        .map(|(m, _, _)| m.organization_id.as_str())
+        .filter(|org| !live_organizations.contains(org))
+        .map(str::to_owned)
+        .collect();
+    revoked_organizations.sort();
+    revoked_organizations.dedup();
+    let live = rows
+        .into_iter()
+        .filter(|row| is_live(row))
+        .map(|(m, _, _)| m)
+        .collect();
+    Ok(Memberships {
+        live,
+        revoked_organizations,
+    })
+}
+
 /// Live memberships (neither the membership nor its organization deleted), oldest first.
 pub fn memberships_of(
     conn: &mut DbConnection,
     user_id: &str,
 ) -> Result<Vec<MembershipRow>, DbError> {
-    organization_memberships::table
-        .inner_join(organizations::table)
-        .filter(organization_memberships::user_id.eq(user_id))
-        .filter(organization_memberships::deleted_at.is_null())
-        .filter(organizations::deleted_at.is_null())
-        .order(organization_memberships::clerk_created_at.asc())
-        .select((
-            organization_memberships::id,
-            organization_memberships::organization_id,
-            organizations::name,
-            organizations::slug,
-            organization_memberships::role,
-            organization_memberships::permissions,
-        ))
-        .load(conn)
-        .map_err(DbError::from)
-}
-
-/// Organizations the user has been removed from (every membership there deleted) or that were
-/// deleted: a token still naming one of them as active is refused.
-pub fn revoked_organizations(
-    conn: &mut DbConnection,
-    user_id: &str,
-) -> Result<Vec<String>, DbError> {
-    let rows: Vec<(String, Option<i64>, Option<i64>)> = organization_memberships::table
-        .inner_join(organizations::table)
-        .filter(organization_memberships::user_id.eq(user_id))
-        .select((
-            organization_memberships::organization_id,
-            organization_memberships::deleted_at,
-            organizations::deleted_at,
-        ))
-        .load(conn)?;
-    let live = |org: &str| {
-        rows.iter()
-            .any(|(o, m, d)| o == org && m.is_none() && d.is_none())
-    };
-    let mut revoked: Vec<String> = rows
-        .iter()
-        .filter(|(org, _, _)| !live(org))
-        .map(|(org, _, _)| org.clone())
-        .collect();
-    revoked.sort();
-    revoked.dedup();
-    Ok(revoked)
+    Ok(memberships(conn, user_id)?.live)
 }
 
 /// Creates a user known only by id (just in time, from a verified token); does nothing if the row

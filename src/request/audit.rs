@@ -17,7 +17,7 @@ use actix_web::{web, Error, HttpMessage, HttpRequest};
 use crate::audit::AuditNote;
 use crate::auth::Principal;
 use crate::client_ip::{self, IpText};
-use crate::db::audit::AuditEventRef;
+use crate::db::audit::{AuditEventRef, PrincipalType};
 use crate::http::error::ApiError;
 use crate::http::request_id::RequestId;
 use crate::state::AppState;
@@ -95,8 +95,8 @@ pub async fn record(
     let admin = note.and_then(|n| n.admin.as_deref());
     let principal_type = match (principal, admin) {
         (Some(p), _) => p.kind(),
-        (None, Some(_)) => "admin",
-        (None, None) => "anonymous",
+        (None, Some(_)) => PrincipalType::Admin,
+        (None, None) => PrincipalType::Anonymous,
     };
     let detail = match (admin, note.and_then(|n| n.detail.as_deref())) {
         (Some(admin), Some(detail)) => Some(Cow::Owned(format!("admin {admin}: {detail}"))),

@@ -14,6 +14,7 @@ use log::Level;
 
 use crate::auth::Principal;
 use crate::bounds::{fit, PATH};
+use crate::db::audit::PrincipalType;
 use crate::http::request_id::{RequestId, CURRENT, HEADER};
 use crate::http::{cors, security_headers};
 use crate::logging::{self, fields::RequestFields};
@@ -116,7 +117,9 @@ fn log_line(
         duration_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
         user: principal.and_then(Principal::user_id),
         org: principal.and_then(Principal::organization_id),
-        principal: principal.map_or("anonymous", Principal::kind),
+        principal: principal
+            .map_or(PrincipalType::Anonymous, Principal::kind)
+            .as_str(),
     };
     if logging::structured() {
         fields.log(Level::Info, TARGET, format_args!("request"));

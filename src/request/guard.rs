@@ -4,15 +4,16 @@
 //! no active organization means no role or permission). A failure is 403 `insufficient-permissions`
 //! naming what was required; no principal is 401. Guards judge the token's claims, after refusing, as
 //! `OrgScope` does, a user removed from the token's active organization since the token was minted
-//! (`membership-revoked`, from the webhook-fed user cache: no database round trip when warm) or
-//! deleted (`user-deleted`): a route with a guard and no `OrgScope` is no more lenient than one with.
+//! (`membership-revoked`) or deleted (`user-deleted`): a route with a guard and no `OrgScope` is no
+//! more lenient than one with. That standing is judged once per request (`request::standing`, from
+//! the webhook-fed user cache: no database round trip when warm) and shared with `OrgScope`.
 
 use std::future::{ready, Ready};
 use std::rc::Rc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::{web, Error, HttpMessage};
+use actix_web::{Error, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use crate::auth::principal::Principal;
@@ -20,7 +21,8 @@ use crate::clerk::authorization::Requirement;
 use crate::clerk::claims::with_org_prefix;
 use crate::clerk::reason::Reason;
 use crate::http::error::ApiError;
-use crate::state::AppState;
+
+use super::standing;
 
 #[derive(Clone)]
 pub struct Require(Rc<Requirement>);
@@ -65,24 +67,18 @@ pub fn allows(principal: &Principal, requirement: &Requirement) -> bool {
         && permission.is_some_and(|p| scopes.iter().any(|s| with_org_prefix(s) == p))
 }
 
-/// The guard's verdict for a request's principal.
-async fn judge(
-    principal: Option<Principal>,
-    state: Option<web::Data<AppState>>,
-    requirement: &Requirement,
-) -> Result<(), ApiError> {
-    let principal =
-        principal.ok_or_else(|| ApiError::unauthenticated(Reason::SessionTokenMissing))?;
+/// The guard's verdict for the request's principal.
+async fn judge(req: &HttpRequest, requirement: &Requirement) -> Result<(), ApiError> {
+    let principal = req
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| ApiError::unauthenticated(Reason::SessionTokenMissing))?;
     if let Principal::User(token) = &principal {
-        if let Some(org) = &token.claims.organization {
-            let state = state.ok_or_else(ApiError::internal)?;
-            let profile = state.users.profile(&token.claims.user_id).await?;
-            if profile.user.is_deleted() {
-                return Err(ApiError::unauthenticated(Reason::UserDeleted));
-            }
-            if profile.revoked_organizations.contains(&org.id) {
-                return Err(ApiError::membership_revoked());
-            }
+        if token.claims.organization.is_some() {
+            standing::of_request(req, &token.claims)
+                .await?
+                .require_member()?;
         }
     }
     if allows(&principal, requirement) {
@@ -132,12 +128,11 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let principal = req.extensions().get::<Principal>().cloned();
-        let state = req.app_data::<web::Data<AppState>>().cloned();
         let requirement = self.requirement.clone();
         let service = self.service.clone();
         Box::pin(async move {
-            match judge(principal, state, &requirement).await {
+            let verdict = judge(req.request(), &requirement).await;
+            match verdict {
                 Ok(()) => service
                     .call(req)
                     .await

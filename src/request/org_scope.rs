@@ -2,8 +2,9 @@
 //! only source of the [`Tenant`] that org-scoped queries require.
 //!
 //! Built from the principal: a user's active organization (from the token, v1 or v2 claims), checked
-//! against memberships that webhooks have since removed (`membership-revoked`, from the cached user
-//! profile, so no database round trip when warm). Without an active organization: 403
+//! against memberships that webhooks have since removed (`membership-revoked`) and a deleted user
+//! (`user-deleted`): the request's standing (`request::standing`), judged once per request from the
+//! cached user profile, so no database round trip when warm. Without an active organization: 403
 //! `organization-required`. (An organization id anywhere in the path or query other than the active
 //! one is answered 404 by the authentication middleware, exactly like a route that does not exist.)
 
@@ -11,13 +12,14 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use crate::auth::principal::Principal;
 use crate::clerk::reason::Reason;
 use crate::db::tenant::Tenant;
 use crate::http::error::ApiError;
-use crate::state::AppState;
+
+use super::standing;
 
 #[derive(Debug, Clone)]
 pub struct OrgScope {
@@ -54,10 +56,6 @@ impl OrgScope {
             .get::<Principal>()
             .cloned()
             .ok_or_else(|| ApiError::unauthenticated(Reason::SessionTokenMissing))?;
-        let state = req
-            .app_data::<web::Data<AppState>>()
-            .cloned()
-            .ok_or_else(ApiError::internal)?;
         let scope = match &principal {
             Principal::User(token) => {
                 let org = token
@@ -65,13 +63,9 @@ impl OrgScope {
                     .organization
                     .clone()
                     .ok_or_else(ApiError::organization_required)?;
-                let profile = state.users.profile(&token.claims.user_id).await?;
-                if profile.user.is_deleted() {
-                    return Err(ApiError::unauthenticated(Reason::UserDeleted));
-                }
-                if profile.revoked_organizations.contains(&org.id) {
-                    return Err(ApiError::membership_revoked());
-                }
+                standing::of_request(&req, &token.claims)
+                    .await?
+                    .require_member()?;
                 Self {
                     tenant: Tenant::new(&org.id),
                     role: org.role,

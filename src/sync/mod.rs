@@ -1,5 +1,5 @@
-//! Applying Clerk's data to the database: users created just in time and completed from the Backend
-//! API (webhooks and backfill come here too).
+//! Applying Clerk's data to the database: webhooks, backfill, and the profiles of users created just
+//! in time, completed from the Backend API (the user cache that asks for them is `auth::user_directory`).
 
 pub mod backfill;
 pub mod organizations;

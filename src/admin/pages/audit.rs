@@ -81,7 +81,7 @@ impl AuditQuery {
     }
 }
 
-pub const PRINCIPALS: [&str; 5] = ["user", "service_key", "machine_token", "admin", "anonymous"];
+pub const PRINCIPALS: [&str; 5] = crate::db::audit::PrincipalType::NAMES;
 
 pub struct EventItem {
     pub at: String,
