@@ -14,10 +14,10 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest};
-use sha2::{Digest, Sha256};
 
 use super::csrf;
 use super::view::{redirect, AdminError};
+use crate::accounts::sign_in::hash_session_id;
 use crate::audit::{self, AuditNote};
 use crate::db::admin_sessions;
 use crate::state::AppState;
@@ -72,13 +72,6 @@ impl FromRequest for CsrfToken {
                 .ok_or(AdminError::Internal("the console guard did not run")),
         )
     }
-}
-
-pub fn hash_session_id(id: &str) -> String {
-    Sha256::digest(id.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Paths reachable without signing in.

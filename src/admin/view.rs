@@ -108,6 +108,7 @@ impl From<AccountError> for AdminError {
             AccountError::Password(PasswordError::Hash(_)) => {
                 Self::Internal("a password could not be hashed")
             }
+            AccountError::NoRandomSource => Self::Internal("no random source"),
             problem => Self::BadRequest(problem.to_string().into()),
         }
     }
