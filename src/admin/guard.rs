@@ -16,7 +16,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest};
 
 use super::csrf;
-use super::view::{redirect, AdminError};
+use super::view::{redirect, AdminError, Chrome};
 use crate::accounts::sign_in::hash_session_id;
 use crate::audit::{self, AuditNote};
 use crate::db::admin_sessions;
@@ -41,9 +41,24 @@ pub struct SignedIn {
     pub csrf: String,
 }
 
+impl SignedIn {
+    /// What the layout shows around a page of this administrator, `section` marked as current in
+    /// the navigation.
+    pub fn chrome(&self, section: &'static str) -> Chrome {
+        Chrome::new(Some(self.email.clone()), self.csrf.clone(), section)
+    }
+}
+
 /// The browser session's CSRF token, for forms (also on the sign-in page).
 #[derive(Debug, Clone)]
 pub struct CsrfToken(pub String);
+
+impl CsrfToken {
+    /// What the layout shows around a page for no one signed in (the sign-in page).
+    pub fn chrome(&self, section: &'static str) -> Chrome {
+        Chrome::new(None, self.0.clone(), section)
+    }
+}
 
 impl FromRequest for SignedIn {
     type Error = AdminError;

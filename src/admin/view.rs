@@ -24,6 +24,8 @@ pub struct Chrome {
 }
 
 impl Chrome {
+    /// Pages get theirs from what they extract (`SignedIn::chrome`, `CsrfToken::chrome`); only
+    /// the error page, shown to anyone, builds one here.
     pub fn new(email: Option<String>, csrf: String, section: &'static str) -> Self {
         Self {
             email,

@@ -68,7 +68,7 @@ pub async fn form(
     html(
         StatusCode::OK,
         &LoginPage {
-            chrome: Chrome::new(None, csrf.0, "login"),
+            chrome: csrf.chrome("login"),
             email: "",
             next: safe_next(&query.next),
             error: None,
@@ -108,7 +108,7 @@ pub async fn submit(
         html(
             status,
             &LoginPage {
-                chrome: Chrome::new(None, csrf_token.0.clone(), "login"),
+                chrome: csrf_token.chrome("login"),
                 email: &email,
                 next: &next,
                 error: Some(error),
