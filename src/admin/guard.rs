@@ -84,7 +84,7 @@ impl FromRequest for CsrfToken {
                 .get::<CsrfToken>()
                 .cloned()
                 // Only a route mounted outside the guard lacks it: a fault of the server.
-                .ok_or(AdminError::Internal("the console guard did not run")),
+                .ok_or_else(|| AdminError::Internal("the console guard did not run".into())),
         )
     }
 }
@@ -105,8 +105,11 @@ pub async fn guard(
     let csrf_token = match session.get::<String>(csrf::FIELD) {
         Ok(Some(token)) => token,
         _ => {
-            let token = csrf::new_token().ok_or(AdminError::Internal("no random source"))?;
-            session.insert(csrf::FIELD, &token)?;
+            let token =
+                csrf::new_token().ok_or_else(|| AdminError::Internal("no random source".into()))?;
+            session.insert(csrf::FIELD, &token).map_err(|_| {
+                AdminError::Internal("the session cookie could not be written".into())
+            })?;
             token
         }
     };

@@ -224,6 +224,8 @@ impl ApiError {
         )
     }
 
+    /// 500 `internal-error`: a fault of the server, not of the request (the console's counterpart is
+    /// `AdminError::Internal`). The client sees no detail; a failed statement's goes to the log.
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

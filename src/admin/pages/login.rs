@@ -155,7 +155,7 @@ pub async fn submit(
 /// A new cookie for the new privilege level: anything an attacker planted before sign-in (session
 /// fixation) is dropped, and the form token changes too.
 fn start_cookie_session(session: &Session, session_id: &str) -> Result<(), AdminError> {
-    let unwritable = |_| AdminError::Internal("the session cookie could not be written");
+    let unwritable = |_| AdminError::Internal("the session cookie could not be written".into());
     session.renew();
     session
         .insert(SESSION_ID_KEY, session_id)
