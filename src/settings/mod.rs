@@ -93,13 +93,6 @@ pub enum DatabaseUrl {
 }
 
 impl DatabaseUrl {
-    pub fn backend_name(&self) -> &'static str {
-        match self {
-            Self::Postgres(_) => "postgres",
-            Self::Sqlite(_) => "sqlite",
-        }
-    }
-
     /// The URL with any password replaced by `***`, safe to log.
     pub fn redacted(&self) -> String {
         match self {
