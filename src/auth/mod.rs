@@ -1,5 +1,6 @@
-//! Actix glue for authentication: where tokens are found, the middleware that verifies them, the
-//! principal handlers receive.
+//! Credentials: where tokens are found, their verifiers (session tokens, service keys, machine
+//! tokens), revoked sessions, the failed-credential budget, and the principal handlers receive. The
+//! middleware that runs them on a request is `request::authenticate`.
 
 mod bound_organization;
 pub mod failed_credentials;
