@@ -1,6 +1,6 @@
 //! From the raw text of [`sources`](super::sources) to typed [`Settings`]: each section checks its
-//! values with [`parse`](super::parse) and the rules between them; the first invalid value stops
-//! start-up with the key that holds it.
+//! values with [`parse`] and the rules between them; the first invalid value stops start-up with
+//! the key that holds it.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -9,7 +9,7 @@
 //!   listing kept its `total_count` and each page began with the last row of the page before (it is
 //!   asked for from one row earlier). Otherwise nothing of that kind is tombstoned.
 //! - Reconcile tombstones only live rows that no listing confirmed since the run started, less
-//!   [`CLOCK_SKEW_ALLOWANCE`]: a row a webhook or a sign-in wrote during the run is kept.
+//!   [`CLOCK_SKEW_ALLOWANCE_MS`]: a row a webhook or a sign-in wrote during the run is kept.
 //! - Memory stays flat on real runs: a page at a time, the "seen" marks live in the database. A dry
 //!   run writes nothing, so it keeps the ids it saw in memory to count what reconcile would do.
 
