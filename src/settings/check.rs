@@ -87,16 +87,25 @@ impl ClerkSettings {
             authorized_parties: parse::origin_list(&raw.authorized_parties)
                 .map_err(|p| invalid("clerk.authorized_parties", p))?,
             api_url: parse::service_url(&raw.api_url).map_err(|p| invalid("clerk.api_url", p))?,
-            jwks_cache_ttl: parse::integer(&raw.jwks_cache_ttl_secs, 1, 86_400)
-                .map(Duration::from_secs)
-                .map_err(|p| invalid("clerk.jwks_cache_ttl_secs", p))?,
-            jwks_refetch_cooldown: parse::integer(&raw.jwks_refetch_cooldown_secs, 0, 3600)
-                .map(Duration::from_secs)
-                .map_err(|p| invalid("clerk.jwks_refetch_cooldown_secs", p))?,
-            jwks_fetch_timeout: parse::millis(&raw.jwks_fetch_timeout_ms, 100, 60_000)
-                .map_err(|p| invalid("clerk.jwks_fetch_timeout_ms", p))?,
-            api_timeout: parse::millis(&raw.api_timeout_ms, 100, 120_000)
-                .map_err(|p| invalid("clerk.api_timeout_ms", p))?,
+            jwks_cache_ttl: seconds(
+                "clerk.jwks_cache_ttl_secs",
+                &raw.jwks_cache_ttl_secs,
+                1,
+                86_400,
+            )?,
+            jwks_refetch_cooldown: seconds(
+                "clerk.jwks_refetch_cooldown_secs",
+                &raw.jwks_refetch_cooldown_secs,
+                0,
+                3600,
+            )?,
+            jwks_fetch_timeout: millis(
+                "clerk.jwks_fetch_timeout_ms",
+                &raw.jwks_fetch_timeout_ms,
+                100,
+                60_000,
+            )?,
+            api_timeout: millis("clerk.api_timeout_ms", &raw.api_timeout_ms, 100, 120_000)?,
         })
     }
 }
@@ -123,37 +132,55 @@ impl AuthSettings {
         };
         let (audience, accept_any_audience) = audience(raw)?;
         Ok(Self {
-            clock_skew: parse::millis(&raw.clock_skew_ms, 0, 300_000)
-                .map_err(|p| invalid("auth.clock_skew_ms", p))?,
+            clock_skew: millis("auth.clock_skew_ms", &raw.clock_skew_ms, 0, 300_000)?,
             azp_policy,
             audience,
             accept_any_audience,
             issuer,
             allow_pending_sessions,
-            max_token_bytes: parse::integer(&raw.max_token_bytes, 1024, 1 << 20)
-                .map_err(|p| invalid("auth.max_token_bytes", p))?,
-            token_cache_capacity: parse::integer(&raw.token_cache_capacity, 0, 10_000_000)
-                .map_err(|p| invalid("auth.token_cache_capacity", p))?,
-            user_cache_capacity: parse::integer(&raw.user_cache_capacity, 0, 10_000_000)
-                .map_err(|p| invalid("auth.user_cache_capacity", p))?,
-            user_cache_ttl: parse::integer(&raw.user_cache_ttl_secs, 1, 86_400)
-                .map(Duration::from_secs)
-                .map_err(|p| invalid("auth.user_cache_ttl_secs", p))?,
-            revoked_session_retention: parse::integer(
+            max_token_bytes: integer("auth.max_token_bytes", &raw.max_token_bytes, 1024, 1 << 20)?,
+            token_cache_capacity: integer(
+                "auth.token_cache_capacity",
+                &raw.token_cache_capacity,
+                0,
+                10_000_000,
+            )?,
+            user_cache_capacity: integer(
+                "auth.user_cache_capacity",
+                &raw.user_cache_capacity,
+                0,
+                10_000_000,
+            )?,
+            user_cache_ttl: seconds(
+                "auth.user_cache_ttl_secs",
+                &raw.user_cache_ttl_secs,
+                1,
+                86_400,
+            )?,
+            revoked_session_retention: seconds(
+                "auth.revoked_session_retention_secs",
                 &raw.revoked_session_retention_secs,
                 60,
                 30 * 86_400,
-            )
-            .map(Duration::from_secs)
-            .map_err(|p| invalid("auth.revoked_session_retention_secs", p))?,
-            revocation_sync: parse::integer(&raw.revocation_sync_secs, 1, 3600)
-                .map(Duration::from_secs)
-                .map_err(|p| invalid("auth.revocation_sync_secs", p))?,
-            service_key_cache: parse::integer(&raw.service_key_cache_secs, 0, 3600)
-                .map(Duration::from_secs)
-                .map_err(|p| invalid("auth.service_key_cache_secs", p))?,
-            failed_credential_budget: parse::integer(&raw.failed_credential_budget, 1, 100_000)
-                .map_err(|p| invalid("auth.failed_credential_budget", p))?,
+            )?,
+            revocation_sync: seconds(
+                "auth.revocation_sync_secs",
+                &raw.revocation_sync_secs,
+                1,
+                3600,
+            )?,
+            service_key_cache: seconds(
+                "auth.service_key_cache_secs",
+                &raw.service_key_cache_secs,
+                0,
+                3600,
+            )?,
+            failed_credential_budget: integer(
+                "auth.failed_credential_budget",
+                &raw.failed_credential_budget,
+                1,
+                100_000,
+            )?,
         })
     }
 }
@@ -162,11 +189,13 @@ impl ServerSettings {
     fn from_raw(raw: &RawServer) -> Result<Self, SettingsError> {
         Ok(Self {
             bind: parse::bind_address(&raw.bind).map_err(|p| invalid("server.bind", p))?,
-            workers: parse::integer(&raw.workers, 0, 1024)
-                .map_err(|p| invalid("server.workers", p))?,
-            shutdown_timeout: parse::integer(&raw.shutdown_timeout_secs, 0, 3600)
-                .map(Duration::from_secs)
-                .map_err(|p| invalid("server.shutdown_timeout_secs", p))?,
+            workers: integer("server.workers", &raw.workers, 0, 1024)?,
+            shutdown_timeout: seconds(
+                "server.shutdown_timeout_secs",
+                &raw.shutdown_timeout_secs,
+                0,
+                3600,
+            )?,
             trusted_proxies: raw
                 .trusted_proxies
                 .split(',')
@@ -178,8 +207,8 @@ impl ServerSettings {
                 })
                 .collect::<Result<_, _>>()
                 .map_err(|p| invalid("server.trusted_proxies", p))?,
-            hsts: parse::boolean(&raw.hsts).map_err(|p| invalid("server.hsts", p))?,
-            debug: parse::boolean(&raw.debug).map_err(|p| invalid("server.debug", p))?,
+            hsts: boolean("server.hsts", &raw.hsts)?,
+            debug: boolean("server.debug", &raw.debug)?,
         })
     }
 }
@@ -198,8 +227,7 @@ impl LogSettings {
                     ))
                 }
             },
-            buffer_lines: parse::integer(&raw.buffer_lines, 1, 1_000_000)
-                .map_err(|p| invalid("log.buffer_lines", p))?,
+            buffer_lines: integer("log.buffer_lines", &raw.buffer_lines, 1, 1_000_000)?,
         })
     }
 }
@@ -213,14 +241,20 @@ impl DatabaseSettings {
             url: parse::database_url(&db.url, db.data_dir.trim())
                 .map_err(|p| invalid("database.url", p))?,
             data_dir: PathBuf::from(db.data_dir.trim()),
-            max_connections: parse::integer(&db.max_connections, 1, 1000)
-                .map_err(|p| invalid("database.max_connections", p))?,
-            acquire_timeout: parse::millis(&db.acquire_timeout_ms, 10, 600_000)
-                .map_err(|p| invalid("database.acquire_timeout_ms", p))?,
-            run_migrations: parse::boolean(&db.run_migrations)
-                .map_err(|p| invalid("database.run_migrations", p))?,
-            sqlite_busy_timeout: parse::millis(&db.sqlite_busy_timeout_ms, 0, 600_000)
-                .map_err(|p| invalid("database.sqlite_busy_timeout_ms", p))?,
+            max_connections: integer("database.max_connections", &db.max_connections, 1, 1000)?,
+            acquire_timeout: millis(
+                "database.acquire_timeout_ms",
+                &db.acquire_timeout_ms,
+                10,
+                600_000,
+            )?,
+            run_migrations: boolean("database.run_migrations", &db.run_migrations)?,
+            sqlite_busy_timeout: millis(
+                "database.sqlite_busy_timeout_ms",
+                &db.sqlite_busy_timeout_ms,
+                0,
+                600_000,
+            )?,
         })
     }
 }
@@ -228,15 +262,11 @@ impl DatabaseSettings {
 impl AuditSettings {
     fn from_raw(raw: &RawAudit) -> Result<Self, SettingsError> {
         Ok(Self {
-            enabled: parse::boolean(&raw.enabled).map_err(|p| invalid("audit.enabled", p))?,
-            queue_capacity: parse::integer(&raw.queue_capacity, 1, 10_000_000)
-                .map_err(|p| invalid("audit.queue_capacity", p))?,
-            batch_size: parse::integer(&raw.batch_size, 1, 100_000)
-                .map_err(|p| invalid("audit.batch_size", p))?,
-            linger: parse::millis(&raw.linger_ms, 1, 60_000)
-                .map_err(|p| invalid("audit.linger_ms", p))?,
-            retention: match parse::integer::<u64>(&raw.retention_days, 0, 36_500)
-                .map_err(|p| invalid("audit.retention_days", p))?
+            enabled: boolean("audit.enabled", &raw.enabled)?,
+            queue_capacity: integer("audit.queue_capacity", &raw.queue_capacity, 1, 10_000_000)?,
+            batch_size: integer("audit.batch_size", &raw.batch_size, 1, 100_000)?,
+            linger: millis("audit.linger_ms", &raw.linger_ms, 1, 60_000)?,
+            retention: match integer::<u64>("audit.retention_days", &raw.retention_days, 0, 36_500)?
             {
                 0 => None,
                 days => Some(Duration::from_secs(days * 86_400)),
@@ -268,10 +298,13 @@ impl MetricsSettings {
 impl WebhookSettings {
     fn from_raw(raw: &RawWebhooks) -> Result<Self, SettingsError> {
         Ok(Self {
-            max_body_bytes: parse::integer(&raw.max_body_bytes, 1024, 64 << 20)
-                .map_err(|p| invalid("webhooks.max_body_bytes", p))?,
-            tolerance_secs: parse::integer(&raw.tolerance_secs, 1, 3600)
-                .map_err(|p| invalid("webhooks.tolerance_secs", p))?,
+            max_body_bytes: integer(
+                "webhooks.max_body_bytes",
+                &raw.max_body_bytes,
+                1024,
+                64 << 20,
+            )?,
+            tolerance_secs: integer("webhooks.tolerance_secs", &raw.tolerance_secs, 1, 3600)?,
         })
     }
 }
@@ -291,30 +324,67 @@ impl SecuritySettings {
 impl AdminSettings {
     fn from_raw(raw: &RawAdmin) -> Result<Self, SettingsError> {
         Ok(Self {
-            enabled: parse::boolean(&raw.enabled).map_err(|p| invalid("admin.enabled", p))?,
+            enabled: boolean("admin.enabled", &raw.enabled)?,
             secure_cookie: match raw.secure_cookie.trim() {
                 "auto" => None,
-                other => {
-                    Some(parse::boolean(other).map_err(|p| invalid("admin.secure_cookie", p))?)
-                }
+                other => Some(boolean("admin.secure_cookie", other)?),
             },
-            session_idle: parse::integer(&raw.session_idle_secs, 60, 86_400)
-                .map(Duration::from_secs)
-                .map_err(|p| invalid("admin.session_idle_secs", p))?,
-            session_lifetime: parse::integer(&raw.session_lifetime_secs, 300, 30 * 86_400)
-                .map(Duration::from_secs)
-                .map_err(|p| invalid("admin.session_lifetime_secs", p))?,
-            login_max_failures: parse::integer(&raw.login_max_failures, 1, 1000)
-                .map_err(|p| invalid("admin.login_max_failures", p))?,
-            login_ip_max_failures: parse::integer(&raw.login_ip_max_failures, 1, 100_000)
-                .map_err(|p| invalid("admin.login_ip_max_failures", p))?,
-            login_window: parse::integer(&raw.login_window_secs, 60, 86_400)
-                .map(Duration::from_secs)
-                .map_err(|p| invalid("admin.login_window_secs", p))?,
-            password_threads: parse::integer(&raw.password_threads, 1, 16)
-                .map_err(|p| invalid("admin.password_threads", p))?,
+            session_idle: seconds(
+                "admin.session_idle_secs",
+                &raw.session_idle_secs,
+                60,
+                86_400,
+            )?,
+            session_lifetime: seconds(
+                "admin.session_lifetime_secs",
+                &raw.session_lifetime_secs,
+                300,
+                30 * 86_400,
+            )?,
+            login_max_failures: integer(
+                "admin.login_max_failures",
+                &raw.login_max_failures,
+                1,
+                1000,
+            )?,
+            login_ip_max_failures: integer(
+                "admin.login_ip_max_failures",
+                &raw.login_ip_max_failures,
+                1,
+                100_000,
+            )?,
+            login_window: seconds(
+                "admin.login_window_secs",
+                &raw.login_window_secs,
+                60,
+                86_400,
+            )?,
+            password_threads: integer("admin.password_threads", &raw.password_threads, 1, 16)?,
         })
     }
+}
+
+/// `parse::integer`, the problem reported under `key`.
+fn integer<T>(key: &'static str, value: &str, min: T, max: T) -> Result<T, SettingsError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    parse::integer(value, min, max).map_err(|p| invalid(key, p))
+}
+
+/// A whole number of seconds, the problem reported under `key`.
+fn seconds(key: &'static str, value: &str, min: u64, max: u64) -> Result<Duration, SettingsError> {
+    integer(key, value, min, max).map(Duration::from_secs)
+}
+
+/// `parse::millis`, the problem reported under `key`.
+fn millis(key: &'static str, value: &str, min: u64, max: u64) -> Result<Duration, SettingsError> {
+    parse::millis(value, min, max).map_err(|p| invalid(key, p))
+}
+
+/// `parse::boolean`, the problem reported under `key`.
+fn boolean(key: &'static str, value: &str) -> Result<bool, SettingsError> {
+    parse::boolean(value).map_err(|p| invalid(key, p))
 }
 
 /// `auth.azp_policy`; `required` needs the authorized parties it requires.
@@ -345,8 +415,7 @@ fn azp_policy(raw: &str, clerk: &ClerkSettings) -> Result<AzpPolicy, SettingsErr
 /// `auth.audience` and `auth.accept_any_audience`, which exclude each other.
 fn audience(raw: &RawAuth) -> Result<(Vec<String>, bool), SettingsError> {
     let audience = parse::audience_list(&raw.audience).map_err(|p| invalid("auth.audience", p))?;
-    let accept_any_audience = parse::boolean(&raw.accept_any_audience)
-        .map_err(|p| invalid("auth.accept_any_audience", p))?;
+    let accept_any_audience = boolean("auth.accept_any_audience", &raw.accept_any_audience)?;
     // Both set would be read as "any audience" by one reader and "these audiences" by another.
     if accept_any_audience && !audience.is_empty() {
         return Err(invalid(
