@@ -75,19 +75,7 @@ impl AppState {
             .publishable_key
             .as_ref()
             .map(|pk| token_source::cookie_suffix(&pk.raw));
-        let db = Db::open(&settings.database)?;
-        if settings.database.run_migrations {
-            let applied = db.migrate()?;
-            if applied.is_empty() {
-                log::info!("database {} is up to date", db.describe());
-            } else {
-                log::info!(
-                    "database {}: applied migrations {}",
-                    db.describe(),
-                    applied.join(", ")
-                );
-            }
-        }
+        let db = open_database(&settings.database)?;
         // After the migrations: without SECRET_KEY, the key is kept in the database.
         let admin_cookie_key = settings
             .admin
@@ -189,4 +177,22 @@ impl AppState {
         self.verifier.revoked_sessions().merge(active, now);
         Ok(())
     }
+}
+
+/// Opens the database, and applies the migrations when the settings say so.
+fn open_database(settings: &crate::settings::DatabaseSettings) -> Result<Db, StartupError> {
+    let db = Db::open(settings)?;
+    if settings.run_migrations {
+        let applied = db.migrate()?;
+        if applied.is_empty() {
+            log::info!("database {} is up to date", db.describe());
+        } else {
+            log::info!(
+                "database {}: applied migrations {}",
+                db.describe(),
+                applied.join(", ")
+            );
+        }
+    }
+    Ok(db)
 }

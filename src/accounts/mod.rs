@@ -1,11 +1,13 @@
 //! Administrator accounts: creation, disabling, password checks and changes, shared by the command
-//! line (`auth-core admin …`) and the console. In the server every argon2 hash runs on the password
-//! threads ([`PasswordWorkers`]), never on the blocking pool the database work uses.
+//! line (`auth-core admin …`) and the console, and signing in to the console ([`sign_in`]). In the
+//! server every argon2 hash runs on the password threads ([`PasswordWorkers`]), never on the
+//! blocking pool the database work uses.
 
 pub mod housekeeping;
 pub mod password;
 pub mod password_workers;
 pub mod secret_key;
+pub mod sign_in;
 pub mod throttle;
 
 use crate::client_ip::ClientNetwork;
@@ -30,6 +32,9 @@ pub enum AccountError {
     Database(#[from] DbError),
     #[error("{0}")]
     Work(#[from] PasswordWorkError),
+    /// The operating system gave no random bytes for a session id.
+    #[error("no random source")]
+    NoRandomSource,
 }
 
 const MAX_EMAIL: usize = 254;

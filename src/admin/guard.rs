@@ -14,10 +14,10 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest};
-use sha2::{Digest, Sha256};
 
 use super::csrf;
-use super::view::{redirect, AdminError};
+use super::view::{redirect, AdminError, Chrome};
+use crate::accounts::sign_in::hash_session_id;
 use crate::audit::{self, AuditNote};
 use crate::db::admin_sessions;
 use crate::state::AppState;
@@ -41,9 +41,24 @@ pub struct SignedIn {
     pub csrf: String,
 }
 
+impl SignedIn {
+    /// What the layout shows around a page of this administrator, `section` marked as current in
+    /// the navigation.
+    pub fn chrome(&self, section: &'static str) -> Chrome {
+        Chrome::new(Some(self.email.clone()), self.csrf.clone(), section)
+    }
+}
+
 /// The browser session's CSRF token, for forms (also on the sign-in page).
 #[derive(Debug, Clone)]
 pub struct CsrfToken(pub String);
+
+impl CsrfToken {
+    /// What the layout shows around a page for no one signed in (the sign-in page).
+    pub fn chrome(&self, section: &'static str) -> Chrome {
+        Chrome::new(None, self.0.clone(), section)
+    }
+}
 
 impl FromRequest for SignedIn {
     type Error = AdminError;
@@ -69,16 +84,9 @@ impl FromRequest for CsrfToken {
                 .get::<CsrfToken>()
                 .cloned()
                 // Only a route mounted outside the guard lacks it: a fault of the server.
-                .ok_or(AdminError::Internal("the console guard did not run")),
+                .ok_or_else(|| AdminError::Internal("the console guard did not run".into())),
         )
     }
-}
-
-pub fn hash_session_id(id: &str) -> String {
-    Sha256::digest(id.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Paths reachable without signing in.
@@ -97,8 +105,11 @@ pub async fn guard(
     let csrf_token = match session.get::<String>(csrf::FIELD) {
         Ok(Some(token)) => token,
         _ => {
-            let token = csrf::new_token().ok_or(AdminError::Internal("no random source"))?;
-            session.insert(csrf::FIELD, &token)?;
+            let token =
+                csrf::new_token().ok_or_else(|| AdminError::Internal("no random source".into()))?;
+            session.insert(csrf::FIELD, &token).map_err(|_| {
+                AdminError::Internal("the session cookie could not be written".into())
+            })?;
             token
         }
     };

@@ -24,6 +24,8 @@ pub struct Chrome {
 }
 
 impl Chrome {
+    /// Pages get theirs from what they extract (`SignedIn::chrome`, `CsrfToken::chrome`); only
+    /// the error page, shown to anyone, builds one here.
     pub fn new(email: Option<String>, csrf: String, section: &'static str) -> Self {
         Self {
             email,
@@ -50,6 +52,8 @@ pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
             .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .body(body),
+        // The one 500 not made by `AdminError::Internal`: its error page is a template too, and
+        // must not end up here again.
         Err(error) => {
             log::error!("admin page failed to render: {error}");
             HttpResponse::InternalServerError()
@@ -89,25 +93,39 @@ pub enum AdminError {
     Forbidden(Cow<'static, str>),
     #[error("{0}")]
     BadRequest(Cow<'static, str>),
+    /// The database did not answer in time or the connection was lost ([`DbError::Unavailable`]):
+    /// worth a retry in a moment.
     #[error("{0}")]
-    Database(#[from] DbError),
+    Unavailable(DbError),
     /// Every password thread is busy and enough checks wait already; worth a retry in a second.
     #[error("password checks are busy")]
     Busy,
-    /// A fault of the server, not of the request (no random source, a session that cannot be
-    /// written): logged, and answered 500 without the detail.
+    /// A fault of the server, not of the request: a failed statement, a hash that fails, a lost
+    /// password job or database task, no random source, a session that cannot be written. Logged
+    /// with this cause, and answered 500 without it.
     #[error("internal error: {0}")]
-    Internal(&'static str),
+    Internal(Cow<'static, str>),
+}
+
+impl From<DbError> for AdminError {
+    fn from(error: DbError) -> Self {
+        if error.is_unavailable() {
+            Self::Unavailable(error)
+        } else {
+            Self::Internal(error.to_string().into())
+        }
+    }
 }
 
 impl From<AccountError> for AdminError {
     fn from(error: AccountError) -> Self {
         match error {
-            AccountError::Database(error) => Self::Database(error),
+            AccountError::Database(error) => error.into(),
             AccountError::Work(error) => error.into(),
             AccountError::Password(PasswordError::Hash(_)) => {
-                Self::Internal("a password could not be hashed")
+                Self::Internal("a password could not be hashed".into())
             }
+            AccountError::NoRandomSource => Self::Internal("no random source".into()),
             problem => Self::BadRequest(problem.to_string().into()),
         }
     }
@@ -117,7 +135,7 @@ impl From<PasswordWorkError> for AdminError {
     fn from(error: PasswordWorkError) -> Self {
         match error {
             PasswordWorkError::Busy(_) => Self::Busy,
-            PasswordWorkError::Lost => Self::Internal("a password check was lost"),
+            PasswordWorkError::Lost => Self::Internal("a password check was lost".into()),
         }
     }
 }
@@ -139,8 +157,8 @@ impl ResponseError for AdminError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Database(DbError::Unavailable(_)) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -150,7 +168,7 @@ impl ResponseError for AdminError {
             Self::NotFound => ("Not found", "Nothing exists at this address.".into()),
             Self::Forbidden(why) => ("Forbidden", why.clone()),
             Self::BadRequest(why) => ("Bad request", why.clone()),
-            Self::Database(DbError::Unavailable(_)) => (
+            Self::Unavailable(_) => (
                 "Database unavailable",
                 "The database did not answer in time. Try again in a moment.".into(),
             ),
@@ -158,7 +176,7 @@ impl ResponseError for AdminError {
                 "Busy",
                 "The server is busy checking other passwords. Try again in a moment.".into(),
             ),
-            Self::Database(_) | Self::Internal(_) => {
+            Self::Internal(_) => {
                 log::error!("admin console: {self}");
                 (
                     "Server error",
@@ -260,16 +278,18 @@ mod tests {
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 
-    /// No request can make the random source fail or a lost password job happen, so the mapping of
-    /// server faults is checked here: 500, a plain page, nothing of the cause shown.
+    /// No request can make the random source fail, a password job get lost or a database task be
+    /// cancelled, so the mapping of server faults is checked here: 500, a plain page, nothing of the
+    /// cause shown.
     #[test]
     fn server_faults_are_500_without_detail() {
         for fault in [
-            AdminError::Internal("no random source"),
+            AdminError::Internal("no random source".into()),
             AdminError::from(PasswordWorkError::Lost),
             AdminError::from(AccountError::Password(PasswordError::Hash(
                 "argon2 internal".into(),
             ))),
+            AdminError::from(DbError::Cancelled),
         ] {
             let detail = fault.to_string();
             let response = fault.error_response();
@@ -284,10 +304,18 @@ mod tests {
                 body.contains("Something went wrong; it has been logged."),
                 "{body}"
             );
-            for secret in ["random", "lost", "argon2"] {
+            for secret in ["random", "lost", "argon2", "cancelled"] {
                 assert!(!body.contains(secret), "{secret} leaked into: {body}");
             }
         }
+    }
+
+    #[test]
+    fn an_unavailable_database_is_503_not_a_server_fault() {
+        let response =
+            AdminError::from(DbError::Unavailable("pool timed out".into())).error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body_text(response).contains("The database did not answer in time."));
     }
 
     #[test]

@@ -78,10 +78,6 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found())
 }
 
-pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::method_not_allowed())
-}
-
 /// A resource answering GET with `handler` and other methods with a JSON 405 (`Allow: GET`).
 fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
 where
@@ -96,7 +92,5 @@ where
 
 /// The JSON 405 of a resource, with `Allow` naming the methods it answers (RFC 9110).
 fn allow_only(allow: &'static str) -> actix_web::Route {
-    web::to(
-        move || async move { Err::<HttpResponse, _>(ApiError::method_not_allowed_allowing(allow)) },
-    )
+    web::to(move || async move { Err::<HttpResponse, _>(ApiError::method_not_allowed(allow)) })
 }

@@ -5,9 +5,9 @@
 //! 2,704 bytes per entry; a 6,000-character path once stopped the whole trail) or make the queue
 //! hold megabytes per event.
 //!
-//! A cut field ends in [`CUT_MARK`] and stays within its bound including the mark; a NUL (which
-//! PostgreSQL's `text` cannot hold) becomes U+FFFD. An event whose fields all fit is queued as it
-//! is, without a copy: this runs on every audited request.
+//! A cut field ends in [`CUT_MARK`](crate::bounds::CUT_MARK) and stays within its bound including
+//! the mark; a NUL (which PostgreSQL's `text` cannot hold) becomes U+FFFD. An event whose fields all
+//! fit is queued as it is, without a copy: this runs on every audited request.
 
 use crate::bounds::{fit, stored_as_is, CODE, DETAIL, ID, PATH, USER_AGENT};
 use crate::db::audit::{AuditEventRef, NewAuditEvent};

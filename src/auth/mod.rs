@@ -1,7 +1,8 @@
-//! Credentials and who they name: where tokens are found, their verification (session tokens,
-//! service keys, Clerk's machine tokens), the [`Principal`] they establish; the user cache read on
-//! every signed-in request (`user_directory`) and the user's standing judged from it (`standing`).
-//! The middleware and extractors around a request are in `request`.
+//! Credentials and who they name: where tokens are found, their verifiers (session tokens, service
+//! keys, Clerk's machine tokens), revoked sessions, the failed-credential budget, the [`Principal`]
+//! they establish; the user cache read on every signed-in request (`user_directory`) and the user's
+//! standing judged from it (`standing`). The middleware that runs them on a request, and the
+//! extractors, are in `request`.
 
 mod bound_organization;
 pub mod failed_credentials;

@@ -51,21 +51,6 @@ pub struct OrganizationRow {
     pub deleted_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
-#[diesel(table_name = organization_memberships)]
-pub struct MembershipTableRow {
-    pub id: String,
-    pub organization_id: String,
-    pub user_id: String,
-    pub role: String,
-    pub permissions: String,
-    pub public_metadata: String,
-    pub private_metadata: String,
-    pub clerk_created_at: i64,
-    pub clerk_updated_at: i64,
-    pub deleted_at: Option<i64>,
-}
-
 pub fn write_organization(
     conn: &mut DbConnection,
     org: &OrganizationRecord,

@@ -1,4 +1,4 @@
-//! Queries on one organization's data. Each takes a [`Tenant`], which only `auth::OrgScope` hands
+//! Queries on one organization's data. Each takes a [`Tenant`], which only `request::OrgScope` hands
 //! out (its constructor is private to the crate): a handler that forgot the tenant has nothing to
 //! pass, so the omission does not compile.
 
@@ -17,7 +17,7 @@ use super::{DbConnection, DbError};
 pub struct Tenant(String);
 
 impl Tenant {
-    /// For `auth::OrgScope` only: anything else building a tenant bypasses the request's scope.
+    /// For `request::OrgScope` only: anything else building a tenant bypasses the request's scope.
     pub(crate) fn new(organization_id: &str) -> Self {
         Self(organization_id.to_owned())
     }

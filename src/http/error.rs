@@ -201,17 +201,13 @@ impl ApiError {
         )
     }
 
-    pub fn method_not_allowed() -> Self {
-        Self::new(
+    /// 405 naming the methods the resource does answer.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        let mut error = Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::MethodNotAllowed,
             "method not allowed on this resource",
-        )
-    }
-
-    /// 405 naming the methods the resource does answer.
-    pub fn method_not_allowed_allowing(allow: &'static str) -> Self {
-        let mut error = Self::method_not_allowed();
+        );
         error.allow = Some(allow);
         error
     }
@@ -224,6 +220,8 @@ impl ApiError {
         )
     }
 
+    /// 500 `internal-error`: a fault of the server, not of the request (the console's counterpart is
+    /// `AdminError::Internal`). The client sees no detail; a failed statement's goes to the log.
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

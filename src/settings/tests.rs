@@ -117,7 +117,7 @@ fn django_environment_names_work() {
         ("DEBUG", "True"),
     ])
     .unwrap();
-    assert_eq!(s.database.url.backend_name(), "postgres");
+    assert!(matches!(s.database.url, DatabaseUrl::Postgres(_)));
     assert_eq!(
         s.database.url.redacted(),
         "postgres://app:***@db.internal:5432/auth?sslmode=require"

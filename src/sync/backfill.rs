@@ -9,7 +9,7 @@
 //!   listing kept its `total_count` and each page began with the last row of the page before (it is
 //!   asked for from one row earlier). Otherwise nothing of that kind is tombstoned.
 //! - Reconcile tombstones only live rows that no listing confirmed since the run started, less
-//!   [`CLOCK_SKEW_ALLOWANCE`]: a row a webhook or a sign-in wrote during the run is kept.
+//!   [`CLOCK_SKEW_ALLOWANCE_MS`]: a row a webhook or a sign-in wrote during the run is kept.
 //! - Memory stays flat on real runs: a page at a time, the "seen" marks live in the database. A dry
 //!   run writes nothing, so it keeps the ids it saw in memory to count what reconcile would do.
 
@@ -295,7 +295,8 @@ impl Backfill<'_> {
             .await
     }
 
-    /// Tombstones the kind's live rows no listing confirmed since the run started.
+    /// Tombstones the kind's live rows no listing confirmed since the run started (a dry run counts
+    /// them), unless more than `max_percent` of them would go.
     async fn reconcile(
         &self,
         run_id: Option<i64>,
@@ -305,47 +306,47 @@ impl Backfill<'_> {
         max_percent: u8,
     ) -> Result<(), SyncError> {
         let cutoff = run.started_at - CLOCK_SKEW_ALLOWANCE_MS;
-        let table = kind.kind.table();
-        if run_id.is_some() {
-            let (stale, live) = self
-                .db
-                .run(move |conn| {
-                    Ok((
-                        reconcile::count_live(conn, table, Some(cutoff))?,
-                        reconcile::count_live(conn, table, None)?,
-                    ))
-                })
-                .await?;
-            let (stale, live) = (stale.max(0) as u64, live.max(0) as u64);
-            if !within_tombstone_limit(stale, live, max_percent) {
-                kind.not_reconciled = Some(too_many(stale, live, max_percent));
-                store(run, kind);
-                return Ok(());
+        let refused = match run_id {
+            Some(id) => {
+                self.tombstone_stale(id, run, kind, cutoff, max_percent)
+                    .await?
             }
+            None => self.count_stale(kind, walk, cutoff, max_percent).await?,
+        };
+        match refused {
+            Some(why) => kind.not_reconciled = Some(why),
+            None => kind.reconciled = true,
         }
-        let mut after: Option<String> = None;
+        store(run, kind);
+        Ok(())
+    }
+
+    /// A real run: checks the limit first, then tombstones the stale rows in batches, each in one
+    /// transaction with its checkpoint. `Some(why)` when the limit refused it.
+    async fn tombstone_stale(
+        &self,
+        id: i64,
+        run: &RunProgress,
+        kind: &mut KindProgress,
+        cutoff: i64,
+        max_percent: u8,
+    ) -> Result<Option<String>, SyncError> {
+        let table = kind.kind.table();
+        let (stale, live) = self
+            .db
+            .run(move |conn| {
+                Ok((
+                    reconcile::count_live(conn, table, Some(cutoff))?,
+                    reconcile::count_live(conn, table, None)?,
+                ))
+            })
+            .await?;
+        let (stale, live) = (stale.max(0) as u64, live.max(0) as u64);
+        if !within_tombstone_limit(stale, live, max_percent) {
+            return Ok(Some(too_many(stale, live, max_percent)));
+        }
         loop {
             let now = self.clock.now_ms();
-            let from = after.clone();
-            let Some(id) = run_id else {
-                // Dry: nothing was marked, so rows seen in this walk are told apart in memory.
-                let stale = self
-                    .db
-                    .run(move |conn| {
-                        reconcile::stale_ids(conn, table, cutoff, from.as_deref(), RECONCILE_BATCH)
-                    })
-                    .await?;
-                let Some(last) = stale.last().cloned() else {
-                    break;
-                };
-                let seen = walk.seen.as_ref();
-                kind.counts.tombstoned += stale
-                    .iter()
-                    .filter(|id| !seen.is_some_and(|s| s.contains(*id)))
-                    .count() as u64;
-                after = Some(last);
-                continue;
-            };
             let which = kind.kind;
             let mut checkpoint = run.clone();
             let mut state = kind.clone();
@@ -377,26 +378,51 @@ impl Backfill<'_> {
             *kind = done;
             self.observer.update(kind);
             if kind.reconciled {
-                break;
+                return Ok(None);
             }
         }
-        if run_id.is_none() {
-            let live = self
+    }
+
+    /// A dry run: nothing was marked, so the stale rows are those this walk did not see (told apart
+    /// in memory); counted, then held against the limit. `Some(why)` when the limit refused it.
+    async fn count_stale(
+        &self,
+        kind: &mut KindProgress,
+        walk: &Walk,
+        cutoff: i64,
+        max_percent: u8,
+    ) -> Result<Option<String>, SyncError> {
+        let table = kind.kind.table();
+        let mut after: Option<String> = None;
+        loop {
+            let from = after.clone();
+            let stale = self
                 .db
-                .run(move |conn| reconcile::count_live(conn, table, None))
-                .await?
-                .max(0) as u64;
-            let stale = kind.counts.tombstoned;
-            if !within_tombstone_limit(stale, live, max_percent) {
-                kind.counts.tombstoned = 0;
-                kind.not_reconciled = Some(too_many(stale, live, max_percent));
-                store(run, kind);
-                return Ok(());
-            }
+                .run(move |conn| {
+                    reconcile::stale_ids(conn, table, cutoff, from.as_deref(), RECONCILE_BATCH)
+                })
+                .await?;
+            let Some(last) = stale.last().cloned() else {
+                break;
+            };
+            let seen = walk.seen.as_ref();
+            kind.counts.tombstoned += stale
+                .iter()
+                .filter(|id| !seen.is_some_and(|s| s.contains(*id)))
+                .count() as u64;
+            after = Some(last);
         }
-        kind.reconciled = true;
-        store(run, kind);
-        Ok(())
+        let live = self
+            .db
+            .run(move |conn| reconcile::count_live(conn, table, None))
+            .await?
+            .max(0) as u64;
+        let stale = kind.counts.tombstoned;
+        if !within_tombstone_limit(stale, live, max_percent) {
+            kind.counts.tombstoned = 0;
+            return Ok(Some(too_many(stale, live, max_percent)));
+        }
+        Ok(None)
     }
 }
 

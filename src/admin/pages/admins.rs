@@ -60,7 +60,7 @@ async fn render(
     Ok(html(
         status,
         &AdminsPage {
-            chrome: Chrome::new(Some(admin.email), admin.csrf, "admins"),
+            chrome: admin.chrome("admins"),
             admins,
             error,
             notice,
@@ -177,7 +177,7 @@ pub async fn password_form(admin: SignedIn) -> HttpResponse {
     html(
         StatusCode::OK,
         &PasswordPage {
-            chrome: Chrome::new(Some(admin.email), admin.csrf, "admins"),
+            chrome: admin.chrome("admins"),
             error: None,
             min_length: password::MIN_LENGTH,
         },
@@ -205,7 +205,7 @@ pub async fn change_password(
         html(
             status,
             &PasswordPage {
-                chrome: Chrome::new(Some(admin.email), admin.csrf, "admins"),
+                chrome: admin.chrome("admins"),
                 error: Some(message),
                 min_length: password::MIN_LENGTH,
             },

@@ -135,7 +135,7 @@ pub async fn list(
         .map(|last| query.link("/admin/audit", Some(last.id)));
     let newest = before.map(|_| query.link("/admin/audit", None));
     Ok(page(&AuditPage {
-        chrome: Chrome::new(Some(admin.email), admin.csrf, "audit"),
+        chrome: admin.chrome("audit"),
         export: query.link("/admin/audit.csv", None),
         principals: PRINCIPALS,
         events: found.rows.into_iter().map(event_item).collect(),

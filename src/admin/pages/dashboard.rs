@@ -47,7 +47,7 @@ pub async fn show(admin: SignedIn, state: web::Data<AppState>) -> Result<HttpRes
         .await?;
     let keys = state.verifier.key_store().map(|k| k.status());
     Ok(page(&DashboardPage {
-        chrome: Chrome::new(Some(admin.email), admin.csrf, "dashboard"),
+        chrome: admin.chrome("dashboard"),
         counts,
         chart: chart::build(BUCKETS, start, HOUR_MS, &totals, &failures),
         failures_by_reason: by_reason,

@@ -85,7 +85,7 @@ async fn render(
     Ok(html(
         status,
         &KeysPage {
-            chrome: Chrome::new(Some(admin.email), admin.csrf, "keys"),
+            chrome: admin.chrome("keys"),
             keys,
             new_secret,
             new_id,

@@ -4,19 +4,16 @@ use actix_session::Session;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use diesel::Connection;
 use serde::Deserialize;
 
+use crate::accounts::sign_in::{self, Credentials, SignIn};
 use crate::accounts::throttle;
-use crate::accounts::{self, PasswordCheck};
 use crate::admin::csrf;
-use crate::admin::guard::{hash_session_id, CsrfToken, SignedIn, SESSION_ID_KEY};
+use crate::admin::guard::{CsrfToken, SignedIn, SESSION_ID_KEY};
 use crate::admin::view::{html, redirect, with_retry_after, AdminError, Chrome};
 use crate::audit;
-use crate::client_ip::{self, ClientNetwork};
-use crate::db::{admin_accounts, admin_sessions};
+use crate::client_ip;
+use crate::db::admin_sessions;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -71,7 +68,7 @@ pub async fn form(
     html(
         StatusCode::OK,
         &LoginPage {
-            chrome: Chrome::new(None, csrf.0, "login"),
+            chrome: csrf.chrome("login"),
             email: "",
             next: safe_next(&query.next),
             error: None,
@@ -88,21 +85,30 @@ pub async fn submit(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, AdminError> {
     let form = form.into_inner();
-    let typed_email: String = form.email.trim().to_lowercase().chars().take(254).collect();
-    let email = accounts::normalize_email(&typed_email).unwrap_or(typed_email);
-    let client_ip = client_ip::of_request(req.head(), &state.settings.server.trusted_proxies);
-    let user_agent: Option<String> = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(512).collect());
-    let now = state.clock.now_ms();
+    let email = sign_in::typed_email(&form.email);
     let next = safe_next(&form.next).to_owned();
+    let credentials = Credentials {
+        email: &email,
+        password: form.password,
+        client_ip: client_ip::of_request(req.head(), &state.settings.server.trusted_proxies),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        now_ms: state.clock.now_ms(),
+    };
+    let outcome = sign_in::sign_in(
+        &state.db,
+        &state.password_workers,
+        &state.settings.admin,
+        credentials,
+    )
+    .await?;
     let failed_page = |status: StatusCode, error: String| {
         html(
             status,
             &LoginPage {
-                chrome: Chrome::new(None, csrf_token.0.clone(), "login"),
+                chrome: csrf_token.chrome("login"),
                 email: &email,
                 next: &next,
                 error: Some(error),
@@ -110,20 +116,8 @@ pub async fn submit(
             },
         )
     };
-
-    let check = accounts::check_password(
-        &state.db,
-        &state.password_workers,
-        &state.settings.admin,
-        &email,
-        client_ip.map(ClientNetwork::of),
-        form.password,
-        now,
-    )
-    .await?;
-    let (account, attempt) = match check {
-        PasswordCheck::Accepted { account, attempt } => (account, attempt),
-        PasswordCheck::Locked { retry_after_secs } => {
+    match outcome {
+        SignIn::Locked { retry_after_secs } => {
             audit::note(&req, |n| {
                 n.reason = Some("admin-login-locked");
                 n.detail = Some(format!("sign-in refused while locked: {email}"));
@@ -135,59 +129,41 @@ pub async fn submit(
                     throttle::wait_text(retry_after_secs)
                 ),
             );
-            return Ok(with_retry_after(page, retry_after_secs));
+            Ok(with_retry_after(page, retry_after_secs))
         }
-        PasswordCheck::Refused => {
+        SignIn::Refused => {
             audit::note(&req, |n| {
                 n.reason = Some("admin-login-failed");
                 n.detail = Some(format!("failed sign-in for {email}"));
             });
-            return Ok(failed_page(
+            Ok(failed_page(
                 StatusCode::UNAUTHORIZED,
                 "The email or password is not right.".to_owned(),
-            ));
+            ))
         }
-    };
+        SignIn::Accepted { session_id } => {
+            start_cookie_session(&session, &session_id)?;
+            audit::note(&req, |n| {
+                n.admin = Some(email.clone());
+                n.detail = Some("signed in".to_owned());
+            });
+            Ok(redirect(&next))
+        }
+    }
+}
 
-    let mut id_bytes = [0u8; 32];
-    getrandom::fill(&mut id_bytes).map_err(|_| AdminError::Internal("no random source"))?;
-    let session_id = URL_SAFE_NO_PAD.encode(id_bytes);
-    let id_hash = hash_session_id(&session_id);
-    let admin_id = account.id;
-    let session_ip = client_ip.map(|ip| ip.to_string());
-    state
-        .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                throttle::succeeded(conn, attempt)?;
-                admin_accounts::record_login(conn, admin_id, now)?;
-                admin_sessions::insert(
-                    conn,
-                    &id_hash,
-                    admin_id,
-                    session_ip.as_deref(),
-                    user_agent.as_deref(),
-                    now,
-                )
-            })
-        })
-        .await?;
-    // A new cookie for the new privilege level: anything an attacker planted before sign-in
-    // (session fixation) is dropped, and the form token changes too.
+/// A new cookie for the new privilege level: anything an attacker planted before sign-in (session
+/// fixation) is dropped, and the form token changes too.
+fn start_cookie_session(session: &Session, session_id: &str) -> Result<(), AdminError> {
+    let unwritable = |_| AdminError::Internal("the session cookie could not be written".into());
     session.renew();
     session
-        .insert(SESSION_ID_KEY, &session_id)
-        .map_err(|_| AdminError::Internal("the session cookie could not be written"))?;
+        .insert(SESSION_ID_KEY, session_id)
+        .map_err(unwritable)?;
     if let Some(token) = csrf::new_token() {
-        session
-            .insert(csrf::FIELD, token)
-            .map_err(|_| AdminError::Internal("the session cookie could not be written"))?;
+        session.insert(csrf::FIELD, token).map_err(unwritable)?;
     }
-    audit::note(&req, |n| {
-        n.admin = Some(email.clone());
-        n.detail = Some("signed in".to_owned());
-    });
-    Ok(redirect(&next))
+    Ok(())
 }
 
 pub async fn logout(

@@ -67,7 +67,7 @@ pub async fn list(
         )
     });
     Ok(page(&MembershipsPage {
-        chrome: Chrome::new(Some(admin.email), admin.csrf, "memberships"),
+        chrome: admin.chrome("memberships"),
         org: shown.organization_id.unwrap_or_default(),
         user: shown.user_id.unwrap_or_default(),
         role: shown.role.unwrap_or_default(),

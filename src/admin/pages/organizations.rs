@@ -85,7 +85,7 @@ pub async fn list(
         })
         .collect();
     Ok(page(&OrgsPage {
-        chrome: Chrome::new(Some(admin.email), admin.csrf, "organizations"),
+        chrome: admin.chrome("organizations"),
         q: q.unwrap_or_default(),
         orgs,
         next,
@@ -138,7 +138,7 @@ pub async fn show(
     let members_capped = members.len() > usize::try_from(MEMBERS_SHOWN).unwrap_or(usize::MAX);
     members.truncate(usize::try_from(MEMBERS_SHOWN).unwrap_or(usize::MAX));
     Ok(page(&OrgPage {
-        chrome: Chrome::new(Some(admin.email), admin.csrf, "organizations"),
+        chrome: admin.chrome("organizations"),
         created: format_ms(org.clerk_created_at),
         deleted: org.deleted_at.map(format_ms),
         public_metadata: pretty_json(&org.public_metadata),

@@ -128,7 +128,7 @@ pub async fn list(
         })
         .collect();
     Ok(page(&UsersPage {
-        chrome: Chrome::new(Some(admin.email), admin.csrf, "users"),
+        chrome: admin.chrome("users"),
         q: q.unwrap_or_default(),
         status: status_name,
         sort: sort_name,
@@ -201,7 +201,7 @@ pub async fn show(
         return Err(AdminError::NotFound);
     };
     Ok(page(&UserPage {
-        chrome: Chrome::new(Some(admin.email), admin.csrf, "users"),
+        chrome: admin.chrome("users"),
         name: display_name(
             user.first_name.as_deref(),
             user.last_name.as_deref(),

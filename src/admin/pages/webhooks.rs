@@ -88,7 +88,7 @@ pub async fn list(
         )
     });
     Ok(page(&DeliveriesPage {
-        chrome: Chrome::new(Some(admin.email), admin.csrf, "webhooks"),
+        chrome: admin.chrome("webhooks"),
         event_type: shown.event_type.unwrap_or_default(),
         status: shown.status.unwrap_or_default(),
         from: field(&query.from).unwrap_or_default(),
@@ -138,7 +138,7 @@ pub async fn show(
         .await?
         .ok_or(AdminError::NotFound)?;
     Ok(page(&DeliveryPage {
-        chrome: Chrome::new(Some(admin.email), admin.csrf, "webhooks"),
+        chrome: admin.chrome("webhooks"),
         processed: row.processed_at.map_or("not yet".to_owned(), format_ms),
         payload: pretty_json(&row.payload),
         outcome: field(&query.outcome),
