@@ -13,6 +13,7 @@ mod jsonb;
 pub mod login_attempts;
 pub mod migrations;
 pub mod organizations;
+pub mod page;
 mod pool;
 pub mod reconcile;
 pub mod revoked_sessions;

@@ -4,6 +4,7 @@
 
 use diesel::prelude::*;
 
+use super::page::{Cursor, Page};
 use super::schema::{audit_events, organization_memberships as om, organizations, users};
 use super::{DbConnection, DbError};
 
@@ -79,13 +80,14 @@ pub struct MemberView {
     pub joined_at: i64,
 }
 
-/// Live members (membership and user not deleted), by membership id, after the cursor.
+/// Live members (membership and user not deleted), by membership id, after the cursor (the
+/// membership id of the last member shown).
 pub fn members(
     conn: &mut DbConnection,
     tenant: &Tenant,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<Vec<MemberView>, DbError> {
+    after: Option<&Cursor<String>>,
+    size: i64,
+) -> Result<Page<MemberView>, DbError> {
     let mut query = om::table
         .inner_join(users::table)
         .filter(om::organization_id.eq(&tenant.0))
@@ -93,23 +95,19 @@ pub fn members(
         .filter(users::deleted_at.is_null())
         .into_boxed();
     if let Some(after) = after {
-        query = query.filter(om::id.gt(after.to_owned()));
+        query = query.filter(om::id.gt(after.key().clone()));
     }
-    query
-        .order(om::id.asc())
-        .limit(limit)
-        .select((
-            om::id,
-            om::user_id,
-            users::email,
-            users::first_name,
-            users::last_name,
-            users::image_url,
-            om::role,
-            om::clerk_created_at,
-        ))
-        .load(conn)
-        .map_err(DbError::from)
+    let query = query.order(om::id.asc()).select((
+        om::id,
+        om::user_id,
+        users::email,
+        users::first_name,
+        users::last_name,
+        users::image_url,
+        om::role,
+        om::clerk_created_at,
+    ));
+    Page::load(conn, query, size)
 }
 
 /// One audit event (serialized as is by `GET /api/orgs/current/audit`).
@@ -143,16 +141,17 @@ pub struct AuditFilter {
     pub to_ms: Option<i64>,
     /// Inclusive status range (e.g. 400..=499 for "4xx").
     pub status: Option<(i32, i32)>,
-    /// Keyset cursor: events with a smaller id (newest first).
-    pub before_id: Option<i64>,
 }
 
+/// Events matching `filter`, older than `before` (the id of the last event shown), newest first: a
+/// page of `size`.
 pub fn audit_events(
     conn: &mut DbConnection,
     tenant: &Tenant,
     filter: &AuditFilter,
-    limit: i64,
-) -> Result<Vec<AuditView>, DbError> {
+    before: Option<&Cursor<i64>>,
+    size: i64,
+) -> Result<Page<AuditView>, DbError> {
     let mut query = audit_events::table
         .filter(audit_events::organization_id.eq(&tenant.0))
         .into_boxed();
@@ -168,26 +167,22 @@ pub fn audit_events(
     if let Some((low, high)) = filter.status {
         query = query.filter(audit_events::status.between(low, high));
     }
-    if let Some(before) = filter.before_id {
-        query = query.filter(audit_events::id.lt(before));
+    if let Some(before) = before {
+        query = query.filter(audit_events::id.lt(*before.key()));
     }
-    query
-        .order(audit_events::id.desc())
-        .limit(limit)
-        .select((
-            audit_events::id,
-            audit_events::occurred_at,
-            audit_events::request_id,
-            audit_events::principal_type,
-            audit_events::user_id,
-            audit_events::session_id,
-            audit_events::method,
-            audit_events::path,
-            audit_events::status,
-            audit_events::duration_us,
-            audit_events::client_ip,
-            audit_events::reason,
-        ))
-        .load(conn)
-        .map_err(DbError::from)
+    let query = query.order(audit_events::id.desc()).select((
+        audit_events::id,
+        audit_events::occurred_at,
+        audit_events::request_id,
+        audit_events::principal_type,
+        audit_events::user_id,
+        audit_events::session_id,
+        audit_events::method,
+        audit_events::path,
+        audit_events::status,
+        audit_events::duration_us,
+        audit_events::client_ip,
+        audit_events::reason,
+    ));
+    Page::load(conn, query, size)
 }

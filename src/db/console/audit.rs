@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::Page;
+use crate::db::page::{Cursor, Page};
 use crate::db::schema::audit_events as ae;
 use crate::db::{DbConnection, DbError};
 
@@ -40,11 +40,12 @@ pub struct AuditFilter {
     pub reason: Option<String>,
 }
 
-/// Events matching `filter` with ids below `before`, newest first, at most `size` (+ whether more).
+/// Events matching `filter`, older than `before` (the id of the last event shown), newest first: a
+/// page of `size`.
 pub fn list(
     conn: &mut DbConnection,
     filter: &AuditFilter,
-    before: Option<i64>,
+    before: Option<&Cursor<i64>>,
     size: i64,
 ) -> Result<Page<AuditRow>, DbError> {
     let mut query = ae::table
@@ -103,8 +104,7 @@ pub fn list(
         query = query.filter(ae::reason.eq(reason.clone()));
     }
     if let Some(before) = before {
-        query = query.filter(ae::id.lt(before));
+        query = query.filter(ae::id.lt(*before.key()));
     }
-    let rows = query.order(ae::id.desc()).limit(size + 1).load(conn)?;
-    Ok(Page::from_rows(rows, size))
+    Page::load(conn, query.order(ae::id.desc()), size)
 }
