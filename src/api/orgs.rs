@@ -11,6 +11,7 @@ use crate::api::openapi::{
     Unauthorized,
 };
 use crate::db::page::Cursor;
+use crate::db::status_range::StatusRange;
 use crate::db::tenant::{self, AuditFilter, AuditView, MemberView};
 use crate::http::error::ApiError;
 use crate::request::OrgScope;
@@ -228,26 +229,6 @@ pub struct AuditQuery {
     status: Option<String>,
 }
 
-fn status_range(status: &str) -> Result<(i32, i32), ApiError> {
-    let bad = || ApiError::bad_request("status must be a code (403) or a class (4xx)");
-    match status.strip_suffix("xx") {
-        Some(class) => {
-            let class: i32 = class.parse().map_err(|_| bad())?;
-            if !(1..=5).contains(&class) {
-                return Err(bad());
-            }
-            Ok((class * 100, class * 100 + 99))
-        }
-        None => {
-            let code: i32 = status.parse().map_err(|_| bad())?;
-            if !(100..=599).contains(&code) {
-                return Err(bad());
-            }
-            Ok((code, code))
-        }
-    }
-}
-
 /// The organization's audit trail.
 ///
 /// Its audit events, newest first, keyset-paginated; organization admins (`org:admin`) only.
@@ -275,7 +256,13 @@ pub async fn audit(
         user_id: query.user_id,
         from_ms: query.from,
         to_ms: query.to,
-        status: query.status.as_deref().map(status_range).transpose()?,
+        status: query
+            .status
+            .as_deref()
+            .map(StatusRange::parse)
+            .transpose()
+            .map_err(|_| ApiError::bad_request("status must be a code (403) or a class (4xx)"))?
+            .map(|range| (range.low(), range.high())),
     };
     let tenant = scope.tenant().clone();
     let before = query.before;

@@ -20,6 +20,7 @@ pub mod revoked_sessions;
 pub mod schema;
 pub mod secret_key;
 pub mod service_keys;
+pub mod status_range;
 pub mod sync_runs;
 pub mod tenant;
 pub mod users;
