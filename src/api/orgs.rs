@@ -10,9 +10,10 @@ use crate::api::openapi::{
     BadRequest, Forbidden, MethodNotAllowed, NotFound, ServiceUnavailable, TooManyRequests,
     Unauthorized,
 };
+use crate::db::audit_query::AuditFilter;
 use crate::db::page::Cursor;
 use crate::db::status_range::StatusRange;
-use crate::db::tenant::{self, AuditFilter, AuditView, MemberView};
+use crate::db::tenant::{self, AuditView, MemberView};
 use crate::http::error::ApiError;
 use crate::request::OrgScope;
 use crate::state::AppState;
@@ -252,17 +253,19 @@ pub async fn audit(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_size(query.limit)?;
     let query = query.into_inner();
+    let status = query
+        .status
+        .as_deref()
+        .map(StatusRange::parse)
+        .transpose()
+        .map_err(|_| ApiError::bad_request("status must be a code (403) or a class (4xx)"))?;
+    // The organization is the tenant's: `tenant::audit_events` sets it.
     let filter = AuditFilter {
         user_id: query.user_id,
         from_ms: query.from,
         to_ms: query.to,
-        status: query
-            .status
-            .as_deref()
-            .map(StatusRange::parse)
-            .transpose()
-            .map_err(|_| ApiError::bad_request("status must be a code (403) or a class (4xx)"))?
-            .map(|range| (range.low(), range.high())),
+        status,
+        ..AuditFilter::default()
     };
     let tenant = scope.tenant().clone();
     let before = query.before;

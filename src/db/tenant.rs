@@ -4,6 +4,7 @@
 
 use diesel::prelude::*;
 
+use super::audit_query::{self, AuditFilter};
 use super::page::{Cursor, Page};
 use super::schema::{audit_events, organization_memberships as om, organizations, users};
 use super::{DbConnection, DbError};
@@ -133,18 +134,8 @@ pub struct AuditView {
     pub reason: Option<String>,
 }
 
-/// Filters of the organization's audit trail; all optional, combined with AND.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditFilter {
-    pub user_id: Option<String>,
-    pub from_ms: Option<i64>,
-    pub to_ms: Option<i64>,
-    /// Inclusive status range (e.g. 400..=499 for "4xx").
-    pub status: Option<(i32, i32)>,
-}
-
-/// Events matching `filter`, older than `before` (the id of the last event shown), newest first: a
-/// page of `size`.
+/// The organization's audit events matching `filter` (whatever organization it names: the tenant's
+/// replaces it), older than `before`, newest first: a page of `size`.
 pub fn audit_events(
     conn: &mut DbConnection,
     tenant: &Tenant,
@@ -152,25 +143,11 @@ pub fn audit_events(
     before: Option<&Cursor<i64>>,
     size: i64,
 ) -> Result<Page<AuditView>, DbError> {
-    let mut query = audit_events::table
-        .filter(audit_events::organization_id.eq(&tenant.0))
-        .into_boxed();
-    if let Some(user) = &filter.user_id {
-        query = query.filter(audit_events::user_id.eq(user.clone()));
-    }
-    if let Some(from) = filter.from_ms {
-        query = query.filter(audit_events::occurred_at.ge(from));
-    }
-    if let Some(to) = filter.to_ms {
-        query = query.filter(audit_events::occurred_at.lt(to));
-    }
-    if let Some((low, high)) = filter.status {
-        query = query.filter(audit_events::status.between(low, high));
-    }
-    if let Some(before) = before {
-        query = query.filter(audit_events::id.lt(*before.key()));
-    }
-    let query = query.order(audit_events::id.desc()).select((
+    let scoped = AuditFilter {
+        organization_id: Some(tenant.0.clone()),
+        ..filter.clone()
+    };
+    let query = audit_query::events(&scoped, before).select((
         audit_events::id,
         audit_events::occurred_at,
         audit_events::request_id,

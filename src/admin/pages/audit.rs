@@ -10,9 +10,11 @@ use super::query::{cursor_field, cursor_link, field, link, time_field};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, AdminError, Chrome};
 use crate::audit;
-use crate::db::console::audit::{self as audit_db, AuditFilter, AuditRow};
+use crate::db::audit_query::AuditFilter;
+use crate::db::console::audit::{self as audit_db, AuditRow};
 use crate::db::console::PAGE_SIZE;
 use crate::db::page::Cursor;
+use crate::db::status_range::StatusRange;
 use crate::state::AppState;
 
 const CSV_BATCH: i64 = 2_000;
@@ -32,15 +34,15 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     fn filter(&self) -> Result<AuditFilter, AdminError> {
-        let status_class = match field(&self.status).as_deref() {
-            None => None,
-            Some(class @ ("2xx" | "3xx" | "4xx" | "5xx")) => class[..1].parse::<i32>().ok(),
-            Some(_) => {
-                return Err(AdminError::BadRequest(
+        let status = field(&self.status)
+            .map(|text| match StatusRange::parse(&text) {
+                // The form offers these classes only (not the codes, nor `1xx`, the API also takes).
+                Ok(range) if STATUS_CLASSES.contains(&text.as_str()) => Ok(range),
+                _ => Err(AdminError::BadRequest(
                     "status: expected 2xx, 3xx, 4xx or 5xx".into(),
-                ))
-            }
-        };
+                )),
+            })
+            .transpose()?;
         let principal = field(&self.principal);
         if let Some(p) = &principal {
             if !PRINCIPALS.contains(&p.as_str()) {
@@ -53,7 +55,7 @@ impl AuditQuery {
             user_id: field(&self.user),
             organization_id: field(&self.org),
             principal_type: principal,
-            status_class,
+            status,
             path: field(&self.path),
             reason: field(&self.reason),
         })
@@ -84,6 +86,8 @@ impl AuditQuery {
         }
     }
 }
+
+const STATUS_CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
 
 pub const PRINCIPALS: [&str; 5] = ["user", "service_key", "machine_token", "admin", "anonymous"];
 
