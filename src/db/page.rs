@@ -50,9 +50,9 @@ impl<T> Page<T> {
 }
 
 /// Where a listing continues: the key of the last row shown (its sort key then a unique
-/// tie-breaker, or a unique key alone).
+/// tie-breaker, or a unique key alone). The key is public so that a query can match on its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor<K>(K);
+pub struct Cursor<K>(pub K);
 
 /// A cursor in a query string that no listing made: a part that is not of its type (a time that is
 /// not a number), or not as many values as the key has parts.

@@ -135,31 +135,22 @@ pub fn list(
             );
         }
     }
-    query = match (filter.sort, filter.after.as_ref()) {
-        (Sort::Newest, Some(After::Time(after))) => {
-            let (t, id) = after.key();
-            query.filter(
-                users::clerk_created_at
-                    .lt(*t)
-                    .or(users::clerk_created_at.eq(*t).and(users::id.lt(id.clone()))),
-            )
-        }
-        (Sort::Oldest, Some(After::Time(after))) => {
-            let (t, id) = after.key();
-            query.filter(
-                users::clerk_created_at
-                    .gt(*t)
-                    .or(users::clerk_created_at.eq(*t).and(users::id.gt(id.clone()))),
-            )
-        }
-        (Sort::Email, Some(After::Email(after))) => {
-            let (key, id) = after.key();
-            query.filter(
-                email_key()
-                    .gt(key.clone())
-                    .or(email_key().eq(key.clone()).and(users::id.gt(id.clone()))),
-            )
-        }
+    query = match (filter.sort, &filter.after) {
+        (Sort::Newest, Some(After::Time(Cursor((t, id))))) => query.filter(
+            users::clerk_created_at
+                .lt(*t)
+                .or(users::clerk_created_at.eq(*t).and(users::id.lt(id.clone()))),
+        ),
+        (Sort::Oldest, Some(After::Time(Cursor((t, id))))) => query.filter(
+            users::clerk_created_at
+                .gt(*t)
+                .or(users::clerk_created_at.eq(*t).and(users::id.gt(id.clone()))),
+        ),
+        (Sort::Email, Some(After::Email(Cursor((key, id))))) => query.filter(
+            email_key()
+                .gt(key.clone())
+                .or(email_key().eq(key.clone()).and(users::id.gt(id.clone()))),
+        ),
         _ => query,
     };
     query = match filter.sort {
