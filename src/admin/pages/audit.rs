@@ -19,6 +19,9 @@ use crate::state::AppState;
 
 const CSV_BATCH: i64 = 2_000;
 
+/// The status filter's choices (the form's).
+const STATUS_CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
+
 #[derive(Debug, Deserialize, Default, Clone)]
 pub struct AuditQuery {
     from: Option<String>,
@@ -86,8 +89,6 @@ impl AuditQuery {
         }
     }
 }
-
-const STATUS_CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
 
 pub const PRINCIPALS: [&str; 5] = ["user", "service_key", "machine_token", "admin", "anonymous"];
 
