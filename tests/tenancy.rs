@@ -376,6 +376,13 @@ async fn audit_is_for_admins_and_filters(db: TestDb) {
             .status,
         400
     );
+    // A cursor that is not an event id is refused, as any parameter of the wrong type is.
+    assert_eq!(
+        w.get(&admin, "/api/orgs/current/audit?before=soon")
+            .await
+            .status,
+        400
+    );
 }
 
 /// A membership removed (or organization deleted) by webhook denies at once, although the token

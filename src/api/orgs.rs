@@ -10,7 +10,10 @@ use crate::api::openapi::{
     BadRequest, Forbidden, MethodNotAllowed, NotFound, ServiceUnavailable, TooManyRequests,
     Unauthorized,
 };
-use crate::db::tenant::{self, AuditFilter, AuditView, MemberView};
+use crate::db::audit_query::AuditFilter;
+use crate::db::page::Cursor;
+use crate::db::status_range::StatusRange;
+use crate::db::tenant::{self, AuditView, MemberView};
 use crate::http::error::ApiError;
 use crate::request::OrgScope;
 use crate::state::AppState;
@@ -165,7 +168,8 @@ pub struct MembersQuery {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// Keyset cursor: the `next` of the previous page (a membership id); members after it.
-    after: Option<String>,
+    #[param(value_type = Option<String>)]
+    after: Option<Cursor<String>>,
 }
 
 /// The organization's live members.
@@ -191,16 +195,16 @@ pub async fn members(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_size(query.limit)?;
     let tenant = scope.tenant().clone();
-    let after = query.after.clone();
-    let rows = state
+    let after = query.into_inner().after;
+    let page = state
         .db
-        .run(move |conn| tenant::members(conn, &tenant, after.as_deref(), limit + 1))
+        .run(move |conn| tenant::members(conn, &tenant, after.as_ref(), limit))
         .await?;
-    let (data, more) = split_page(rows, limit);
-    let next = more
-        .then(|| data.last().map(|m| m.membership_id.clone()))
-        .flatten();
-    Ok(HttpResponse::Ok().json(MembersPage { data, next }))
+    let next = page.next(|m| m.membership_id.clone()).map(Cursor::into_key);
+    Ok(HttpResponse::Ok().json(MembersPage {
+        data: page.rows,
+        next,
+    }))
 }
 
 /// Query of `GET /api/orgs/current/audit`; filters combine with AND; unknown parameters are
@@ -213,7 +217,8 @@ pub struct AuditQuery {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// Keyset cursor: the `next` of the previous page (an event id); events older than it.
-    before: Option<i64>,
+    #[param(value_type = Option<i64>)]
+    before: Option<Cursor<i64>>,
     /// Only this user's events (`user_…`).
     user_id: Option<String>,
     /// Milliseconds since the epoch, inclusive.
@@ -223,34 +228,6 @@ pub struct AuditQuery {
     /// An exact status (`403`, 100 to 599) or a class (`4xx`, 1xx to 5xx).
     #[param(pattern = "^([1-5]xx|[1-5][0-9]{2})$")]
     status: Option<String>,
-}
-
-/// The first `limit` rows of a query that asked for `limit + 1`, and whether there were more.
-fn split_page<T>(mut rows: Vec<T>, limit: i64) -> (Vec<T>, bool) {
-    let limit = usize::try_from(limit).unwrap_or(0);
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    (rows, more)
-}
-
-fn status_range(status: &str) -> Result<(i32, i32), ApiError> {
-    let bad = || ApiError::bad_request("status must be a code (403) or a class (4xx)");
-    match status.strip_suffix("xx") {
-        Some(class) => {
-            let class: i32 = class.parse().map_err(|_| bad())?;
-            if !(1..=5).contains(&class) {
-                return Err(bad());
-            }
-            Ok((class * 100, class * 100 + 99))
-        }
-        None => {
-            let code: i32 = status.parse().map_err(|_| bad())?;
-            if !(100..=599).contains(&code) {
-                return Err(bad());
-            }
-            Ok((code, code))
-        }
-    }
 }
 
 /// The organization's audit trail.
@@ -275,19 +252,30 @@ pub async fn audit(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_size(query.limit)?;
+    let query = query.into_inner();
+    let status = query
+        .status
+        .as_deref()
+        .map(StatusRange::parse)
+        .transpose()
+        .map_err(|_| ApiError::bad_request("status must be a code (403) or a class (4xx)"))?;
+    // The organization is the tenant's: `tenant::audit_events` sets it.
     let filter = AuditFilter {
-        user_id: query.user_id.clone(),
+        user_id: query.user_id,
         from_ms: query.from,
         to_ms: query.to,
-        status: query.status.as_deref().map(status_range).transpose()?,
-        before_id: query.before,
+        status,
+        ..AuditFilter::default()
     };
     let tenant = scope.tenant().clone();
-    let rows = state
+    let before = query.before;
+    let page = state
         .db
-        .run(move |conn| tenant::audit_events(conn, &tenant, &filter, limit + 1))
+        .run(move |conn| tenant::audit_events(conn, &tenant, &filter, before.as_ref(), limit))
         .await?;
-    let (data, more) = split_page(rows, limit);
-    let next = more.then(|| data.last().map(|e| e.id)).flatten();
-    Ok(HttpResponse::Ok().json(AuditPage { data, next }))
+    let next = page.next(|e| e.id).map(Cursor::into_key);
+    Ok(HttpResponse::Ok().json(AuditPage {
+        data: page.rows,
+        next,
+    }))
 }

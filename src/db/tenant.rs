@@ -4,6 +4,8 @@
 
 use diesel::prelude::*;
 
+use super::audit_query::{self, AuditFilter};
+use super::page::{Cursor, Page};
 use super::schema::{audit_events, organization_memberships as om, organizations, users};
 use super::{DbConnection, DbError};
 
@@ -79,13 +81,14 @@ pub struct MemberView {
     pub joined_at: i64,
 }
 
-/// Live members (membership and user not deleted), by membership id, after the cursor.
+/// Live members (membership and user not deleted), by membership id, after the cursor (the
+/// membership id of the last member shown).
 pub fn members(
     conn: &mut DbConnection,
     tenant: &Tenant,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<Vec<MemberView>, DbError> {
+    after: Option<&Cursor<String>>,
+    size: i64,
+) -> Result<Page<MemberView>, DbError> {
     let mut query = om::table
         .inner_join(users::table)
         .filter(om::organization_id.eq(&tenant.0))
@@ -93,23 +96,19 @@ pub fn members(
         .filter(users::deleted_at.is_null())
         .into_boxed();
     if let Some(after) = after {
-        query = query.filter(om::id.gt(after.to_owned()));
+        query = query.filter(om::id.gt(after.key().clone()));
     }
-    query
-        .order(om::id.asc())
-        .limit(limit)
-        .select((
-            om::id,
-            om::user_id,
-            users::email,
-            users::first_name,
-            users::last_name,
-            users::image_url,
-            om::role,
-            om::clerk_created_at,
-        ))
-        .load(conn)
-        .map_err(DbError::from)
+    let query = query.order(om::id.asc()).select((
+        om::id,
+        om::user_id,
+        users::email,
+        users::first_name,
+        users::last_name,
+        users::image_url,
+        om::role,
+        om::clerk_created_at,
+    ));
+    Page::load(conn, query, size)
 }
 
 /// One audit event (serialized as is by `GET /api/orgs/current/audit`).
@@ -135,59 +134,32 @@ pub struct AuditView {
     pub reason: Option<String>,
 }
 
-/// Filters of the organization's audit trail; all optional, combined with AND.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditFilter {
-    pub user_id: Option<String>,
-    pub from_ms: Option<i64>,
-    pub to_ms: Option<i64>,
-    /// Inclusive status range (e.g. 400..=499 for "4xx").
-    pub status: Option<(i32, i32)>,
-    /// Keyset cursor: events with a smaller id (newest first).
-    pub before_id: Option<i64>,
-}
-
+/// The organization's audit events matching `filter` (whatever organization it names: the tenant's
+/// replaces it), older than `before`, newest first: a page of `size`.
 pub fn audit_events(
     conn: &mut DbConnection,
     tenant: &Tenant,
     filter: &AuditFilter,
-    limit: i64,
-) -> Result<Vec<AuditView>, DbError> {
-    let mut query = audit_events::table
-        .filter(audit_events::organization_id.eq(&tenant.0))
-        .into_boxed();
-    if let Some(user) = &filter.user_id {
-        query = query.filter(audit_events::user_id.eq(user.clone()));
-    }
-    if let Some(from) = filter.from_ms {
-        query = query.filter(audit_events::occurred_at.ge(from));
-    }
-    if let Some(to) = filter.to_ms {
-        query = query.filter(audit_events::occurred_at.lt(to));
-    }
-    if let Some((low, high)) = filter.status {
-        query = query.filter(audit_events::status.between(low, high));
-    }
-    if let Some(before) = filter.before_id {
-        query = query.filter(audit_events::id.lt(before));
-    }
-    query
-        .order(audit_events::id.desc())
-        .limit(limit)
-        .select((
-            audit_events::id,
-            audit_events::occurred_at,
-            audit_events::request_id,
-            audit_events::principal_type,
-            audit_events::user_id,
-            audit_events::session_id,
-            audit_events::method,
-            audit_events::path,
-            audit_events::status,
-            audit_events::duration_us,
-            audit_events::client_ip,
-            audit_events::reason,
-        ))
-        .load(conn)
-        .map_err(DbError::from)
+    before: Option<&Cursor<i64>>,
+    size: i64,
+) -> Result<Page<AuditView>, DbError> {
+    let scoped = AuditFilter {
+        organization_id: Some(tenant.0.clone()),
+        ..filter.clone()
+    };
+    let query = audit_query::events(&scoped, before).select((
+        audit_events::id,
+        audit_events::occurred_at,
+        audit_events::request_id,
+        audit_events::principal_type,
+        audit_events::user_id,
+        audit_events::session_id,
+        audit_events::method,
+        audit_events::path,
+        audit_events::status,
+        audit_events::duration_us,
+        audit_events::client_ip,
+        audit_events::reason,
+    ));
+    Page::load(conn, query, size)
 }

@@ -6,15 +6,21 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::query::{field, link, time_field};
+use super::query::{cursor_field, cursor_link, field, link, time_field};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, AdminError, Chrome};
 use crate::audit;
-use crate::db::console::audit::{self as audit_db, AuditFilter, AuditRow};
+use crate::db::audit_query::AuditFilter;
+use crate::db::console::audit::{self as audit_db, AuditRow};
 use crate::db::console::PAGE_SIZE;
+use crate::db::page::Cursor;
+use crate::db::status_range::StatusRange;
 use crate::state::AppState;
 
 const CSV_BATCH: i64 = 2_000;
+
+/// The status filter's choices (the form's).
+const STATUS_CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
 
 #[derive(Debug, Deserialize, Default, Clone)]
 pub struct AuditQuery {
@@ -31,15 +37,15 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     fn filter(&self) -> Result<AuditFilter, AdminError> {
-        let status_class = match field(&self.status).as_deref() {
-            None => None,
-            Some(class @ ("2xx" | "3xx" | "4xx" | "5xx")) => class[..1].parse::<i32>().ok(),
-            Some(_) => {
-                return Err(AdminError::BadRequest(
+        let status = field(&self.status)
+            .map(|text| match StatusRange::parse(&text) {
+                // The form offers these classes only (not the codes, nor `1xx`, the API also takes).
+                Ok(range) if STATUS_CLASSES.contains(&text.as_str()) => Ok(range),
+                _ => Err(AdminError::BadRequest(
                     "status: expected 2xx, 3xx, 4xx or 5xx".into(),
-                ))
-            }
-        };
+                )),
+            })
+            .transpose()?;
         let principal = field(&self.principal);
         if let Some(p) = &principal {
             if !PRINCIPALS.contains(&p.as_str()) {
@@ -52,7 +58,7 @@ impl AuditQuery {
             user_id: field(&self.user),
             organization_id: field(&self.org),
             principal_type: principal,
-            status_class,
+            status,
             path: field(&self.path),
             reason: field(&self.reason),
         })
@@ -72,12 +78,15 @@ impl AuditQuery {
         ]
     }
 
-    fn link(&self, path: &str, before: Option<i64>) -> String {
-        let mut params = self.params();
-        params.push(("before", before.map(|b| b.to_string())));
+    /// `path` with the filters, and the cursor of the events older than `before`'s.
+    fn link(&self, path: &str, before: Option<&Cursor<i64>>) -> String {
+        let params = self.params();
         let borrowed: Vec<(&str, Option<&str>)> =
             params.iter().map(|(k, v)| (*k, v.as_deref())).collect();
-        link(path, &borrowed)
+        match before {
+            Some(before) => cursor_link(path, &borrowed, &["before"], &before.values()),
+            None => link(path, &borrowed),
+        }
     }
 }
 
@@ -123,17 +132,17 @@ pub async fn list(
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
     let filter = query.filter()?;
-    let before = field(&query.before).and_then(|b| b.parse::<i64>().ok());
+    // A malformed cursor (a link edited by hand) is ignored: the newest events.
+    let before = cursor_field::<i64>(&[&query.before]);
+    let paged = before.is_some();
     let found = state
         .db
-        .run(move |conn| audit_db::list(conn, &filter, before, PAGE_SIZE))
+        .run(move |conn| audit_db::list(conn, &filter, before.as_ref(), PAGE_SIZE))
         .await?;
     let older = found
-        .more
-        .then(|| found.rows.last())
-        .flatten()
-        .map(|last| query.link("/admin/audit", Some(last.id)));
-    let newest = before.map(|_| query.link("/admin/audit", None));
+        .next(|e| e.id)
+        .map(|before| query.link("/admin/audit", Some(&before)));
+    let newest = paged.then(|| query.link("/admin/audit", None));
     Ok(page(&AuditPage {
         chrome: admin.chrome("audit"),
         export: query.link("/admin/audit.csv", None),
@@ -228,9 +237,9 @@ pub async fn export(
         n.detail = Some("exported the audit trail as CSV".to_owned())
     });
     let db = state.db.clone();
-    // (cursor, finished): each step loads one batch older than the cursor.
+    // (cursor, finished, first): each step loads one batch older than the cursor.
     let batches = futures_util::stream::unfold(
-        (None::<i64>, false, true),
+        (None::<Cursor<i64>>, false, true),
         move |(before, finished, first)| {
             let db = db.clone();
             let filter = filter.clone();
@@ -239,7 +248,7 @@ pub async fn export(
                     return None;
                 }
                 let result = db
-                    .run(move |conn| audit_db::list(conn, &filter, before, CSV_BATCH))
+                    .run(move |conn| audit_db::list(conn, &filter, before.as_ref(), CSV_BATCH))
                     .await;
                 match result {
                     Ok(page) => {
@@ -249,10 +258,11 @@ pub async fn export(
                             String::new()
                         };
                         chunk.push_str(&csv_rows(&page.rows));
-                        let next = page.rows.last().map(|r| r.id);
+                        let next = page.next(|r| r.id);
+                        let finished = next.is_none();
                         Some((
                             Ok::<_, actix_web::Error>(web::Bytes::from(chunk)),
-                            (next, !page.more, false),
+                            (next, finished, false),
                         ))
                     }
                     Err(error) => {

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::query::{field, link};
+use super::query::{cursor_field, cursor_link, field};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, AdminError, Chrome};
 use crate::db::console::memberships::{self as memberships_db, MembershipFilter};
@@ -48,22 +48,23 @@ pub async fn list(
         organization_id: field(&query.org),
         user_id: field(&query.user),
         role: field(&query.role),
-        after: field(&query.after),
+        after: cursor_field(&[&query.after]),
     };
     let shown = filter.clone();
     let found = state
         .db
         .run(move |conn| memberships_db::list(conn, &filter, PAGE_SIZE))
         .await?;
-    let next = found.more.then(|| found.rows.last()).flatten().map(|last| {
-        link(
+    let next = found.next(|m| m.id.clone()).map(|after| {
+        cursor_link(
             "/admin/memberships",
             &[
                 ("org", shown.organization_id.as_deref()),
                 ("user", shown.user_id.as_deref()),
                 ("role", shown.role.as_deref()),
-                ("after", Some(&last.id)),
             ],
+            &["after"],
+            &after.values(),
         )
     });
     Ok(page(&MembershipsPage {

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::query::{display_name, field, link, pretty_json};
+use super::query::{cursor_field, cursor_link, display_name, field, link, pretty_json};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, AdminError, Chrome};
 use crate::db::console::organizations::{self as orgs_db, MemberRow};
@@ -44,30 +44,23 @@ pub async fn list(
     query: web::Query<OrgsQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let q = field(&query.q);
-    let after = field(&query.after_name).zip(field(&query.after_id));
+    let after = cursor_field(&[&query.after_name, &query.after_id]);
     let text = q.clone();
     let (found, counts) = state
         .db
         .run(move |conn| {
-            let found = orgs_db::list(
-                conn,
-                text.as_deref(),
-                after.as_ref().map(|(n, i)| (n.as_str(), i.as_str())),
-                PAGE_SIZE,
-            )?;
+            let found = orgs_db::list(conn, text.as_deref(), after.as_ref(), PAGE_SIZE)?;
             let ids: Vec<String> = found.rows.iter().map(|o| o.id.clone()).collect();
             let counts = orgs_db::member_counts(conn, &ids)?;
             Ok((found, counts))
         })
         .await?;
-    let next = found.more.then(|| found.rows.last()).flatten().map(|last| {
-        link(
+    let next = found.next(|o| (o.name.clone(), o.id.clone())).map(|after| {
+        cursor_link(
             "/admin/organizations",
-            &[
-                ("q", q.as_deref()),
-                ("after_name", Some(&last.name)),
-                ("after_id", Some(&last.id)),
-            ],
+            &[("q", q.as_deref())],
+            &["after_name", "after_id"],
+            &after.values(),
         )
     });
     let orgs = found
@@ -128,23 +121,21 @@ pub async fn show(
             let Some(org) = orgs_db::find(conn, &lookup)? else {
                 return Ok(None);
             };
-            let members = orgs_db::members(conn, &lookup, MEMBERS_SHOWN + 1)?;
+            let members = orgs_db::members(conn, &lookup, MEMBERS_SHOWN)?;
             Ok(Some((org, members)))
         })
         .await?;
-    let Some((org, mut members)) = found else {
+    let Some((org, members)) = found else {
         return Err(AdminError::NotFound);
     };
-    let members_capped = members.len() > usize::try_from(MEMBERS_SHOWN).unwrap_or(usize::MAX);
-    members.truncate(usize::try_from(MEMBERS_SHOWN).unwrap_or(usize::MAX));
     Ok(page(&OrgPage {
         chrome: admin.chrome("organizations"),
         created: format_ms(org.clerk_created_at),
         deleted: org.deleted_at.map(format_ms),
         public_metadata: pretty_json(&org.public_metadata),
         private_metadata: pretty_json(&org.private_metadata),
-        members: members.into_iter().map(member_item).collect(),
-        members_capped,
+        members_capped: members.more,
+        members: members.rows.into_iter().map(member_item).collect(),
         memberships_link: link("/admin/memberships", &[("org", Some(&id))]),
         audit_link: link("/admin/audit", &[("org", Some(&id))]),
         org,

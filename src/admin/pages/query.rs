@@ -1,6 +1,7 @@
 //! Helpers for the console's GET forms: blank fields are absent, links keep the filters.
 
 use crate::admin::view::{parse_time, AdminError};
+use crate::db::page::{Cursor, CursorKey};
 
 /// `Some(trimmed)` for a non-blank field, bounded in length (filters are short; a huge query string
 /// must not become a huge SQL parameter).
@@ -24,6 +25,32 @@ pub fn time_field(value: &Option<String>, name: &str) -> Result<Option<i64>, Adm
             })
         })
         .transpose()
+}
+
+/// The cursor in these fields (one per part of its key; blank ones are absent). A malformed one (a
+/// link edited by hand) is ignored: the listing starts at its first page.
+pub fn cursor_field<K: CursorKey>(fields: &[&Option<String>]) -> Option<Cursor<K>> {
+    let values: Vec<Option<String>> = fields.iter().map(|value| field(value)).collect();
+    let values: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
+    Cursor::parse(&values).ok().flatten()
+}
+
+/// [`link`] to the page that continues at a cursor: these parameters, then the cursor's `values`
+/// under `names` (one per part of its key).
+pub fn cursor_link(
+    path: &str,
+    params: &[(&str, Option<&str>)],
+    names: &[&str],
+    values: &[String],
+) -> String {
+    let mut all = params.to_vec();
+    all.extend(
+        names
+            .iter()
+            .zip(values)
+            .map(|(name, value)| (*name, Some(value.as_str()))),
+    );
+    link(path, &all)
 }
 
 /// A console URL with these query parameters (blank ones left out), properly encoded.
@@ -90,6 +117,28 @@ mod tests {
             "/admin/audit?path=%2Fa+b%26c"
         );
         assert_eq!(link("/admin/users", &[]), "/admin/users");
+    }
+
+    #[test]
+    fn cursors_are_read_from_fields_and_linked() {
+        let fields = [Some(" 1700 ".to_owned()), Some("svix_1".to_owned())];
+        let cursor = cursor_field::<(i64, String)>(&[&fields[0], &fields[1]]);
+        assert_eq!(cursor, Some(Cursor::new((1700, "svix_1".to_owned()))));
+        let malformed = [Some("soon".to_owned()), Some("svix_1".to_owned())];
+        assert_eq!(
+            cursor_field::<(i64, String)>(&[&malformed[0], &malformed[1]]),
+            None
+        );
+        assert_eq!(cursor_field::<String>(&[&Some("  ".to_owned())]), None);
+        assert_eq!(
+            cursor_link(
+                "/admin/webhooks",
+                &[("type", Some("user.created")), ("status", None)],
+                &["before_at", "before_id"],
+                &["1700".to_owned(), "svix 1".to_owned()],
+            ),
+            "/admin/webhooks?type=user.created&before_at=1700&before_id=svix+1"
+        );
     }
 
     #[test]

@@ -4,11 +4,12 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::query::{display_name, field, link, pretty_json};
+use super::query::{cursor_link, display_name, field, link, pretty_json};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, AdminError, Chrome};
-use crate::db::console::audit::{self as audit_db, AuditFilter};
-use crate::db::console::users::{self as users_db, Cursor, Sort, Status, UserFilter};
+use crate::db::audit_query::AuditFilter;
+use crate::db::console::audit as audit_db;
+use crate::db::console::users::{self as users_db, Sort, Status, UserFilter};
 use crate::db::console::PAGE_SIZE;
 use crate::db::users::{find_user, memberships_of, MembershipRow};
 use crate::state::AppState;
@@ -60,13 +61,12 @@ pub async fn list(
         Some("email") => (Sort::Email, "email"),
         _ => (Sort::Newest, "newest"),
     };
-    let after = match (field(&query.after_key), field(&query.after_id)) {
-        (Some(key), Some(id)) => match sort {
-            Sort::Email => Some(Cursor::Text(key, id)),
-            _ => key.parse().ok().map(|t| Cursor::Time(t, id)),
-        },
-        _ => None,
-    };
+    // A malformed cursor (a link edited by hand) is ignored: the first page.
+    let (after_key, after_id) = (field(&query.after_key), field(&query.after_id));
+    let after = sort
+        .parse_after(&[after_key.as_deref(), after_id.as_deref()])
+        .ok()
+        .flatten();
     let paged = after.is_some();
     let filter = UserFilter {
         query: q.clone(),
@@ -78,20 +78,16 @@ pub async fn list(
         .db
         .run(move |conn| users_db::list(conn, &filter, PAGE_SIZE))
         .await?;
-    let next = found.more.then(|| found.rows.last()).flatten().map(|last| {
-        let key = match sort {
-            Sort::Email => last.email.clone().unwrap_or_default(),
-            _ => last.clerk_created_at.to_string(),
-        };
-        link(
+    let next = sort.next(&found).map(|after| {
+        cursor_link(
             "/admin/users",
             &[
                 ("q", q.as_deref()),
                 ("status", Some(status_name)),
                 ("sort", Some(sort_name)),
-                ("after_key", Some(&key)),
-                ("after_id", Some(&last.id)),
             ],
+            &["after_key", "after_id"],
+            &after.values(),
         )
     });
     let first_page = paged.then(|| {

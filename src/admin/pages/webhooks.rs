@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::query::{field, link, pretty_json, time_field};
+use super::query::{cursor_field, cursor_link, field, link, pretty_json, time_field};
 use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, redirect, AdminError, Chrome};
 use crate::audit;
@@ -65,28 +65,28 @@ pub async fn list(
         status: field(&query.status),
         from_ms: time_field(&query.from, "from")?,
         to_ms: time_field(&query.to, "to")?,
-        before: field(&query.before_at)
-            .and_then(|at| at.parse::<i64>().ok())
-            .zip(field(&query.before_id)),
+        before: cursor_field(&[&query.before_at, &query.before_id]),
     };
     let shown = filter.clone();
     let found = state
         .db
         .run(move |conn| deliveries_db::list(conn, &filter, PAGE_SIZE))
         .await?;
-    let next = found.more.then(|| found.rows.last()).flatten().map(|last| {
-        link(
-            "/admin/webhooks",
-            &[
-                ("type", shown.event_type.as_deref()),
-                ("status", shown.status.as_deref()),
-                ("from", field(&query.from).as_deref()),
-                ("to", field(&query.to).as_deref()),
-                ("before_at", Some(&last.received_at.to_string())),
-                ("before_id", Some(&last.svix_id)),
-            ],
-        )
-    });
+    let next = found
+        .next(|d| (d.received_at, d.svix_id.clone()))
+        .map(|before| {
+            cursor_link(
+                "/admin/webhooks",
+                &[
+                    ("type", shown.event_type.as_deref()),
+                    ("status", shown.status.as_deref()),
+                    ("from", field(&query.from).as_deref()),
+                    ("to", field(&query.to).as_deref()),
+                ],
+                &["before_at", "before_id"],
+                &before.values(),
+            )
+        });
     Ok(page(&DeliveriesPage {
         chrome: admin.chrome("webhooks"),
         event_type: shown.event_type.unwrap_or_default(),

@@ -1,9 +1,10 @@
-//! The audit trail for the console: filters, keyset pages newest first (by id), and batches for the
-//! CSV export of exactly the filtered rows.
+//! The audit trail for the console: every column of the events [`audit_query`] finds, in pages (of
+//! the listing, and batches for the CSV export of exactly the filtered rows).
 
 use diesel::prelude::*;
 
-use super::Page;
+use crate::db::audit_query::{self, AuditFilter};
+use crate::db::page::{Cursor, Page};
 use crate::db::schema::audit_events as ae;
 use crate::db::{DbConnection, DbError};
 
@@ -27,84 +28,30 @@ pub struct AuditRow {
     pub detail: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditFilter {
-    pub from_ms: Option<i64>,
-    pub to_ms: Option<i64>,
-    pub user_id: Option<String>,
-    pub organization_id: Option<String>,
-    pub principal_type: Option<String>,
-    /// 2 for 2xx … 5 for 5xx.
-    pub status_class: Option<i32>,
-    pub path: Option<String>,
-    pub reason: Option<String>,
-}
-
-/// Events matching `filter` with ids below `before`, newest first, at most `size` (+ whether more).
+/// Events matching `filter`, older than `before`, newest first: a page of `size`.
 pub fn list(
     conn: &mut DbConnection,
     filter: &AuditFilter,
-    before: Option<i64>,
+    before: Option<&Cursor<i64>>,
     size: i64,
 ) -> Result<Page<AuditRow>, DbError> {
-    let mut query = ae::table
-        .select((
-            ae::id,
-            ae::occurred_at,
-            ae::request_id,
-            ae::principal_type,
-            ae::user_id,
-            ae::organization_id,
-            ae::session_id,
-            ae::method,
-            ae::path,
-            ae::route,
-            ae::status,
-            ae::duration_us,
-            ae::client_ip,
-            ae::user_agent,
-            ae::reason,
-            ae::detail,
-        ))
-        .into_boxed();
-    if let Some(from) = filter.from_ms {
-        query = query.filter(ae::occurred_at.ge(from));
-    }
-    if let Some(to) = filter.to_ms {
-        query = query.filter(ae::occurred_at.lt(to));
-    }
-    if let Some(user) = &filter.user_id {
-        query = query.filter(ae::user_id.eq(user.clone()));
-    }
-    if let Some(org) = &filter.organization_id {
-        query = query.filter(ae::organization_id.eq(org.clone()));
-    }
-    if let Some(principal) = &filter.principal_type {
-        query = query.filter(ae::principal_type.eq(principal.clone()));
-    }
-    if let Some(class) = filter.status_class {
-        query = query.filter(
-            ae::status
-                .ge(class * 100)
-                .and(ae::status.lt(class * 100 + 100)),
-        );
-        if class >= 4 {
-            // Spelled as in the partial index `audit_events_errors_idx`, so that SQLite (which
-            // matches a partial index's condition literally) may use it.
-            query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "audit_events.status >= 400",
-            ));
-        }
-    }
-    if let Some(path) = &filter.path {
-        query = query.filter(ae::path.eq(path.clone()));
-    }
-    if let Some(reason) = &filter.reason {
-        query = query.filter(ae::reason.eq(reason.clone()));
-    }
-    if let Some(before) = before {
-        query = query.filter(ae::id.lt(before));
-    }
-    let rows = query.order(ae::id.desc()).limit(size + 1).load(conn)?;
-    Ok(Page::from_rows(rows, size))
+    let query = audit_query::events(filter, before).select((
+        ae::id,
+        ae::occurred_at,
+        ae::request_id,
+        ae::principal_type,
+        ae::user_id,
+        ae::organization_id,
+        ae::session_id,
+        ae::method,
+        ae::path,
+        ae::route,
+        ae::status,
+        ae::duration_us,
+        ae::client_ip,
+        ae::user_agent,
+        ae::reason,
+        ae::detail,
+    ));
+    Page::load(conn, query, size)
 }

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::Page;
+use crate::db::page::{Cursor, Page};
 use crate::db::schema::{organization_memberships as om, organizations as orgs, users};
 use crate::db::{DbConnection, DbError};
 
@@ -22,7 +22,8 @@ pub struct MembershipFilter {
     pub organization_id: Option<String>,
     pub user_id: Option<String>,
     pub role: Option<String>,
-    pub after: Option<String>,
+    /// The id of the last row shown.
+    pub after: Option<Cursor<String>>,
 }
 
 pub fn list(
@@ -54,8 +55,7 @@ pub fn list(
         query = query.filter(om::role.eq(role.clone()));
     }
     if let Some(after) = &filter.after {
-        query = query.filter(om::id.gt(after.clone()));
+        query = query.filter(om::id.gt(after.key().clone()));
     }
-    let rows = query.order(om::id.asc()).limit(size + 1).load(conn)?;
-    Ok(Page::from_rows(rows, size))
+    Page::load(conn, query.order(om::id.asc()), size)
 }

@@ -1,6 +1,5 @@
-//! Read models of the admin console: filtered, keyset-paginated listings. Every listing orders by an
-//! indexed key plus a unique tie-breaker and continues *after* the last row shown, so page 1,000
-//! costs what page 1 costs.
+//! Read models of the admin console: filtered listings, keyset-paginated as every listing is (see
+//! [`crate::db::page`]).
 
 pub mod audit;
 pub mod memberships;
@@ -10,23 +9,6 @@ pub mod webhooks;
 
 /// Rows per console page.
 pub const PAGE_SIZE: i64 = 50;
-
-/// A page of rows and whether more follow.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    pub rows: Vec<T>,
-    pub more: bool,
-}
-
-impl<T> Page<T> {
-    /// From up to `PAGE_SIZE + 1` loaded rows (the extra one only says that more follow).
-    pub fn from_rows(mut rows: Vec<T>, size: i64) -> Self {
-        let size = usize::try_from(size).unwrap_or(0);
-        let more = rows.len() > size;
-        rows.truncate(size);
-        Self { rows, more }
-    }
-}
 
 /// `%text%` for LIKE, with LIKE's own wildcards in `text` escaped (by `\`), lower-cased.
 pub fn contains_pattern(text: &str) -> String {

@@ -3,8 +3,9 @@
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
-use super::{contains_pattern, lower, Page};
+use super::{contains_pattern, lower};
 use crate::db::organizations::OrganizationRow;
+use crate::db::page::{Cursor, Page};
 use crate::db::schema::{organization_memberships as om, organizations as orgs, users};
 use crate::db::{DbConnection, DbError};
 
@@ -32,7 +33,7 @@ pub struct MemberRow {
 pub fn list(
     conn: &mut DbConnection,
     query_text: Option<&str>,
-    after: Option<(&str, &str)>,
+    after: Option<&Cursor<(String, String)>>,
     size: i64,
 ) -> Result<Page<OrgListRow>, DbError> {
     let mut query = orgs::table
@@ -58,18 +59,14 @@ pub fn list(
             );
         }
     }
-    if let Some((name, id)) = after {
+    if let Some((name, id)) = after.map(Cursor::key) {
         query = query.filter(
-            orgs::name.gt(name.to_owned()).or(orgs::name
-                .eq(name.to_owned())
-                .and(orgs::id.gt(id.to_owned()))),
+            orgs::name
+                .gt(name.clone())
+                .or(orgs::name.eq(name.clone()).and(orgs::id.gt(id.clone()))),
         );
     }
-    let rows = query
-        .order((orgs::name.asc(), orgs::id.asc()))
-        .limit(size + 1)
-        .load(conn)?;
-    Ok(Page::from_rows(rows, size))
+    Page::load(conn, query.order((orgs::name.asc(), orgs::id.asc())), size)
 }
 
 /// Live member counts of the given organizations.
@@ -96,18 +93,17 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<OrganizationRow>
         .map_err(DbError::from)
 }
 
-/// Live members, by role then email, at most `limit`.
+/// Live members, by role then email: the first `size` (the page shows no more).
 pub fn members(
     conn: &mut DbConnection,
     organization_id: &str,
-    limit: i64,
-) -> Result<Vec<MemberRow>, DbError> {
-    om::table
+    size: i64,
+) -> Result<Page<MemberRow>, DbError> {
+    let query = om::table
         .inner_join(users::table)
         .filter(om::organization_id.eq(organization_id))
         .filter(om::deleted_at.is_null())
         .order((om::role.asc(), users::email.asc(), om::id.asc()))
-        .limit(limit)
         .select((
             om::id,
             om::user_id,
@@ -116,7 +112,6 @@ pub fn members(
             users::last_name,
             om::role,
             om::clerk_created_at,
-        ))
-        .load(conn)
-        .map_err(DbError::from)
+        ));
+    Page::load(conn, query, size)
 }

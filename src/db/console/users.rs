@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel::Connection;
 
-use super::{contains_pattern, lower, Page};
+use super::{contains_pattern, lower};
+use crate::db::page::{Cursor, MalformedCursor, Page};
 use crate::db::schema::{audit_events, revoked_sessions, users};
 use crate::db::{DbConnection, DbError};
 
@@ -38,11 +39,44 @@ pub enum Sort {
     Email,
 }
 
-/// Where the next page starts: the sort key and id of the last row shown.
+/// Where the next page starts: the sort key and id of the last row shown; the key is its creation
+/// time, or its email (`''` for none) for [`Sort::Email`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cursor {
-    Time(i64, String),
-    Text(String, String),
+pub enum After {
+    Time(Cursor<(i64, String)>),
+    Email(Cursor<(String, String)>),
+}
+
+impl After {
+    /// The values of its query parameters: the key, then the id.
+    pub fn values(&self) -> Vec<String> {
+        match self {
+            After::Time(cursor) => cursor.values(),
+            After::Email(cursor) => cursor.values(),
+        }
+    }
+}
+
+impl Sort {
+    /// The cursor in a query string's key and id, for this order (whose key is a time or a text).
+    pub fn parse_after(self, values: &[Option<&str>]) -> Result<Option<After>, MalformedCursor> {
+        Ok(match self {
+            Sort::Newest | Sort::Oldest => Cursor::parse(values)?.map(After::Time),
+            Sort::Email => Cursor::parse(values)?.map(After::Email),
+        })
+    }
+
+    /// Where the page after `page` starts in this order, `None` on the last page.
+    pub fn next(self, page: &Page<UserListRow>) -> Option<After> {
+        match self {
+            Sort::Newest | Sort::Oldest => page
+                .next(|u| (u.clerk_created_at, u.id.clone()))
+                .map(After::Time),
+            Sort::Email => page
+                .next(|u| (u.email.clone().unwrap_or_default(), u.id.clone()))
+                .map(After::Email),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -50,7 +84,7 @@ pub struct UserFilter {
     pub query: Option<String>,
     pub status: Status,
     pub sort: Sort,
-    pub after: Option<Cursor>,
+    pub after: Option<After>,
 }
 
 /// The email sort key: an expression the `users_email_sort_idx` index is built on.
@@ -102,17 +136,17 @@ pub fn list(
         }
     }
     query = match (filter.sort, &filter.after) {
-        (Sort::Newest, Some(Cursor::Time(t, id))) => query.filter(
+        (Sort::Newest, Some(After::Time(Cursor((t, id))))) => query.filter(
             users::clerk_created_at
                 .lt(*t)
                 .or(users::clerk_created_at.eq(*t).and(users::id.lt(id.clone()))),
         ),
-        (Sort::Oldest, Some(Cursor::Time(t, id))) => query.filter(
+        (Sort::Oldest, Some(After::Time(Cursor((t, id))))) => query.filter(
             users::clerk_created_at
                 .gt(*t)
                 .or(users::clerk_created_at.eq(*t).and(users::id.gt(id.clone()))),
         ),
-        (Sort::Email, Some(Cursor::Text(key, id))) => query.filter(
+        (Sort::Email, Some(After::Email(Cursor((key, id))))) => query.filter(
             email_key()
                 .gt(key.clone())
                 .or(email_key().eq(key.clone()).and(users::id.gt(id.clone()))),
@@ -128,7 +162,7 @@ pub fn list(
         .query
         .as_deref()
         .is_some_and(|t| !t.trim().is_empty());
-    let rows = conn.transaction(|conn| {
+    conn.transaction(|conn| {
         if searching {
             if let DbConnection::Postgresql(pg) = conn {
                 // Diesel keeps this statement prepared (its text is the same for every search term),
@@ -137,9 +171,8 @@ pub fn list(
                 diesel::sql_query("SET LOCAL plan_cache_mode = force_custom_plan").execute(pg)?;
             }
         }
-        query.limit(size + 1).load(conn)
-    })?;
-    Ok(Page::from_rows(rows, size))
+        Page::load(conn, query, size)
+    })
 }
 
 /// Sessions of a user that webhooks revoked, newest first.

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::Page;
+use crate::db::page::{Cursor, Page};
 use crate::db::schema::webhook_deliveries as deliveries;
 use crate::db::{DbConnection, DbError};
 
@@ -25,7 +25,7 @@ pub struct DeliveryFilter {
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
     /// (received_at, svix_id) of the last row shown.
-    pub before: Option<(i64, String)>,
+    pub before: Option<Cursor<(i64, String)>>,
 }
 
 pub fn list(
@@ -56,16 +56,13 @@ pub fn list(
     if let Some(to) = filter.to_ms {
         query = query.filter(deliveries::received_at.lt(to));
     }
-    if let Some((at, id)) = &filter.before {
+    if let Some((at, id)) = filter.before.as_ref().map(Cursor::key) {
         query = query.filter(
             deliveries::received_at.lt(*at).or(deliveries::received_at
                 .eq(*at)
                 .and(deliveries::svix_id.lt(id.clone()))),
         );
     }
-    let rows = query
-        .order((deliveries::received_at.desc(), deliveries::svix_id.desc()))
-        .limit(size + 1)
-        .load(conn)?;
-    Ok(Page::from_rows(rows, size))
+    let query = query.order((deliveries::received_at.desc(), deliveries::svix_id.desc()));
+    Page::load(conn, query, size)
 }
