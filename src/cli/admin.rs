@@ -8,7 +8,7 @@ use crate::accounts::{self, AccountError};
 use crate::admin::view::format_ms;
 use crate::clock::Clock;
 use crate::db::audit::{insert_batch, NewAuditEvent, PrincipalType};
-use crate::db::{admin_accounts, Db, DbConnection, DbError};
+use crate::db::{admin_accounts, DbConnection, DbError};
 use crate::settings::Settings;
 
 use super::AdminCommand;
@@ -28,11 +28,7 @@ pub enum AdminCliError {
 }
 
 pub fn run(settings: &Settings, command: AdminCommand) -> Result<(), AdminCliError> {
-    let db = Db::open(&settings.database)?;
-    if settings.database.run_migrations {
-        db.migrate()?;
-    }
-    let mut conn = db.get()?;
+    let mut conn = super::open_database(settings)?.get()?;
     let now = Clock::system().now_ms();
     match command {
         AdminCommand::Create { email } => {

@@ -7,15 +7,11 @@ use crate::auth::service_keys::{self, parse_lifetime, KeyState};
 use crate::clerk::organization;
 use crate::clock::Clock;
 use crate::db::service_keys as stored;
-use crate::db::{organizations, Db, DbConnection};
+use crate::db::{organizations, DbConnection};
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, command: KeysCommand) -> Result<(), CliError> {
-    let db = Db::open(&settings.database)?;
-    if settings.database.run_migrations {
-        db.migrate()?;
-    }
-    let mut conn = db.get()?;
+    let mut conn = super::open_database(settings)?.get()?;
     let now = Clock::system().now_ms();
     match command {
         KeysCommand::Create {

@@ -38,3 +38,13 @@ pub fn run(command: Option<Command>, settings: Settings) -> Result<(), CliError>
         Command::Healthcheck(args) => Ok(healthcheck::run(&settings, &args)?),
     }
 }
+
+/// The database of a command that reads or changes data: opened, and migrated first when
+/// `database.run_migrations` is on (as `serve` does), so a fresh install needs no `migrate` first.
+pub fn open_database(settings: &Settings) -> Result<crate::db::Db, crate::db::DbError> {
+    let db = crate::db::Db::open(&settings.database)?;
+    if settings.database.run_migrations {
+        db.migrate()?;
+    }
+    Ok(db)
+}
