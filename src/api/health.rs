@@ -64,7 +64,7 @@ pub struct SigningKeysCheck {
 #[utoipa::path(get, path = "/healthz", tag = "health",
     responses(
         (status = 200, description = "The process answers", body = Liveness),
-        (status = 405, response = crate::api::openapi::MethodNotAllowed),
+        (status = 405, response = crate::api::responses::MethodNotAllowed),
     )
 )]
 pub async fn liveness() -> HttpResponse {
@@ -86,7 +86,7 @@ const DATABASE_RETRY_AFTER_SECS: u64 = 1;
         (status = 503, description = "A dependency is down (`Retry-After`: 1 s for the database, \
             the JWKS refetch cooldown for keys, 30 s without a key source)", body = Readiness,
             headers(("Retry-After" = String, description = "Seconds before retrying"))),
-        (status = 405, response = crate::api::openapi::MethodNotAllowed),
+        (status = 405, response = crate::api::responses::MethodNotAllowed),
     )
 )]
 pub async fn readiness(state: web::Data<AppState>, request_id: RequestId) -> HttpResponse {

@@ -60,9 +60,9 @@ pub struct MembershipView {
     security(("session_token" = []), ("session_cookie" = [])),
     responses(
         (status = 200, description = "The signed-in user", body = MeResponse),
-        (status = 401, response = crate::api::openapi::Unauthorized),
-        (status = 405, response = crate::api::openapi::MethodNotAllowed),
-        (status = 503, response = crate::api::openapi::ServiceUnavailable),
+        (status = 401, response = crate::api::responses::Unauthorized),
+        (status = 405, response = crate::api::responses::MethodNotAllowed),
+        (status = 503, response = crate::api::responses::ServiceUnavailable),
     )
 )]
 pub async fn me(req: HttpRequest, principal: Principal) -> Result<HttpResponse, ApiError> {

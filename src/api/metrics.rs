@@ -20,7 +20,7 @@ use crate::state::AppState;
             content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
         (status = 401, description = "`metrics.token` is set and was not sent (`metrics-unauthorized`)",
             body = crate::http::error::ErrorBody),
-        (status = 405, response = crate::api::openapi::MethodNotAllowed),
+        (status = 405, response = crate::api::responses::MethodNotAllowed),
     )
 )]
 pub async fn metrics(

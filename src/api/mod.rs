@@ -5,6 +5,7 @@ pub mod me;
 pub mod metrics;
 pub mod openapi;
 pub mod orgs;
+pub mod responses;
 pub mod webhooks;
 
 use actix_web::http::Method;

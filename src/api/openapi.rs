@@ -7,8 +7,12 @@ use std::sync::LazyLock;
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToResponse};
+use utoipa::{Modify, OpenApi};
 
+use super::responses::{
+    BadRequest, Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, ServiceUnavailable,
+    TooManyRequests, Unauthorized, UnsupportedMediaType,
+};
 use super::{health, me, metrics, orgs, webhooks};
 use crate::http::error::ErrorBody;
 
@@ -103,70 +107,6 @@ impl Modify for SecuritySchemes {
         );
     }
 }
-
-/// 400: a query string or body this route cannot read (`bad-request`).
-#[derive(ToResponse)]
-#[response(description = "The request is malformed (`bad-request`)")]
-pub struct BadRequest(pub ErrorBody<'static>);
-
-/// 401: authentication refused; `code` is the reason.
-#[derive(ToResponse)]
-#[response(
-    description = "Authentication refused; `error.code` is the reason (`session-token-missing`, \
-        `token-expired`, `token-invalid-signature`, `token-type-mismatch`, `session-revoked`, …, \
-        see the `code` enum) and `WWW-Authenticate: Bearer error=\"invalid_token\", \
-        error_description=\"<code>\"` names it",
-    headers(("WWW-Authenticate" = String, description = "The Bearer challenge with the reason"))
-)]
-pub struct Unauthorized(pub ErrorBody<'static>);
-
-/// 403: authenticated, but not allowed.
-#[derive(ToResponse)]
-#[response(
-    description = "Authenticated but not allowed: `organization-required` (no active organization), \
-        `membership-revoked`, or `insufficient-permissions` (with `required`)"
-)]
-pub struct Forbidden(pub ErrorBody<'static>);
-
-#[derive(ToResponse)]
-#[response(description = "No such resource (`not-found`)")]
-pub struct NotFound(pub ErrorBody<'static>);
-
-#[derive(ToResponse)]
-#[response(
-    description = "The resource does not answer this method (`method-not-allowed`)",
-    headers(("Allow" = String, description = "The methods the resource answers"))
-)]
-pub struct MethodNotAllowed(pub ErrorBody<'static>);
-
-#[derive(ToResponse)]
-#[response(description = "The body exceeds the route's limit (`payload-too-large`)")]
-pub struct PayloadTooLarge(pub ErrorBody<'static>);
-
-#[derive(ToResponse)]
-#[response(
-    description = "The body's content type is not one the route reads (`unsupported-media-type`)"
-)]
-pub struct UnsupportedMediaType(pub ErrorBody<'static>);
-
-/// 429: the client's budget of failed credential lookups is spent.
-#[derive(ToResponse)]
-#[response(
-    description = "Too many service keys or machine tokens from this client were refused within a \
-        minute (`too-many-failed-credentials`); no lookup is made until `Retry-After` seconds have \
-        passed",
-    headers(("Retry-After" = String, description = "Seconds until the client's minute is over"))
-)]
-pub struct TooManyRequests(pub ErrorBody<'static>);
-
-#[derive(ToResponse)]
-#[response(
-    description = "A dependency is unavailable: `database-unavailable`, or for credentials \
-        `jwk-failed-to-resolve`, `service-key-unavailable`, `machine-token-unavailable`, \
-        `secret-key-invalid`; retry after `Retry-After` seconds",
-    headers(("Retry-After" = String, description = "Seconds before retrying"))
-)]
-pub struct ServiceUnavailable(pub ErrorBody<'static>);
 
 /// The document as a value (tests and tools; the route serves the serialized bytes).
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -105,12 +105,12 @@ pub struct DeliveryReceipt {
         description = "A Clerk event (`{\"type\": \"user.created\", \"data\": {…}, …}`), signed as it is sent"),
     responses(
         (status = 200, description = "Verified; applied, a duplicate, ignored or stored as failed", body = DeliveryReceipt),
-        (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 400, response = crate::api::responses::BadRequest),
         (status = 401, description = "The signature was refused: `webhook-secret-not-configured`, `webhook-headers-missing`, `webhook-timestamp-invalid`, `webhook-timestamp-too-old`, `webhook-timestamp-too-new`, `webhook-signature-invalid`",
             body = crate::http::error::ErrorBody),
-        (status = 405, response = crate::api::openapi::MethodNotAllowed),
-        (status = 413, response = crate::api::openapi::PayloadTooLarge),
-        (status = 503, response = crate::api::openapi::ServiceUnavailable),
+        (status = 405, response = crate::api::responses::MethodNotAllowed),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 503, response = crate::api::responses::ServiceUnavailable),
     )
 )]
 pub async fn clerk(

@@ -18,7 +18,7 @@ use std::time::Duration;
 use log::Level;
 
 use super::limits;
-use super::log::LogThrottle;
+use super::log_throttle::LogThrottle;
 use crate::bounds::fit;
 use crate::db::audit::{self, BatchFormat, EncodedBatch, NewAuditEvent, SealedBatch};
 use crate::db::{Db, DbError};

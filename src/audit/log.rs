@@ -15,12 +15,13 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch_writer::{self, Refusals};
 use super::limits;
+use super::log_throttle::LogThrottle;
 use crate::db::audit::{AuditEventRef, BatchFormat, EncodedBatch, SealedBatch};
 use crate::db::Db;
 
@@ -53,22 +54,6 @@ pub struct AuditLog {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Lets a repeated warning through at most once a minute, so a flood cannot flood the log.
-#[derive(Default)]
-pub(super) struct LogThrottle(Mutex<Option<Instant>>);
-
-impl LogThrottle {
-    /// Whether to log now (and, if so, not again for a minute).
-    pub(super) fn ready(&self) -> bool {
-        let mut logged_at = lock(&self.0);
-        let ready = logged_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(60));
-        if ready {
-            *logged_at = Some(Instant::now());
-        }
-        ready
-    }
 }
 
 impl AuditLog {

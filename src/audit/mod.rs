@@ -4,6 +4,7 @@
 pub mod batch_writer;
 pub mod limits;
 pub mod log;
+mod log_throttle;
 pub mod retention;
 
 pub use log::{AuditConfig, AuditLog};

@@ -3,15 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::{check_online, CliError};
+use super::check_online::{self, Report};
+use super::CliError;
 use crate::db::{migrations, Db};
 use crate::settings::{ClerkInstance, ClerkSettings, Settings};
-
-/// The report, and whether the service is ready to authenticate requests.
-pub struct Report {
-    pub text: String,
-    pub ready: bool,
-}
 
 /// Prints the report (with `--online`, the online checks after it) and fails when not ready.
 pub fn run(settings: &Settings, online: bool) -> Result<(), CliError> {

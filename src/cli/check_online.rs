@@ -10,7 +10,11 @@ use crate::clerk::key_source::{backend_api_jwks_url, KeySource};
 use crate::clerk::webhook::signature::SigningKey;
 use crate::settings::Settings;
 
-use super::check::Report;
+/// A check's report (`check` and its `--online` part), and whether the service is ready to authenticate requests.
+pub struct Report {
+    pub text: String,
+    pub ready: bool,
+}
 
 /// Runs the checks on a runtime of its own (the command line has none).
 pub fn report(settings: &Settings) -> Report {
