@@ -9,7 +9,7 @@ use crate::admin::guard::SignedIn;
 use crate::admin::view::{format_ms, page, AdminError, Chrome};
 use crate::db::audit_query::AuditFilter;
 use crate::db::console::audit as audit_db;
-use crate::db::console::users::{self as users_db, Sort, Status, UserFilter};
+use crate::db::console::users::{self as users_db, Sort, Status, UserFilter, UserListRow};
 use crate::db::console::PAGE_SIZE;
 use crate::db::users::{find_user, memberships_of, MembershipRow};
 use crate::state::AppState;
@@ -100,29 +100,7 @@ pub async fn list(
             ],
         )
     });
-    let users = found
-        .rows
-        .into_iter()
-        .map(|u| UserItem {
-            name: display_name(
-                u.first_name.as_deref(),
-                u.last_name.as_deref(),
-                u.username.as_deref(),
-                None,
-                &u.id,
-            ),
-            email: u.email.unwrap_or_default(),
-            created: if u.clerk_created_at > 0 {
-                format_ms(u.clerk_created_at)
-            } else {
-                "not synced yet".to_owned()
-            },
-            last_sign_in: u.last_sign_in_at.map_or("never".to_owned(), format_ms),
-            deleted: u.deleted_at.is_some(),
-            banned: u.banned,
-            id: u.id,
-        })
-        .collect();
+    let users = found.rows.into_iter().map(user_item).collect();
     Ok(page(&UsersPage {
         chrome: admin.chrome("users"),
         q: q.unwrap_or_default(),
@@ -132,6 +110,29 @@ pub async fn list(
         next,
         first_page,
     }))
+}
+
+/// One row of the listing as the page shows it.
+fn user_item(u: UserListRow) -> UserItem {
+    UserItem {
+        name: display_name(
+            u.first_name.as_deref(),
+            u.last_name.as_deref(),
+            u.username.as_deref(),
+            None,
+            &u.id,
+        ),
+        email: u.email.unwrap_or_default(),
+        created: if u.clerk_created_at > 0 {
+            format_ms(u.clerk_created_at)
+        } else {
+            "not synced yet".to_owned()
+        },
+        last_sign_in: u.last_sign_in_at.map_or("never".to_owned(), format_ms),
+        deleted: u.deleted_at.is_some(),
+        banned: u.banned,
+        id: u.id,
+    }
 }
 
 pub struct EventItem {
