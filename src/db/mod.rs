@@ -5,6 +5,7 @@ pub mod admin_accounts;
 pub mod admin_sessions;
 pub mod audit;
 pub mod backup;
+mod batch;
 mod connection;
 pub mod console;
 pub mod dashboard;
