@@ -3,6 +3,7 @@
 
 pub mod admin_accounts;
 pub mod admin_sessions;
+pub mod advisory_lock;
 pub mod audit;
 pub mod backup;
 mod batch;

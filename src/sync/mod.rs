@@ -2,6 +2,7 @@
 //! API (webhooks and backfill come here too).
 
 pub mod backfill;
+pub mod lease;
 pub mod organizations;
 pub mod pages;
 pub mod progress;

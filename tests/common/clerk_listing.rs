@@ -3,8 +3,9 @@
 //! `/v1/organizations` and `/v1/organization_memberships` (`offset`, `total_count`), over a generated
 //! data set whose objects carry every property `bapi-2026-05-12.yml` marks required. The test sets
 //! faults by request number (429 with `Retry-After`, 500), a failure from some request on, hooks run
-//! while a request is answered (after its page was taken: a webhook "during" the listing), and reads
-//! the log of requests.
+//! while a request is answered (after its page was taken: a webhook "during" the listing), holds a
+//! request unanswered until the test lets it go (a run paused mid-listing), and reads the log of
+//! requests.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -181,6 +182,30 @@ pub struct Logged {
 
 type Hook = Box<dyn FnOnce(&mut Dataset) + Send>;
 
+/// A request held unanswered: the stand-in says when it arrives and waits for the test's word.
+pub struct Held {
+    arrived: tokio::sync::oneshot::Receiver<()>,
+    release: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Held {
+    /// Waits until the held request has arrived (the client is waiting for its answer).
+    pub async fn arrived(&mut self) {
+        (&mut self.arrived).await.unwrap();
+    }
+
+    /// Lets the held request be answered.
+    pub fn release(self) {
+        let _ = self.release.send(());
+    }
+}
+
+/// The stand-in's side of a [`Held`] request.
+struct Hold {
+    arrived: tokio::sync::oneshot::Sender<()>,
+    release: tokio::sync::oneshot::Receiver<()>,
+}
+
 #[derive(Default)]
 struct State {
     data: Mutex<Dataset>,
@@ -189,6 +214,7 @@ struct State {
     /// From this request number on, every request is answered 500.
     failing_from: Mutex<Option<usize>>,
     hooks: Mutex<HashMap<usize, Hook>>,
+    holds: Mutex<HashMap<usize, Hold>>,
     log: Mutex<Vec<Logged>>,
 }
 
@@ -232,6 +258,23 @@ impl ListingStandIn {
         self.state.hooks.lock().unwrap().insert(n, Box::new(hook));
     }
 
+    /// Holds request number `n` unanswered until the returned [`Held`] is released (or dropped).
+    pub fn hold_at(&self, n: usize) -> Held {
+        let (arrived_tx, arrived_rx) = tokio::sync::oneshot::channel();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel();
+        self.state.holds.lock().unwrap().insert(
+            n,
+            Hold {
+                arrived: arrived_tx,
+                release: release_rx,
+            },
+        );
+        Held {
+            arrived: arrived_rx,
+            release: release_tx,
+        }
+    }
+
     pub fn change(&self, edit: impl FnOnce(&mut Dataset)) {
         edit(&mut self.state.data.lock().unwrap());
     }
@@ -255,6 +298,12 @@ impl ListingStandIn {
 
 async fn answer(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    let hold = state.holds.lock().unwrap().remove(&n);
+    if let Some(Hold { arrived, release }) = hold {
+        let _ = arrived.send(());
+        // Released or dropped: either way the request is answered.
+        let _ = release.await;
+    }
     let response = respond(&state, &req, n);
     state.log.lock().unwrap().push(Logged {
         path: req.path().to_owned(),
