@@ -216,6 +216,9 @@ struct State {
     hooks: Mutex<HashMap<usize, Hook>>,
     holds: Mutex<HashMap<usize, Hold>>,
     log: Mutex<Vec<Logged>>,
+    /// Where the last users page ended: its last id and that user's place in the order it was
+    /// asked for (see [`users_after`]).
+    users_cursor: Mutex<Option<(String, usize)>>,
 }
 
 pub struct ListingStandIn {
@@ -341,7 +344,7 @@ fn respond(state: &State, req: &HttpRequest, n: usize) -> HttpResponse {
         .into_owned()
         .collect();
     let mut data = state.data.lock().unwrap();
-    let body = match listing(&data, req.path(), &query) {
+    let body = match listing(&data, req.path(), &query, &state.users_cursor) {
         Ok(body) => body,
         Err(Refusal { status, message }) => {
             let code = if status == 404 {
@@ -372,10 +375,29 @@ fn invalid(message: &str) -> Refusal {
     }
 }
 
+/// The place of user `after` in `users` (as ordered), looked for first where the last page ended: a
+/// cursor walk asks for the page after the last id it was given, and scanning the whole list for it
+/// on every page would make the stand-in, not the engine, what a 100,000-user benchmark measures.
+/// Checked against the data, so an edit of the data set between pages is still answered right.
+fn users_after<'a, I: Iterator<Item = &'a Value>>(
+    users: impl Fn() -> I,
+    after: &str,
+    last_page_end: &Mutex<Option<(String, usize)>>,
+) -> Option<usize> {
+    let hint = last_page_end.lock().unwrap().clone();
+    if let Some((id, at)) = hint {
+        if id == after && users().nth(at).is_some_and(|u| u["id"] == after) {
+            return Some(at);
+        }
+    }
+    users().position(|u| u["id"] == after)
+}
+
 fn listing<'a>(
     data: &'a Dataset,
     path: &str,
     query: &HashMap<String, String>,
+    users_cursor: &Mutex<Option<(String, usize)>>,
 ) -> Result<Value, Refusal> {
     let number = |name: &str, default: usize| -> Result<usize, Refusal> {
         query.get(name).map_or(Ok(default), |v| {
@@ -411,7 +433,7 @@ fn listing<'a>(
                 Some(_) if offset != 0 => {
                     return Err(invalid("starting_after cannot be combined with offset"))
                 }
-                Some(after) => match ordered(&data.users).position(|u| u["id"] == after.as_str()) {
+                Some(after) => match users_after(|| ordered(&data.users), after, users_cursor) {
                     Some(at) => at + 1,
                     None => return Err(invalid("starting_after names no user")),
                 },
@@ -421,6 +443,10 @@ fn listing<'a>(
                 .take(limit)
                 .cloned()
                 .collect();
+            if let Some(last) = page.last().and_then(|u| u["id"].as_str()) {
+                let end = start + offset + page.len() - 1;
+                *users_cursor.lock().unwrap() = Some((last.to_owned(), end));
+            }
             Ok(Value::Array(page))
         }
         "/v1/organizations" | "/v1/organization_memberships" => {
