@@ -1,5 +1,5 @@
-//! Rows prepared for multi-row statements (`INSERT … VALUES (…), (…) ON CONFLICT …`): one row per
-//! id, in id order, in chunks both backends accept; and the upsert run over them on each backend.
+//! Multi-row writes of mirrored rows (`INSERT … VALUES (…), (…) ON CONFLICT …`): one row per id, in
+//! id order, in chunks both backends accept, and the newer-wins upsert run over them on each backend.
 
 use std::collections::HashMap;
 
@@ -46,26 +46,66 @@ where
     upsert.filter(predicate)
 }
 
-/// Runs an upsert built by `$statement` from `$values` (what `.values()` takes) over `$rows` (a
-/// `Vec` of rows): one multi-row statement on PostgreSQL, where each statement is a round trip; one
-/// statement per row on SQLite, for which Diesel's multi-row insert takes `ON CONFLICT … DO UPDATE`
-/// only without a WHERE, and where a statement is a call inside this process (no round trip),
-/// prepared once and cached. Evaluates to the rows written, as a `QueryResult<usize>`.
-macro_rules! upsert_rows {
-    ($conn:expr, $rows:expr, |$values:ident| $statement:expr) => {
-        match $conn {
-            $crate::db::DbConnection::Postgresql(c) => {
-                let $values = $rows;
-                $statement.execute(c)
-            }
-            $crate::db::DbConnection::Sqlite(c) => $rows
+/// Writes `$records` into the mirrored table `$table` (one with `id` and Clerk's
+/// `clerk_updated_at`), the newer version winning: `INSERT … ON CONFLICT (id) DO UPDATE SET c =
+/// excluded.c, … WHERE stored.clerk_updated_at < excluded.clerk_updated_at`, so each row is
+/// created, or updated only when the stored one is older, atomically. Each column is named once:
+/// `columns` are inserted and updated, `insert_only` ones (`created_at`, a new tombstone's
+/// `deleted_at`) only inserted. `$row` binds a record (its `id` and `version` pick one row per id,
+/// see [`newest_per_id`]).
+///
+/// One multi-row statement per [`MAX_ROWS`] rows on PostgreSQL, where each statement is a round
+/// trip; one statement per row on SQLite, for which Diesel's multi-row insert takes `ON CONFLICT …
+/// DO UPDATE` only without a WHERE, and where a statement is a call inside this process (no round
+/// trip), prepared once and cached. Evaluates to the number of rows created or updated.
+macro_rules! upsert_newer {
+    (
+        $conn:expr, $table:ident, $records:expr, |$row:pat_param| id: $id:expr, version: $version:expr,
+        insert_only { $($insert_only:ident: $insert_value:expr),* $(,)? }
+        columns { $($column:ident: $value:expr),* $(,)? }
+    ) => {{
+        let mut written = 0;
+        // The row's other bindings are for the columns below.
+        #[allow(unused_variables)]
+        let newest = $crate::db::batch::newest_per_id($records, |$row| $id, |$row| $version);
+        for chunk in newest.chunks($crate::db::batch::MAX_ROWS) {
+            let rows: Vec<_> = chunk
                 .iter()
-                .map(|$values| $statement.execute(c))
-                .sum::<diesel::QueryResult<usize>>(),
+                .map(|$row| {
+                    (
+                        ($table::id.eq($id), $($table::$insert_only.eq($insert_value),)*),
+                        ($($table::$column.eq($value),)*),
+                    )
+                })
+                .collect();
+            written += match &mut *$conn {
+                $crate::db::DbConnection::Postgresql(c) => {
+                    $crate::db::batch::upsert_newer!(@statement $table, &rows, $($column),*)
+                        .execute(c)?
+                }
+                $crate::db::DbConnection::Sqlite(c) => rows
+                    .iter()
+                    .map(|row| {
+                        $crate::db::batch::upsert_newer!(@statement $table, row, $($column),*)
+                            .execute(c)
+                    })
+                    .sum::<diesel::QueryResult<usize>>()?,
+            };
         }
+        written
+    }};
+    (@statement $table:ident, $values:expr, $($column:ident),*) => {
+        $crate::db::batch::update_only_where(
+            diesel::insert_into($table::table)
+                .values($values)
+                .on_conflict($table::id)
+                .do_update()
+                .set(($($table::$column.eq(diesel::upsert::excluded($table::$column)),)*)),
+            $table::clerk_updated_at.lt(diesel::upsert::excluded($table::clerk_updated_at)),
+        )
     };
 }
-pub(crate) use upsert_rows;
+pub(crate) use upsert_newer;
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,6 @@
 //! final rows the same whatever order deliveries arrive in.
 
 use diesel::prelude::*;
-use diesel::upsert::excluded;
 
 use super::schema::{organization_memberships, organizations};
 use super::{batch, DbConnection, DbError};
@@ -79,56 +78,29 @@ pub fn write_organization(
 
 /// Writes each organization unless what is stored is as new or newer: `INSERT … ON CONFLICT DO
 /// UPDATE … WHERE stored.clerk_updated_at < excluded.clerk_updated_at` (multi-row on PostgreSQL:
-/// see [`batch::upsert_rows`]). `deleted_at` is not written: a deletion is never undone. Returns how
+/// see `batch::upsert_newer`). `deleted_at` is not written: a deletion is never undone. Returns how
 /// many rows were created or changed.
 pub fn upsert_organizations(
     conn: &mut DbConnection,
     records: &[OrganizationRecord],
     now_ms: i64,
 ) -> Result<usize, DbError> {
-    let mut written = 0;
-    let newest = batch::newest_per_id(records, |o| &o.id, |o| o.clerk_updated_at);
-    for chunk in newest.chunks(batch::MAX_ROWS) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|org| {
-                (
-                    organizations::id.eq(&org.id),
-                    organizations::created_at.eq(now_ms),
-                    organizations::name.eq(&org.name),
-                    organizations::slug.eq(&org.slug),
-                    organizations::image_url.eq(&org.image_url),
-                    organizations::public_metadata.eq(&org.public_metadata),
-                    organizations::private_metadata.eq(&org.private_metadata),
-                    organizations::max_allowed_memberships.eq(org.max_allowed_memberships),
-                    organizations::created_by.eq(&org.created_by),
-                    organizations::clerk_created_at.eq(org.clerk_created_at),
-                    organizations::clerk_updated_at.eq(org.clerk_updated_at),
-                    organizations::synced_at.eq(now_ms),
-                )
-            })
-            .collect();
-        written += batch::upsert_rows!(&mut *conn, &rows, |values| batch::update_only_where(
-            diesel::insert_into(organizations::table)
-                .values(values)
-                .on_conflict(organizations::id)
-                .do_update()
-                .set((
-                    organizations::name.eq(excluded(organizations::name)),
-                    organizations::slug.eq(excluded(organizations::slug)),
-                    organizations::image_url.eq(excluded(organizations::image_url)),
-                    organizations::public_metadata.eq(excluded(organizations::public_metadata)),
-                    organizations::private_metadata.eq(excluded(organizations::private_metadata)),
-                    organizations::max_allowed_memberships
-                        .eq(excluded(organizations::max_allowed_memberships)),
-                    organizations::created_by.eq(excluded(organizations::created_by)),
-                    organizations::clerk_created_at.eq(excluded(organizations::clerk_created_at)),
-                    organizations::clerk_updated_at.eq(excluded(organizations::clerk_updated_at)),
-                    organizations::synced_at.eq(excluded(organizations::synced_at)),
-                )),
-            organizations::clerk_updated_at.lt(excluded(organizations::clerk_updated_at)),
-        ))?;
-    }
+    let written = batch::upsert_newer!(conn, organizations, records,
+        |org| id: &org.id, version: org.clerk_updated_at,
+        insert_only { created_at: now_ms }
+        columns {
+            name: &org.name,
+            slug: &org.slug,
+            image_url: &org.image_url,
+            public_metadata: &org.public_metadata,
+            private_metadata: &org.private_metadata,
+            max_allowed_memberships: org.max_allowed_memberships,
+            created_by: &org.created_by,
+            clerk_created_at: org.clerk_created_at,
+            clerk_updated_at: org.clerk_updated_at,
+            synced_at: now_ms,
+        }
+    );
     Ok(written)
 }
 
@@ -193,7 +165,7 @@ pub fn organization_is_deleted(conn: &mut DbConnection, id: &str) -> Result<bool
 /// Writes memberships, each with the time it is deleted at when it is (or becomes) a tombstone (a
 /// delete, or a membership of a deleted user or organization): data only when newer (`INSERT … ON
 /// CONFLICT DO UPDATE … WHERE stored.clerk_updated_at < excluded.clerk_updated_at`, multi-row on
-/// PostgreSQL: see [`batch::upsert_rows`]), then the live ones among those to delete marked deleted
+/// PostgreSQL: see `batch::upsert_newer`), then the live ones among those to delete marked deleted
 /// (one `UPDATE` per deletion time). A stored tombstone is never brought back. Returns how many rows
 /// were created or changed (data and deletion each counted).
 pub fn upsert_memberships(
@@ -201,56 +173,21 @@ pub fn upsert_memberships(
     memberships: &[(MembershipRecord, Option<i64>)],
     now_ms: i64,
 ) -> Result<usize, DbError> {
-    let mut written = 0;
-    let newest = batch::newest_per_id(memberships, |(m, _)| &m.id, |(m, _)| m.clerk_updated_at);
-    for chunk in newest.chunks(batch::MAX_ROWS) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|(m, deleted_at)| {
-                (
-                    organization_memberships::id.eq(&m.id),
-                    organization_memberships::created_at.eq(now_ms),
-                    organization_memberships::deleted_at.eq(*deleted_at),
-                    organization_memberships::organization_id.eq(&m.organization_id),
-                    organization_memberships::user_id.eq(&m.user_id),
-                    organization_memberships::role.eq(&m.role),
-                    organization_memberships::permissions.eq(&m.permissions),
-                    organization_memberships::public_metadata.eq(&m.public_metadata),
-                    organization_memberships::private_metadata.eq(&m.private_metadata),
-                    organization_memberships::clerk_created_at.eq(m.clerk_created_at),
-                    organization_memberships::clerk_updated_at.eq(m.clerk_updated_at),
-                    organization_memberships::synced_at.eq(now_ms),
-                )
-            })
-            .collect();
-        written += batch::upsert_rows!(&mut *conn, &rows, |values| batch::update_only_where(
-            diesel::insert_into(organization_memberships::table)
-                .values(values)
-                .on_conflict(organization_memberships::id)
-                .do_update()
-                .set((
-                    organization_memberships::organization_id
-                        .eq(excluded(organization_memberships::organization_id)),
-                    organization_memberships::user_id
-                        .eq(excluded(organization_memberships::user_id)),
-                    organization_memberships::role.eq(excluded(organization_memberships::role)),
-                    organization_memberships::permissions
-                        .eq(excluded(organization_memberships::permissions)),
-                    organization_memberships::public_metadata
-                        .eq(excluded(organization_memberships::public_metadata)),
-                    organization_memberships::private_metadata
-                        .eq(excluded(organization_memberships::private_metadata)),
-                    organization_memberships::clerk_created_at
-                        .eq(excluded(organization_memberships::clerk_created_at)),
-                    organization_memberships::clerk_updated_at
-                        .eq(excluded(organization_memberships::clerk_updated_at)),
-                    organization_memberships::synced_at
-                        .eq(excluded(organization_memberships::synced_at)),
-                )),
-            organization_memberships::clerk_updated_at
-                .lt(excluded(organization_memberships::clerk_updated_at)),
-        ))?;
-    }
+    let mut written = batch::upsert_newer!(conn, organization_memberships, memberships,
+        |(m, deleted_at)| id: &m.id, version: m.clerk_updated_at,
+        insert_only { created_at: now_ms, deleted_at: *deleted_at }
+        columns {
+            organization_id: &m.organization_id,
+            user_id: &m.user_id,
+            role: &m.role,
+            permissions: &m.permissions,
+            public_metadata: &m.public_metadata,
+            private_metadata: &m.private_metadata,
+            clerk_created_at: m.clerk_created_at,
+            clerk_updated_at: m.clerk_updated_at,
+            synced_at: now_ms,
+        }
+    );
     let mut deletions: Vec<(i64, Vec<&str>)> = Vec::new();
     for (m, deleted_at) in memberships {
         let Some(at) = *deleted_at else { continue };

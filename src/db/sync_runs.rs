@@ -41,12 +41,12 @@ pub struct SyncRunRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     Started(i64),
-    Held(SyncRunRow),
+    Held(Box<SyncRunRow>),
 }
 
 /// Why a claiming transaction ended without committing.
 enum NotClaimed {
-    Held(SyncRunRow),
+    Held(Box<SyncRunRow>),
     Db(DbError),
 }
 
@@ -122,7 +122,7 @@ fn refuse_if_held(
         .first(conn)
         .optional()?;
     match holder {
-        Some(holder) => Err(NotClaimed::Held(holder)),
+        Some(holder) => Err(NotClaimed::Held(Box::new(holder))),
         None => Ok(()),
     }
 }
@@ -223,7 +223,7 @@ pub fn reopen(
         .execute(conn)?;
         if reopened == 0 {
             if let Some(itself) = find(conn, id)? {
-                return Err(NotClaimed::Held(itself));
+                return Err(NotClaimed::Held(Box::new(itself)));
             }
         }
         refuse_if_held(conn, lease_fresh_since, id)?;

@@ -1,7 +1,6 @@
 //! Queries on users, organizations and memberships needed to serve a signed-in user.
 
 use diesel::prelude::*;
-use diesel::upsert::excluded;
 
 use super::schema::{organization_memberships, organizations, users};
 use super::{batch, DbConnection, DbError};
@@ -221,7 +220,7 @@ pub fn write_user(
 /// Writes each user unless what is stored is as new or newer (Clerk's `updated_at` orders updates;
 /// deliveries, fetches and listings arrive in any order): `INSERT … ON CONFLICT DO UPDATE … WHERE
 /// stored.clerk_updated_at < excluded.clerk_updated_at`, atomic for each row (multi-row on
-/// PostgreSQL: see [`batch::upsert_rows`]). A deleted user stays deleted (`deleted_at` is not among
+/// PostgreSQL: see `batch::upsert_newer`). A deleted user stays deleted (`deleted_at` is not among
 /// the columns written: Clerk never reuses an id), while its data still converges to the newest
 /// version. Returns how many rows were created or changed.
 pub fn upsert_users(
@@ -229,57 +228,25 @@ pub fn upsert_users(
     records: &[UserRecord],
     now_ms: i64,
 ) -> Result<usize, DbError> {
-    let mut written = 0;
-    let newest = batch::newest_per_id(records, |u| &u.id, |u| u.clerk_updated_at);
-    for chunk in newest.chunks(batch::MAX_ROWS) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|user| {
-                (
-                    users::id.eq(&user.id),
-                    users::created_at.eq(now_ms),
-                    (
-                        users::email.eq(&user.email),
-                        users::email_addresses.eq(&user.email_addresses),
-                        users::first_name.eq(&user.first_name),
-                        users::last_name.eq(&user.last_name),
-                        users::username.eq(&user.username),
-                        users::image_url.eq(&user.image_url),
-                        users::public_metadata.eq(&user.public_metadata),
-                        users::private_metadata.eq(&user.private_metadata),
-                        users::unsafe_metadata.eq(&user.unsafe_metadata),
-                        users::banned.eq(user.banned),
-                        users::last_sign_in_at.eq(user.last_sign_in_at),
-                        users::clerk_created_at.eq(user.clerk_created_at),
-                        users::clerk_updated_at.eq(user.clerk_updated_at),
-                        users::synced_at.eq(now_ms),
-                    ),
-                )
-            })
-            .collect();
-        written += batch::upsert_rows!(&mut *conn, &rows, |values| batch::update_only_where(
-            diesel::insert_into(users::table)
-                .values(values)
-                .on_conflict(users::id)
-                .do_update()
-                .set((
-                    users::email.eq(excluded(users::email)),
-                    users::email_addresses.eq(excluded(users::email_addresses)),
-                    users::first_name.eq(excluded(users::first_name)),
-                    users::last_name.eq(excluded(users::last_name)),
-                    users::username.eq(excluded(users::username)),
-                    users::image_url.eq(excluded(users::image_url)),
-                    users::public_metadata.eq(excluded(users::public_metadata)),
-                    users::private_metadata.eq(excluded(users::private_metadata)),
-                    users::unsafe_metadata.eq(excluded(users::unsafe_metadata)),
-                    users::banned.eq(excluded(users::banned)),
-                    users::last_sign_in_at.eq(excluded(users::last_sign_in_at)),
-                    users::clerk_created_at.eq(excluded(users::clerk_created_at)),
-                    users::clerk_updated_at.eq(excluded(users::clerk_updated_at)),
-                    users::synced_at.eq(excluded(users::synced_at)),
-                )),
-            users::clerk_updated_at.lt(excluded(users::clerk_updated_at)),
-        ))?;
-    }
+    let written = batch::upsert_newer!(conn, users, records,
+        |user| id: &user.id, version: user.clerk_updated_at,
+        insert_only { created_at: now_ms }
+        columns {
+            email: &user.email,
+            email_addresses: &user.email_addresses,
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+            username: &user.username,
+            image_url: &user.image_url,
+            public_metadata: &user.public_metadata,
+            private_metadata: &user.private_metadata,
+            unsafe_metadata: &user.unsafe_metadata,
+            banned: user.banned,
+            last_sign_in_at: user.last_sign_in_at,
+            clerk_created_at: user.clerk_created_at,
+            clerk_updated_at: user.clerk_updated_at,
+            synced_at: now_ms,
+        }
+    );
     Ok(written)
 }

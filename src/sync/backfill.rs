@@ -475,7 +475,7 @@ impl Backfill<'_> {
 fn started(claim: Claim) -> Result<i64, SyncError> {
     match claim {
         Claim::Started(id) => Ok(id),
-        Claim::Held(holder) => Err(SyncError::Busy(Some(Box::new(holder)))),
+        Claim::Held(holder) => Err(SyncError::Busy(Some(holder))),
     }
 }
 
