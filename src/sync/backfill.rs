@@ -4,8 +4,8 @@
 //! Invariants:
 //! - One real run at a time on a database ([`super::lease`]).
 //! - A page's rows, their `synced_at` mark and the run's checkpoint are written in one transaction
-//!   (multi-row statements, a handful per page): a stopped run resumes after the last page
-//!   applied, and nothing is applied twice. Each of the run's transactions writes first
+//!   (a handful of statements per page on PostgreSQL, the upsert a row at a time on SQLite): a
+//!   stopped run resumes after the last page applied, and nothing is applied twice. Each of the run's transactions writes first
 //!   ([`sync_runs::touch`]), so on SQLite it holds the write lock before it reads.
 //! - Reconcile runs for a kind only after its listing was read to the end and could not have
 //!   skipped a row: the users' cursor walk came up with at least `/users/count` users; an offset
