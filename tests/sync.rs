@@ -2,8 +2,8 @@
 //! backfill (the real binary) leaves the database equal to the data set; a second run changes
 //! nothing; a webhook applied during the run with a newer `updated_at` survives; a user deleted in
 //! Clerk is tombstoned; a run stopped by failures resumes to the same state; a failed or moving
-//! listing tombstones nothing; a dry run counts and writes nothing; on a terminal the binary draws a
-//! progress bar per kind.
+//! listing tombstones nothing; a dry run counts and writes nothing; a second run is refused while
+//! one is under way; on a terminal the binary draws a progress bar per kind.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -11,6 +11,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use auth_core::admin::view::format_ms;
 use auth_core::clerk::listing::{ListingClient, ListingOptions};
 use auth_core::clerk::retry::RetryPolicy;
 use auth_core::clock::{Clock, ManualClock};
@@ -251,12 +252,8 @@ fn dataset() -> Dataset {
     Dataset::generate(130, 12, 9)
 }
 
-async fn fresh_backfill_by_the_binary_equals_the_data_set(db: TestDb) {
-    let clerk = ListingStandIn::start(dataset());
-    // Request 1 is /users/count; the second users page is refused once with a 429 (Retry-After: 1)
-    // and the third fails once with a 500: both are retried, nothing lost or doubled.
-    clerk.fault_at(3, Fault::TooMany { retry_after_s: 1 });
-    clerk.fault_at(5, Fault::ServerError);
+/// `auth-core sync --page-size 40 --max-rps 1000` against `clerk`, on `db`.
+async fn sync_by_binary(db: &TestDb, clerk: &ListingStandIn) -> std::process::Output {
     let dir = db.dir.path().to_owned();
     let data_dir = dir.join("data").display().to_string();
     let env = [
@@ -269,7 +266,7 @@ async fn fresh_backfill_by_the_binary_equals_the_data_set(db: TestDb) {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    let output = actix_web::rt::task::spawn_blocking(move || {
+    actix_web::rt::task::spawn_blocking(move || {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         binary::run(
             &dir,
@@ -278,7 +275,16 @@ async fn fresh_backfill_by_the_binary_equals_the_data_set(db: TestDb) {
         )
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+async fn fresh_backfill_by_the_binary_equals_the_data_set(db: TestDb) {
+    let clerk = ListingStandIn::start(dataset());
+    // Request 1 is /users/count; the second users page is refused once with a 429 (Retry-After: 1)
+    // and the third fails once with a 500: both are retried, nothing lost or doubled.
+    clerk.fault_at(3, Fault::TooMany { retry_after_s: 1 });
+    clerk.fault_at(5, Fault::ServerError);
+    let output = sync_by_binary(&db, &clerk).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -717,6 +723,63 @@ async fn a_mass_deletion_is_not_reconciled_unless_allowed(db: TestDb) {
     assert_eq!(mirror(&handle).users.values().filter(|u| u.6).count(), 20);
 }
 
+/// While one run is under way (held by the stand-in in its first users page), a second run is
+/// refused before it reads or writes anything, with exit code 75 and the first run named; once the
+/// first has ended, a run goes ahead. PostgreSQL refuses by its advisory lock, SQLite by the first
+/// run's row.
+async fn a_second_run_is_refused_while_one_is_under_way(db: TestDb) {
+    let clerk = ListingStandIn::start(dataset());
+    // Request 1 counts users; request 2 is the first users page.
+    let mut held = clerk.hold_at(2);
+    let handle = open(&db);
+    let api = client(&clerk, fast_retries(3));
+    // The system clock, as the second run's: on SQLite the lease is a recent `updated_at`.
+    let clock = Clock::system();
+    let real_run = plan(false, false);
+    let first = sync(&handle, &api, &clock, &real_run);
+    let second = async {
+        held.arrived().await;
+        let refused = sync_by_binary(&db, &clerk).await;
+        let requests_while_held = clerk.requests();
+        held.release();
+        (refused, requests_while_held)
+    };
+    let (first, (refused, requests_while_held)) = futures_util::future::join(first, second).await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(75), "stderr: {stderr}");
+    let run: (i64, i64, String) = sync_runs::table
+        .find(first.run_id.unwrap())
+        .select((sync_runs::id, sync_runs::started_at, sync_runs::started_by))
+        .first(&mut *handle.get().unwrap())
+        .unwrap();
+    let message = format!(
+        "auth-core: another sync is running on this database (run {}, started {} by test); try again when it has ended",
+        run.0,
+        format_ms(run.1)
+    );
+    assert!(stderr.lines().any(|line| line == message), "{stderr}");
+    assert_eq!(
+        requests_while_held, 2,
+        "the refused run asked Clerk for nothing"
+    );
+    let runs: i64 = sync_runs::table
+        .count()
+        .get_result(&mut *handle.get().unwrap())
+        .unwrap();
+    assert_eq!(runs, 1, "the refused run recorded no run");
+    assert!(first.failures().is_empty());
+    assert_eq!(counts(&first, Kind::Users), created(130));
+    assert_eq!(mirror(&handle), expected(&clerk.data()));
+    let after = sync_by_binary(&db, &clerk).await;
+    assert!(
+        after.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&after.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&after.stdout);
+    assert!(stdout.contains("sync run 2\n"), "{stdout}");
+}
+
 db_test!(
     fresh_backfill_by_the_binary_equals_the_data_set,
     a_second_run_changes_nothing,
@@ -727,4 +790,5 @@ db_test!(
     a_listing_that_moves_while_read_tombstones_nothing,
     a_dry_run_counts_and_writes_nothing,
     a_mass_deletion_is_not_reconciled_unless_allowed,
+    a_second_run_is_refused_while_one_is_under_way,
 );

@@ -1,6 +1,6 @@
 //! The one error every subcommand ends with, and the exit code it makes: 2 for a configuration or
-//! usage mistake (fix the settings or the command line), 1 for everything else, and always 1 for
-//! the health probe.
+//! usage mistake (fix the settings or the command line), 75 for a sync refused while another runs
+//! (try again later), 1 for everything else, and always 1 for the health probe.
 
 use crate::accounts::secret_key::SecretKeyError;
 use crate::auth::service_keys::KeyError;
@@ -11,7 +11,7 @@ use crate::state::StartupError;
 use super::admin::AdminCliError;
 use super::backup::BackupError;
 use super::healthcheck::HealthcheckError;
-use super::sync::SyncCliError;
+use super::sync::{SyncCliError, BUSY_EXIT_CODE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -58,6 +58,7 @@ impl CliError {
         match self {
             Self::Settings(_) | Self::DotEnv(_) | Self::Usage(_) => 2,
             Self::Sync(SyncCliError::NoSecretKey) => 2,
+            Self::Sync(SyncCliError::Busy(_)) => BUSY_EXIT_CODE,
             Self::Startup(StartupError::Verifier(_)) => 2,
             Self::Startup(StartupError::SecretKey(SecretKeyError::StoredTooShort)) => 2,
             _ => 1,
@@ -79,6 +80,9 @@ mod tests {
             2
         );
         assert_eq!(CliError::NotReady.exit_code(false), 1);
+        let busy = CliError::Sync(SyncCliError::Busy(None));
+        assert_eq!(busy.exit_code(false), 75, "another sync holds the lease");
+        assert_eq!(busy.exit_code(true), 1);
         assert_eq!(CliError::UnknownKey("key_x".to_owned()).exit_code(false), 1);
     }
 }

@@ -1,6 +1,7 @@
 //! `auth-core sync`: backfill and reconcile users, organizations and memberships from Clerk's Backend
 //! API. A progress bar per kind on a terminal, plain lines otherwise; a summary table at the end;
-//! exit code 1 with the failures listed when any listing failed.
+//! exit code 1 with the failures listed when any listing failed, [`BUSY_EXIT_CODE`] when another
+//! run holds the lease.
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -8,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
+use crate::admin::view::format_ms;
 use crate::clerk::listing::{ListingClient, ListingOptions};
 use crate::clerk::retry::RetryPolicy;
 use crate::clock::Clock;
-use crate::db::{Db, DbError};
+use crate::db::sync_runs::SyncRunRow;
+use crate::db::DbError;
 use crate::settings::Settings;
 use crate::sync::backfill::{Backfill, Observer, Plan, Report, SyncError};
 use crate::sync::progress::{Kind, KindProgress};
@@ -25,11 +28,41 @@ pub enum SyncCliError {
     #[error("{0}")]
     Database(#[from] DbError),
     #[error("{0}")]
-    Sync(#[from] SyncError),
+    Sync(SyncError),
+    /// Another run holds the lease; exit code [`BUSY_EXIT_CODE`].
+    #[error("another sync is running on this database ({}); try again when it has ended", holder(.0.as_deref()))]
+    Busy(Option<Box<SyncRunRow>>),
     #[error("{count} of the listings failed (see above); nothing of those kinds was tombstoned. `auth-core sync --resume` continues where they stopped")]
     Failed { count: usize },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+/// The exit code of a run refused because another holds the lease: sysexits' EX_TEMPFAIL, "try
+/// again later" (a scheduler can tell it from a failed run, 1, and a configuration mistake, 2).
+pub const BUSY_EXIT_CODE: u8 = 75;
+
+impl From<SyncError> for SyncCliError {
+    fn from(error: SyncError) -> Self {
+        match error {
+            SyncError::Busy(holder) => Self::Busy(holder),
+            other => Self::Sync(other),
+        }
+    }
+}
+
+/// Which run holds the lease, for the message of the run it refuses.
+fn holder(run: Option<&SyncRunRow>) -> String {
+    match run {
+        Some(run) => format!(
+            "run {}, started {} by {}",
+            run.id,
+            format_ms(run.started_at),
+            run.started_by
+        ),
+        // PostgreSQL: the lock is taken just before the run's row is written.
+        None => "its run is not recorded yet".to_owned(),
+    }
 }
 
 pub fn run(settings: &Settings, args: &SyncArgs) -> Result<(), SyncCliError> {
@@ -38,10 +71,7 @@ pub fn run(settings: &Settings, args: &SyncArgs) -> Result<(), SyncCliError> {
         .secret_key
         .clone()
         .ok_or(SyncCliError::NoSecretKey)?;
-    let db = Db::open(&settings.database)?;
-    if settings.database.run_migrations {
-        db.migrate()?;
-    }
+    let db = super::open_database(settings)?;
     let api = ListingClient::new(
         &settings.clerk.api_url,
         secret,

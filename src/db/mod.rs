@@ -3,9 +3,11 @@
 
 pub mod admin_accounts;
 pub mod admin_sessions;
+pub mod advisory_lock;
 pub mod audit;
 pub mod audit_query;
 pub mod backup;
+mod batch;
 mod connection;
 pub mod console;
 pub mod dashboard;

@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 
 use super::schema::{organization_memberships, organizations};
-use super::{DbConnection, DbError};
+use super::{batch, DbConnection, DbError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrganizationRecord {
@@ -51,43 +51,42 @@ pub struct OrganizationRow {
     pub deleted_at: Option<i64>,
 }
 
+/// Writes `org` unless what is stored is as new or newer; returns whether the row changed. See
+/// [`upsert_organizations`].
 pub fn write_organization(
     conn: &mut DbConnection,
     org: &OrganizationRecord,
     now_ms: i64,
 ) -> Result<bool, DbError> {
-    let values = (
-        organizations::name.eq(&org.name),
-        organizations::slug.eq(&org.slug),
-        organizations::image_url.eq(&org.image_url),
-        organizations::public_metadata.eq(&org.public_metadata),
-        organizations::private_metadata.eq(&org.private_metadata),
-        organizations::max_allowed_memberships.eq(org.max_allowed_memberships),
-        organizations::created_by.eq(&org.created_by),
-        organizations::clerk_created_at.eq(org.clerk_created_at),
-        organizations::clerk_updated_at.eq(org.clerk_updated_at),
-        organizations::synced_at.eq(now_ms),
+    Ok(upsert_organizations(conn, std::slice::from_ref(org), now_ms)? > 0)
+}
+
+/// Writes each organization unless what is stored is as new or newer: `INSERT … ON CONFLICT DO
+/// UPDATE … WHERE stored.clerk_updated_at < excluded.clerk_updated_at` (multi-row on PostgreSQL:
+/// see `batch::upsert_newer`). `deleted_at` is not written: a deletion is never undone. Returns how
+/// many rows were created or changed.
+pub fn upsert_organizations(
+    conn: &mut DbConnection,
+    records: &[OrganizationRecord],
+    now_ms: i64,
+) -> Result<usize, DbError> {
+    let written = batch::upsert_newer!(conn, organizations, records,
+        |org| id: &org.id, version: org.clerk_updated_at,
+        insert_only { created_at: now_ms }
+        columns {
+            name: &org.name,
+            slug: &org.slug,
+            image_url: &org.image_url,
+            public_metadata: &org.public_metadata,
+            private_metadata: &org.private_metadata,
+            max_allowed_memberships: org.max_allowed_memberships,
+            created_by: &org.created_by,
+            clerk_created_at: org.clerk_created_at,
+            clerk_updated_at: org.clerk_updated_at,
+            synced_at: now_ms,
+        }
     );
-    let inserted = crate::per_backend!(&mut *conn, |c| diesel::insert_into(organizations::table)
-        .values((
-            organizations::id.eq(&org.id),
-            organizations::created_at.eq(now_ms),
-            values
-        ))
-        .on_conflict(organizations::id)
-        .do_nothing()
-        .execute(c))?;
-    if inserted == 1 {
-        return Ok(true);
-    }
-    let updated = diesel::update(
-        organizations::table
-            .filter(organizations::id.eq(&org.id))
-            .filter(organizations::clerk_updated_at.lt(org.clerk_updated_at)),
-    )
-    .set(values)
-    .execute(conn)?;
-    Ok(updated == 1)
+    Ok(written)
 }
 
 /// Marks an organization deleted (a tombstone if never seen), and its memberships.
@@ -148,56 +147,50 @@ pub fn organization_is_deleted(conn: &mut DbConnection, id: &str) -> Result<bool
     Ok(matches!(deleted, Some(Some(_))))
 }
 
-/// Writes a membership (data only when newer). `deleted_at` set makes it a tombstone (a delete, or a
-/// membership of a deleted user or organization); a stored tombstone is never brought back.
-pub fn write_membership(
+/// Writes memberships, each with the time it is deleted at when it is (or becomes) a tombstone (a
+/// delete, or a membership of a deleted user or organization): data only when newer (`INSERT … ON
+/// CONFLICT DO UPDATE … WHERE stored.clerk_updated_at < excluded.clerk_updated_at`, multi-row on
+/// PostgreSQL: see `batch::upsert_newer`), then the live ones among those to delete marked deleted
+/// (one `UPDATE` per deletion time). A stored tombstone is never brought back. Returns how many rows
+/// were created or changed (data and deletion each counted).
+pub fn upsert_memberships(
     conn: &mut DbConnection,
-    membership: &MembershipRecord,
-    deleted_at: Option<i64>,
+    memberships: &[(MembershipRecord, Option<i64>)],
     now_ms: i64,
-) -> Result<bool, DbError> {
-    let values = (
-        organization_memberships::organization_id.eq(&membership.organization_id),
-        organization_memberships::user_id.eq(&membership.user_id),
-        organization_memberships::role.eq(&membership.role),
-        organization_memberships::permissions.eq(&membership.permissions),
-        organization_memberships::public_metadata.eq(&membership.public_metadata),
-        organization_memberships::private_metadata.eq(&membership.private_metadata),
-        organization_memberships::clerk_created_at.eq(membership.clerk_created_at),
-        organization_memberships::clerk_updated_at.eq(membership.clerk_updated_at),
-        organization_memberships::synced_at.eq(now_ms),
+) -> Result<usize, DbError> {
+    let mut written = batch::upsert_newer!(conn, organization_memberships, memberships,
+        |(m, deleted_at)| id: &m.id, version: m.clerk_updated_at,
+        insert_only { created_at: now_ms, deleted_at: *deleted_at }
+        columns {
+            organization_id: &m.organization_id,
+            user_id: &m.user_id,
+            role: &m.role,
+            permissions: &m.permissions,
+            public_metadata: &m.public_metadata,
+            private_metadata: &m.private_metadata,
+            clerk_created_at: m.clerk_created_at,
+            clerk_updated_at: m.clerk_updated_at,
+            synced_at: now_ms,
+        }
     );
-    let inserted = crate::per_backend!(&mut *conn, |c| diesel::insert_into(
-        organization_memberships::table
-    )
-    .values((
-        organization_memberships::id.eq(&membership.id),
-        organization_memberships::created_at.eq(now_ms),
-        organization_memberships::deleted_at.eq(deleted_at),
-        values,
-    ))
-    .on_conflict(organization_memberships::id)
-    .do_nothing()
-    .execute(c))?;
-    if inserted == 1 {
-        return Ok(true);
+    let mut deletions: Vec<(i64, Vec<&str>)> = Vec::new();
+    for (m, deleted_at) in memberships {
+        let Some(at) = *deleted_at else { continue };
+        match deletions.iter_mut().find(|(time, _)| *time == at) {
+            Some((_, ids)) => ids.push(&m.id),
+            None => deletions.push((at, vec![&m.id])),
+        }
     }
-    let updated = diesel::update(
-        organization_memberships::table
-            .filter(organization_memberships::id.eq(&membership.id))
-            .filter(organization_memberships::clerk_updated_at.lt(membership.clerk_updated_at)),
-    )
-    .set(values)
-    .execute(conn)?;
-    let deleted = match deleted_at {
-        Some(at) => diesel::update(
-            organization_memberships::table
-                .filter(organization_memberships::id.eq(&membership.id))
-                .filter(organization_memberships::deleted_at.is_null()),
-        )
-        .set(organization_memberships::deleted_at.eq(at))
-        .execute(conn)?,
-        None => 0,
-    };
-    Ok(updated + deleted > 0)
+    for (at, ids) in deletions {
+        for chunk in ids.chunks(batch::MAX_ROWS) {
+            written += diesel::update(
+                organization_memberships::table
+                    .filter(organization_memberships::id.eq_any(chunk))
+                    .filter(organization_memberships::deleted_at.is_null()),
+            )
+            .set(organization_memberships::deleted_at.eq(at))
+            .execute(conn)?;
+        }
+    }
+    Ok(written)
 }

@@ -1,6 +1,7 @@
 //! The connection pool, and the one way handlers reach the database: [`Db::run`], which runs Diesel's
 //! blocking calls on the blocking thread pool, never on an async worker.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::r2d2::{Pool, PooledConnection, R2D2Connection};
@@ -31,6 +32,8 @@ pub type PooledDbConnection = PooledConnection<ConnectionManager>;
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<ConnectionManager>,
+    /// Opens connections outside the pool ([`Db::connect_alone`]).
+    connector: Arc<ConnectionManager>,
     backend: Backend,
     url_for_messages: String,
     acquire_timeout: Duration,
@@ -54,6 +57,10 @@ impl Db {
             }
         };
         let manager = ConnectionManager::new(settings.url.clone(), settings.sqlite_busy_timeout);
+        let connector = Arc::new(ConnectionManager::new(
+            settings.url.clone(),
+            settings.sqlite_busy_timeout,
+        ));
         let pool = Pool::builder()
             .max_size(settings.max_connections)
             // Connections are opened on demand, so start-up never waits on the database.
@@ -70,6 +77,7 @@ impl Db {
             .build_unchecked(manager);
         Ok(Self {
             pool,
+            connector,
             backend,
             url_for_messages,
             acquire_timeout: settings.acquire_timeout,
@@ -89,6 +97,15 @@ impl Db {
     pub fn get(&self) -> Result<PooledDbConnection, DbError> {
         self.pool
             .get_timeout(self.acquire_timeout)
+            .map_err(|e| DbError::Unavailable(one_line(&e.to_string())))
+    }
+
+    /// A connection of its own, outside the pool (blocking), for session state that must end with its
+    /// holder: a PostgreSQL advisory lock taken on it is released when it is dropped, however the
+    /// holder ends, where a pooled connection would go back to the pool still holding the lock.
+    pub fn connect_alone(&self) -> Result<DbConnection, DbError> {
+        self.connector
+            .establish()
             .map_err(|e| DbError::Unavailable(one_line(&e.to_string())))
     }
 

@@ -2,7 +2,7 @@
 //! rows confirmed by a listing (`synced_at`), and finding live rows no listing confirmed since a
 //! time (deleted in Clerk while webhooks were missed).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 
@@ -69,6 +69,20 @@ pub fn stored_versions(
         .collect())
 }
 
+/// The tombstones among `ids`.
+pub fn deleted_among(
+    conn: &mut DbConnection,
+    which: Mirrored,
+    ids: &[&str],
+) -> Result<HashSet<String>, DbError> {
+    let deleted: Vec<String> = on_table!(which, |t| t::table
+        .filter(t::id.eq_any(ids))
+        .filter(t::deleted_at.is_not_null())
+        .select(t::id)
+        .load(conn))?;
+    Ok(deleted.into_iter().collect())
+}
+
 /// Records that a listing at `now_ms` confirmed these rows exist in Clerk.
 pub fn mark_synced(
     conn: &mut DbConnection,
@@ -76,6 +90,9 @@ pub fn mark_synced(
     ids: &[String],
     now_ms: i64,
 ) -> Result<(), DbError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     on_table!(which, |t| diesel::update(
         t::table.filter(t::id.eq_any(ids))
     )

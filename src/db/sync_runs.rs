@@ -1,4 +1,5 @@
-//! Runs of `auth-core sync`, each row its own checkpoint. What `progress` holds is the sync module's
+//! Runs of `auth-core sync`, each row its own checkpoint and, on SQLite, its lease (a running run
+//! whose `updated_at` is recent: see `sync::lease`). What `progress` holds is the sync module's
 //! business (JSON text); this module only stores it.
 
 use diesel::prelude::*;
@@ -36,14 +37,55 @@ pub struct SyncRunRow {
     pub progress: String,
 }
 
-/// Records a new running run; returns its id.
+/// A run started (or taken up again), or refused because another holds the lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    Started(i64),
+    Held(Box<SyncRunRow>),
+}
+
+/// Why a claiming transaction ended without committing.
+enum NotClaimed {
+    Held(Box<SyncRunRow>),
+    Db(DbError),
+}
+
+impl From<diesel::result::Error> for NotClaimed {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Db(error.into())
+    }
+}
+
+impl From<DbError> for NotClaimed {
+    fn from(error: DbError) -> Self {
+        Self::Db(error)
+    }
+}
+
+/// Runs `claim` in a transaction that is rolled back when it finds the lease held.
+fn claiming(
+    conn: &mut DbConnection,
+    claim: impl FnOnce(&mut DbConnection) -> Result<i64, NotClaimed>,
+) -> Result<Claim, DbError> {
+    match conn.transaction(claim) {
+        Ok(id) => Ok(Claim::Started(id)),
+        Err(NotClaimed::Held(holder)) => Ok(Claim::Held(holder)),
+        Err(NotClaimed::Db(error)) => Err(error),
+    }
+}
+
+/// Records a new running run. With `lease_fresh_since` (SQLite, where a running run's row is its
+/// lease), only when no other running run was updated since then: the insert comes first, so the
+/// transaction holds SQLite's write lock before it looks, and of two runs starting at once the
+/// second sees the first.
 pub fn start(
     conn: &mut DbConnection,
     started_by: &str,
     kinds: &str,
     progress: &str,
     now_ms: i64,
-) -> Result<i64, DbError> {
+    lease_fresh_since: Option<i64>,
+) -> Result<Claim, DbError> {
     let row = (
         sync_runs::started_at.eq(now_ms),
         sync_runs::updated_at.eq(now_ms),
@@ -52,24 +94,59 @@ pub fn start(
         sync_runs::kinds.eq(kinds),
         sync_runs::progress.eq(progress),
     );
-    conn.transaction(|conn| match conn {
-        DbConnection::Postgresql(c) => diesel::insert_into(sync_runs::table)
+    claiming(conn, |conn| {
+        let id = diesel::insert_into(sync_runs::table)
             .values(row)
             .returning(sync_runs::id)
-            .get_result(c),
-        // Diesel's RETURNING for SQLite needs a feature this build leaves off; the rowid of this
-        // connection's last insert is the same thing, inside the transaction.
-        DbConnection::Sqlite(c) => {
-            diesel::insert_into(sync_runs::table)
-                .values(row)
-                .execute(c)?;
-            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "last_insert_rowid()",
-            ))
-            .get_result(c)
-        }
+            .get_result(conn)?;
+        refuse_if_held(conn, lease_fresh_since, id)?;
+        Ok(id)
     })
-    .map_err(DbError::from)
+}
+
+/// Fails the claim of run `id` when another running run was updated since `fresh_since`.
+fn refuse_if_held(
+    conn: &mut DbConnection,
+    fresh_since: Option<i64>,
+    id: i64,
+) -> Result<(), NotClaimed> {
+    let Some(fresh_since) = fresh_since else {
+        return Ok(());
+    };
+    let holder = sync_runs::table
+        .filter(sync_runs::status.eq(RunStatus::Running.as_str()))
+        .filter(sync_runs::updated_at.ge(fresh_since))
+        .filter(sync_runs::id.ne(id))
+        .order(sync_runs::id.desc())
+        .select(SyncRunRow::as_select())
+        .first(conn)
+        .optional()?;
+    match holder {
+        Some(holder) => Err(NotClaimed::Held(Box::new(holder))),
+        None => Ok(()),
+    }
+}
+
+/// Marks that the running run `id` is alive (its lease, on SQLite). The first statement of each of
+/// its transactions: a write first takes SQLite's write lock before anything is read, so no other
+/// writer can commit between the transaction's reads and its writes (which SQLite would refuse).
+pub fn touch(conn: &mut DbConnection, id: i64, now_ms: i64) -> Result<(), DbError> {
+    diesel::update(sync_runs::table.find(id))
+        .set(sync_runs::updated_at.eq(now_ms))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The newest running run (who holds the PostgreSQL advisory lock, for the message of a run it
+/// refuses), if any is recorded.
+pub fn newest_running(conn: &mut DbConnection) -> Result<Option<SyncRunRow>, DbError> {
+    sync_runs::table
+        .filter(sync_runs::status.eq(RunStatus::Running.as_str()))
+        .order(sync_runs::id.desc())
+        .select(SyncRunRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(DbError::from)
 }
 
 /// Stores the run's progress (called in the transaction of the page it describes).
@@ -107,16 +184,51 @@ pub fn finish(
     Ok(())
 }
 
-/// Takes a run up again (`--resume`): running, not finished.
-pub fn reopen(conn: &mut DbConnection, id: i64, now_ms: i64) -> Result<(), DbError> {
+/// Ends a run that stopped on an error before it could record its end: failed (resumable from its
+/// last checkpoint), so its row no longer holds the lease.
+pub fn abandon(conn: &mut DbConnection, id: i64, now_ms: i64) -> Result<(), DbError> {
     diesel::update(sync_runs::table.find(id))
+        .set((
+            sync_runs::status.eq(RunStatus::Failed.as_str()),
+            sync_runs::updated_at.eq(now_ms),
+            sync_runs::finished_at.eq(Some(now_ms)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Takes a run up again (`--resume`): running, not finished. With `lease_fresh_since` (SQLite), only
+/// when no running run, this one included (its process may still be at work), was updated since
+/// then.
+pub fn reopen(
+    conn: &mut DbConnection,
+    id: i64,
+    now_ms: i64,
+    lease_fresh_since: Option<i64>,
+) -> Result<Claim, DbError> {
+    let fresh_since = lease_fresh_since.unwrap_or(i64::MAX);
+    claiming(conn, |conn| {
+        let reopened = diesel::update(
+            sync_runs::table.find(id).filter(
+                sync_runs::status
+                    .ne(RunStatus::Running.as_str())
+                    .or(sync_runs::updated_at.lt(fresh_since)),
+            ),
+        )
         .set((
             sync_runs::status.eq(RunStatus::Running.as_str()),
             sync_runs::updated_at.eq(now_ms),
             sync_runs::finished_at.eq(None::<i64>),
         ))
         .execute(conn)?;
-    Ok(())
+        if reopened == 0 {
+            if let Some(itself) = find(conn, id)? {
+                return Err(NotClaimed::Held(Box::new(itself)));
+            }
+        }
+        refuse_if_held(conn, lease_fresh_since, id)?;
+        Ok(id)
+    })
 }
 
 /// The newest run that did not complete (it failed, or its process stopped while running).

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use diesel::prelude::*;
 
 use super::schema::{organization_memberships, organizations, users};
-use super::{DbConnection, DbError};
+use super::{batch, DbConnection, DbError};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -158,33 +158,48 @@ pub struct UserRecord {
     pub clerk_updated_at: i64,
 }
 
-/// Creates a user known only from a membership payload (`public_user_data`), if absent. Clerk's
-/// timestamps stay 0 so that the real `user.created`/`user.updated` overwrites it.
-pub fn insert_user_stub(
+/// A user as a membership payload (`public_user_data`) describes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserStub {
+    pub id: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub image_url: Option<String>,
+}
+
+/// Creates the users known only from membership payloads that are absent (the first payload of an id
+/// wins; a stored user is left as it is). Clerk's timestamps stay 0 so that the real
+/// `user.created`/`user.updated` overwrites them.
+pub fn insert_user_stubs(
     conn: &mut DbConnection,
-    id: &str,
-    email: Option<&str>,
-    first_name: Option<&str>,
-    last_name: Option<&str>,
-    image_url: Option<&str>,
+    stubs: &[UserStub],
     now_ms: i64,
 ) -> Result<(), DbError> {
-    let row = (
-        users::id.eq(id),
-        users::email.eq(email),
-        users::first_name.eq(first_name),
-        users::last_name.eq(last_name),
-        users::image_url.eq(image_url),
-        users::clerk_created_at.eq(0_i64),
-        users::clerk_updated_at.eq(0_i64),
-        users::created_at.eq(now_ms),
-        users::synced_at.eq(now_ms),
-    );
-    crate::per_backend!(conn, |c| diesel::insert_into(users::table)
-        .values(row)
-        .on_conflict(users::id)
-        .do_nothing()
-        .execute(c))?;
+    let distinct = batch::newest_per_id(stubs, |s| &s.id, |_| 0);
+    for chunk in distinct.chunks(batch::MAX_ROWS) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|stub| {
+                (
+                    users::id.eq(&stub.id),
+                    users::email.eq(&stub.email),
+                    users::first_name.eq(&stub.first_name),
+                    users::last_name.eq(&stub.last_name),
+                    users::image_url.eq(&stub.image_url),
+                    users::clerk_created_at.eq(0_i64),
+                    users::clerk_updated_at.eq(0_i64),
+                    users::created_at.eq(now_ms),
+                    users::synced_at.eq(now_ms),
+                )
+            })
+            .collect();
+        crate::per_backend!(&mut *conn, |c| diesel::insert_into(users::table)
+            .values(&rows)
+            .on_conflict(users::id)
+            .do_nothing()
+            .execute(c))?;
+    }
     Ok(())
 }
 
@@ -208,56 +223,46 @@ pub fn tombstone_user(conn: &mut DbConnection, id: &str, now_ms: i64) -> Result<
     Ok(())
 }
 
-pub fn is_deleted(conn: &mut DbConnection, id: &str) -> Result<bool, DbError> {
-    let deleted: Option<Option<i64>> = users::table
-        .find(id)
-        .select(users::deleted_at)
-        .first(conn)
-        .optional()?;
-    Ok(matches!(deleted, Some(Some(_))))
-}
-
-/// Writes `user` unless what is stored is as new or newer (Clerk's `updated_at` orders updates;
-/// deliveries and fetches arrive in any order). Returns whether the row changed. Two statements,
-/// each atomic on its own: create if absent, else update only where the stored row is older. A
-/// deleted user stays deleted.
+/// Writes `user` unless what is stored is as new or newer; returns whether the row changed. See
+/// [`upsert_users`].
 pub fn write_user(
     conn: &mut DbConnection,
     user: &UserRecord,
     now_ms: i64,
 ) -> Result<bool, DbError> {
-    let values = (
-        users::email.eq(&user.email),
-        users::email_addresses.eq(&user.email_addresses),
-        users::first_name.eq(&user.first_name),
-        users::last_name.eq(&user.last_name),
-        users::username.eq(&user.username),
-        users::image_url.eq(&user.image_url),
-        users::public_metadata.eq(&user.public_metadata),
-        users::private_metadata.eq(&user.private_metadata),
-        users::unsafe_metadata.eq(&user.unsafe_metadata),
-        users::banned.eq(user.banned),
-        users::last_sign_in_at.eq(user.last_sign_in_at),
-        users::clerk_created_at.eq(user.clerk_created_at),
-        users::clerk_updated_at.eq(user.clerk_updated_at),
-        users::synced_at.eq(now_ms),
+    Ok(upsert_users(conn, std::slice::from_ref(user), now_ms)? > 0)
+}
+
+/// Writes each user unless what is stored is as new or newer (Clerk's `updated_at` orders updates;
+/// deliveries, fetches and listings arrive in any order): `INSERT … ON CONFLICT DO UPDATE … WHERE
+/// stored.clerk_updated_at < excluded.clerk_updated_at`, atomic for each row (multi-row on
+/// PostgreSQL: see `batch::upsert_newer`). A deleted user stays deleted (`deleted_at` is not among
+/// the columns written: Clerk never reuses an id), while its data still converges to the newest
+/// version. Returns how many rows were created or changed.
+pub fn upsert_users(
+    conn: &mut DbConnection,
+    records: &[UserRecord],
+    now_ms: i64,
+) -> Result<usize, DbError> {
+    let written = batch::upsert_newer!(conn, users, records,
+        |user| id: &user.id, version: user.clerk_updated_at,
+        insert_only { created_at: now_ms }
+        columns {
+            email: &user.email,
+            email_addresses: &user.email_addresses,
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+            username: &user.username,
+            image_url: &user.image_url,
+            public_metadata: &user.public_metadata,
+            private_metadata: &user.private_metadata,
+            unsafe_metadata: &user.unsafe_metadata,
+            banned: user.banned,
+            last_sign_in_at: user.last_sign_in_at,
+            clerk_created_at: user.clerk_created_at,
+            clerk_updated_at: user.clerk_updated_at,
+            synced_at: now_ms,
+        }
     );
-    let inserted = crate::per_backend!(&mut *conn, |c| diesel::insert_into(users::table)
-        .values((users::id.eq(&user.id), users::created_at.eq(now_ms), values))
-        .on_conflict(users::id)
-        .do_nothing()
-        .execute(c))?;
-    if inserted == 1 {
-        return Ok(true);
-    }
-    // deleted_at is not among the values: a tombstone stays one (Clerk never reuses an id), while its
-    // data still converges to the newest version whatever order deliveries arrive in.
-    let updated = diesel::update(
-        users::table
-            .filter(users::id.eq(&user.id))
-            .filter(users::clerk_updated_at.lt(user.clerk_updated_at)),
-    )
-    .set(values)
-    .execute(conn)?;
-    Ok(updated == 1)
+    Ok(written)
 }

@@ -2,8 +2,11 @@
 //! the webhooks' upserts, then the rows Clerk no longer has tombstoned.
 //!
 //! Invariants:
-//! - A page's rows, their `synced_at` mark and the run's checkpoint are written in one transaction:
-//!   a stopped run resumes after the last page applied, and nothing is applied twice.
+//! - One real run at a time on a database ([`super::lease`]).
+//! - A page's rows, their `synced_at` mark and the run's checkpoint are written in one transaction
+//!   (a handful of statements per page on PostgreSQL, the upsert a row at a time on SQLite): a
+//!   stopped run resumes after the last page applied, and nothing is applied twice. Each of the run's transactions writes first
+//!   ([`sync_runs::touch`]), so on SQLite it holds the write lock before it reads.
 //! - Reconcile runs for a kind only after its listing was read to the end and could not have
 //!   skipped a row: the users' cursor walk came up with at least `/users/count` users; an offset
 //!   listing kept its `total_count` and each page began with the last row of the page before (it is
@@ -18,9 +21,10 @@ use std::collections::HashSet;
 use crate::clerk::listing::{ListingClient, ListingError};
 use crate::clock::Clock;
 use crate::db::reconcile;
-use crate::db::sync_runs::{self, RunStatus};
+use crate::db::sync_runs::{self, Claim, RunStatus, SyncRunRow};
 use crate::db::{organizations, users, Db, DbError};
 
+use super::lease::{self, Lease};
 use super::pages::{self, Page};
 use super::progress::{Counts, Kind, KindProgress, RunProgress};
 
@@ -50,6 +54,9 @@ pub enum SyncError {
     NothingToResume,
     #[error("sync run {0} cannot be resumed: its checkpoint is unreadable ({1})")]
     Checkpoint(i64, String),
+    /// Another run holds the lease (see [`super::lease`]): its row, when it is recorded.
+    #[error("another sync is running on this database")]
+    Busy(Option<Box<SyncRunRow>>),
 }
 
 /// What to do.
@@ -110,8 +117,42 @@ struct Walk {
 }
 
 impl Backfill<'_> {
+    /// Runs `plan`. A real run first takes the lease ([`super::lease`]): while another run holds it,
+    /// this one fails with [`SyncError::Busy`] before reading or writing anything.
     pub async fn run(&self, plan: &Plan) -> Result<Report, SyncError> {
-        let (run_id, mut progress) = self.open_run(plan).await?;
+        let lease = if plan.dry_run {
+            None
+        } else {
+            Some(Lease::take(self.db).await?)
+        };
+        let fresh_since = lease
+            .as_ref()
+            .and_then(|l| l.row_fresh_since(self.clock.now_ms()));
+        let opened = self.open_run(plan, fresh_since).await;
+        let outcome = match opened {
+            Ok((None, progress)) => self.walk(None, progress, plan).await,
+            Ok((Some(id), progress)) => {
+                let outcome = tokio::select! {
+                    outcome = self.walk(Some(id), progress, plan) => outcome,
+                    never = lease::keep_alive(self.db, self.clock, id) => match never {},
+                };
+                self.close_run(id, outcome).await
+            }
+            Err(error) => Err(error),
+        };
+        if let Some(lease) = lease {
+            lease.release().await;
+        }
+        outcome
+    }
+
+    /// Each kind listed, applied and reconciled in turn.
+    async fn walk(
+        &self,
+        run_id: Option<i64>,
+        mut progress: RunProgress,
+        plan: &Plan,
+    ) -> Result<Report, SyncError> {
         for index in 0..progress.kinds.len() {
             let mut kind = progress.kinds[index].clone();
             if kind.finished() {
@@ -137,22 +178,49 @@ impl Backfill<'_> {
             progress.kinds[index] = kind.clone();
             self.observer.update(&kind);
         }
-        if let Some(id) = run_id {
-            let status = if progress.failed() {
-                RunStatus::Failed
-            } else {
-                RunStatus::Completed
-            };
-            let json = progress.to_json();
-            let now = self.clock.now_ms();
-            self.db
-                .run(move |conn| sync_runs::finish(conn, id, status, &json, now))
-                .await?;
-        }
         Ok(Report { run_id, progress })
     }
 
-    async fn open_run(&self, plan: &Plan) -> Result<(Option<i64>, RunProgress), SyncError> {
+    /// Records the run's end: completed, or failed (resumable) when a listing failed or the run
+    /// stopped on an error. Either way its row no longer holds the lease.
+    async fn close_run(
+        &self,
+        id: i64,
+        outcome: Result<Report, SyncError>,
+    ) -> Result<Report, SyncError> {
+        let now = self.clock.now_ms();
+        let report = match outcome {
+            Ok(report) => report,
+            Err(error) => {
+                if let Err(e) = self
+                    .db
+                    .run(move |conn| sync_runs::abandon(conn, id, now))
+                    .await
+                {
+                    log::warn!(target: "auth_core::sync", "sync run {id}: cannot record that it stopped: {e}");
+                }
+                return Err(error);
+            }
+        };
+        let status = if report.progress.failed() {
+            RunStatus::Failed
+        } else {
+            RunStatus::Completed
+        };
+        let json = report.progress.to_json();
+        self.db
+            .run(move |conn| sync_runs::finish(conn, id, status, &json, now))
+            .await?;
+        Ok(report)
+    }
+
+    /// Starts the run's record, or takes up the newest unfinished one (`--resume`); on SQLite only
+    /// when no running run updated since `lease_fresh_since` holds the lease.
+    async fn open_run(
+        &self,
+        plan: &Plan,
+        lease_fresh_since: Option<i64>,
+    ) -> Result<(Option<i64>, RunProgress), SyncError> {
         let now = self.clock.now_ms();
         if plan.resume {
             let run = self
@@ -163,10 +231,11 @@ impl Backfill<'_> {
             let progress: RunProgress = serde_json::from_str(&run.progress)
                 .map_err(|e| SyncError::Checkpoint(run.id, e.to_string()))?;
             let id = run.id;
-            self.db
-                .run(move |conn| sync_runs::reopen(conn, id, now))
+            let claim = self
+                .db
+                .run(move |conn| sync_runs::reopen(conn, id, now, lease_fresh_since))
                 .await?;
-            return Ok((Some(id), progress));
+            return Ok((Some(started(claim)?), progress));
         }
         let progress = RunProgress::new(now, &plan.kinds);
         if plan.dry_run {
@@ -177,11 +246,11 @@ impl Backfill<'_> {
             progress.kind_names(),
             progress.to_json(),
         );
-        let id = self
+        let claim = self
             .db
-            .run(move |conn| sync_runs::start(conn, &by, &kinds, &json, now))
+            .run(move |conn| sync_runs::start(conn, &by, &kinds, &json, now, lease_fresh_since))
             .await?;
-        Ok((Some(id), progress))
+        Ok((Some(started(claim)?), progress))
     }
 
     /// Reads the kind's listing to its end (or first failure), applying each page.
@@ -285,6 +354,7 @@ impl Backfill<'_> {
         self.db
             .run(move |conn| {
                 diesel::Connection::transaction(conn, |conn| {
+                    sync_runs::touch(conn, id, now)?;
                     let counts = pages::write_page(conn, &page, now)?;
                     after.counts.add(counts);
                     store(&mut checkpoint, &after);
@@ -354,6 +424,7 @@ impl Backfill<'_> {
                 .db
                 .run(move |conn| {
                     diesel::Connection::transaction(conn, |conn| {
+                        sync_runs::touch(conn, id, now)?;
                         let stale =
                             reconcile::stale_ids(conn, table, cutoff, None, RECONCILE_BATCH)?;
                         for row in &stale {
@@ -423,6 +494,14 @@ impl Backfill<'_> {
             return Ok(Some(too_many(stale, live, max_percent)));
         }
         Ok(None)
+    }
+}
+
+/// The run's id once claimed, or who holds the lease.
+fn started(claim: Claim) -> Result<i64, SyncError> {
+    match claim {
+        Claim::Started(id) => Ok(id),
+        Claim::Held(holder) => Err(SyncError::Busy(Some(holder))),
     }
 }
 

@@ -2,6 +2,7 @@
 //! in time, completed from the Backend API (the user cache that asks for them is `auth::user_directory`).
 
 pub mod backfill;
+pub mod lease;
 pub mod organizations;
 pub mod pages;
 pub mod progress;

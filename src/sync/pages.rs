@@ -1,12 +1,17 @@
-//! A page of a Clerk listing applied through the webhooks' own upserts (newer `updated_at` wins, a
-//! tombstone stays one), or only counted (`--dry-run`).
+//! A page of a Clerk listing applied at once through the webhooks' own upserts (newer `updated_at`
+//! wins, a tombstone stays one), or only counted (`--dry-run`): both count from the same reading of
+//! the stored rows, so a dry run's counts are a real run's.
+
+use std::collections::{HashMap, HashSet};
 
 use crate::clerk::organization::{ClerkMembership, ClerkOrganization};
 use crate::clerk::user::ClerkUser;
+use crate::db::organizations::{self, OrganizationRecord};
 use crate::db::reconcile::{self, StoredVersion};
-use crate::db::{organizations, users, DbConnection, DbError};
+use crate::db::users::{self, UserRecord};
+use crate::db::{DbConnection, DbError};
 
-use super::organizations::{organization_record, write_membership};
+use super::organizations::{organization_record, orphaned_memberships, write_memberships_knowing};
 use super::progress::{Counts, Kind};
 use super::users::record_from_clerk;
 
@@ -59,61 +64,90 @@ impl Page {
     }
 }
 
-/// Writes every row (call inside a transaction) and marks them confirmed by the listing at `now_ms`.
+/// What the database holds of a page's rows, read in one query per table before the page is
+/// written: the counts and the rows to mark confirmed follow from it.
+struct Stored {
+    versions: HashMap<String, StoredVersion>,
+    /// Memberships whose user or organization is deleted (they become tombstones).
+    orphaned: HashSet<String>,
+}
+
+fn read_stored(conn: &mut DbConnection, page: &Page) -> Result<Stored, DbError> {
+    let ids: Vec<String> = page.versions().into_iter().map(|(id, _)| id).collect();
+    let versions = reconcile::stored_versions(conn, page.kind().table(), &ids)?;
+    let orphaned = match page {
+        Page::Memberships(rows) => orphaned_memberships(conn, rows)?,
+        Page::Users(_) | Page::Organizations(_) => HashSet::new(),
+    };
+    Ok(Stored { versions, orphaned })
+}
+
+/// What writing the page does to each row, by the upserts' own rule: created when absent; updated
+/// when the stored row is older than the listing's (or, a membership, becomes a tombstone); else
+/// unchanged. Rows are taken in listing order, so an id listed twice counts as written one row at a
+/// time would. Also returns the ids the upserts leave alone (unchanged, or only made a tombstone):
+/// those the listing confirms without writing them.
+fn classify(page: &Page, stored: &Stored) -> (Counts, Vec<String>) {
+    let mut known: HashMap<String, StoredVersion> = HashMap::new();
+    let mut counts = Counts::default();
+    let mut untouched = Vec::new();
+    for (id, updated_at) in page.versions() {
+        let orphan = stored.orphaned.contains(&id);
+        let before = known.get(&id).or_else(|| stored.versions.get(&id)).copied();
+        let after = match before {
+            None => {
+                counts.created += 1;
+                StoredVersion {
+                    clerk_updated_at: updated_at,
+                    deleted: orphan,
+                }
+            }
+            Some(version) => {
+                let newer = version.clerk_updated_at < updated_at;
+                if newer || (orphan && !version.deleted) {
+                    counts.updated += 1;
+                } else {
+                    counts.unchanged += 1;
+                }
+                if !newer {
+                    untouched.push(id.clone());
+                }
+                StoredVersion {
+                    clerk_updated_at: version.clerk_updated_at.max(updated_at),
+                    deleted: version.deleted || orphan,
+                }
+            }
+        };
+        known.insert(id, after);
+    }
+    (counts, untouched)
+}
+
+/// Writes the page (call inside a transaction) with multi-row upserts, a few statements whatever its
+/// length, and marks its rows confirmed by the listing at `now_ms` (those the upserts wrote carry
+/// `synced_at = now_ms` already).
 pub fn write_page(conn: &mut DbConnection, page: &Page, now_ms: i64) -> Result<Counts, DbError> {
-    let versions = page.versions();
-    let ids: Vec<String> = versions.iter().map(|(id, _)| id.clone()).collect();
-    let table = page.kind().table();
-    let stored = reconcile::stored_versions(conn, table, &ids)?;
-    let mut changed = Vec::with_capacity(ids.len());
+    let stored = read_stored(conn, page)?;
+    let (counts, untouched) = classify(page, &stored);
     match page {
         Page::Users(rows) => {
-            for user in rows {
-                changed.push(users::write_user(conn, &record_from_clerk(user), now_ms)?);
-            }
+            let records: Vec<UserRecord> = rows.iter().map(record_from_clerk).collect();
+            users::upsert_users(conn, &records, now_ms)?;
         }
         Page::Organizations(rows) => {
-            for org in rows {
-                changed.push(organizations::write_organization(
-                    conn,
-                    &organization_record(org),
-                    now_ms,
-                )?);
-            }
+            let records: Vec<OrganizationRecord> = rows.iter().map(organization_record).collect();
+            organizations::upsert_organizations(conn, &records, now_ms)?;
         }
         Page::Memberships(rows) => {
-            for membership in rows {
-                changed.push(write_membership(conn, membership, false, now_ms)?);
-            }
+            write_memberships_knowing(conn, rows, &stored.orphaned, false, now_ms)?;
         }
     }
-    reconcile::mark_synced(conn, table, &ids, now_ms)?;
-    let mut counts = Counts::default();
-    for ((id, _), changed) in versions.iter().zip(changed) {
-        match (stored.contains_key(id), changed) {
-            (false, _) => counts.created += 1,
-            (true, true) => counts.updated += 1,
-            (true, false) => counts.unchanged += 1,
-        }
-    }
+    reconcile::mark_synced(conn, page.kind().table(), &untouched, now_ms)?;
     Ok(counts)
 }
 
-/// What [`write_page`] would count, without writing: the upserts' own rule (a row is written when
-/// absent or older than the listing's).
+/// What [`write_page`] would count, without writing.
 pub fn preview_page(conn: &mut DbConnection, page: &Page) -> Result<Counts, DbError> {
-    let versions = page.versions();
-    let ids: Vec<String> = versions.iter().map(|(id, _)| id.clone()).collect();
-    let stored = reconcile::stored_versions(conn, page.kind().table(), &ids)?;
-    let mut counts = Counts::default();
-    for (id, updated_at) in &versions {
-        match stored.get(id) {
-            None => counts.created += 1,
-            Some(StoredVersion {
-                clerk_updated_at, ..
-            }) if *clerk_updated_at < *updated_at => counts.updated += 1,
-            Some(_) => counts.unchanged += 1,
-        }
-    }
-    Ok(counts)
+    let stored = read_stored(conn, page)?;
+    Ok(classify(page, &stored).0)
 }

@@ -3,8 +3,9 @@
 //! `/v1/organizations` and `/v1/organization_memberships` (`offset`, `total_count`), over a generated
 //! data set whose objects carry every property `bapi-2026-05-12.yml` marks required. The test sets
 //! faults by request number (429 with `Retry-After`, 500), a failure from some request on, hooks run
-//! while a request is answered (after its page was taken: a webhook "during" the listing), and reads
-//! the log of requests.
+//! while a request is answered (after its page was taken: a webhook "during" the listing), holds a
+//! request unanswered until the test lets it go (a run paused mid-listing), and reads the log of
+//! requests.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -181,6 +182,30 @@ pub struct Logged {
 
 type Hook = Box<dyn FnOnce(&mut Dataset) + Send>;
 
+/// A request held unanswered: the stand-in says when it arrives and waits for the test's word.
+pub struct Held {
+    arrived: tokio::sync::oneshot::Receiver<()>,
+    release: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Held {
+    /// Waits until the held request has arrived (the client is waiting for its answer).
+    pub async fn arrived(&mut self) {
+        (&mut self.arrived).await.unwrap();
+    }
+
+    /// Lets the held request be answered.
+    pub fn release(self) {
+        let _ = self.release.send(());
+    }
+}
+
+/// The stand-in's side of a [`Held`] request.
+struct Hold {
+    arrived: tokio::sync::oneshot::Sender<()>,
+    release: tokio::sync::oneshot::Receiver<()>,
+}
+
 #[derive(Default)]
 struct State {
     data: Mutex<Dataset>,
@@ -189,7 +214,11 @@ struct State {
     /// From this request number on, every request is answered 500.
     failing_from: Mutex<Option<usize>>,
     hooks: Mutex<HashMap<usize, Hook>>,
+    holds: Mutex<HashMap<usize, Hold>>,
     log: Mutex<Vec<Logged>>,
+    /// Where the last users page ended: its last id and that user's place in the order it was
+    /// asked for (see [`users_after`]).
+    users_cursor: Mutex<Option<(String, usize)>>,
 }
 
 pub struct ListingStandIn {
@@ -232,6 +261,23 @@ impl ListingStandIn {
         self.state.hooks.lock().unwrap().insert(n, Box::new(hook));
     }
 
+    /// Holds request number `n` unanswered until the returned [`Held`] is released (or dropped).
+    pub fn hold_at(&self, n: usize) -> Held {
+        let (arrived_tx, arrived_rx) = tokio::sync::oneshot::channel();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel();
+        self.state.holds.lock().unwrap().insert(
+            n,
+            Hold {
+                arrived: arrived_tx,
+                release: release_rx,
+            },
+        );
+        Held {
+            arrived: arrived_rx,
+            release: release_tx,
+        }
+    }
+
     pub fn change(&self, edit: impl FnOnce(&mut Dataset)) {
         edit(&mut self.state.data.lock().unwrap());
     }
@@ -255,6 +301,12 @@ impl ListingStandIn {
 
 async fn answer(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    let hold = state.holds.lock().unwrap().remove(&n);
+    if let Some(Hold { arrived, release }) = hold {
+        let _ = arrived.send(());
+        // Released or dropped: either way the request is answered.
+        let _ = release.await;
+    }
     let response = respond(&state, &req, n);
     state.log.lock().unwrap().push(Logged {
         path: req.path().to_owned(),
@@ -292,7 +344,7 @@ fn respond(state: &State, req: &HttpRequest, n: usize) -> HttpResponse {
         .into_owned()
         .collect();
     let mut data = state.data.lock().unwrap();
-    let body = match listing(&data, req.path(), &query) {
+    let body = match listing(&data, req.path(), &query, &state.users_cursor) {
         Ok(body) => body,
         Err(Refusal { status, message }) => {
             let code = if status == 404 {
@@ -323,10 +375,29 @@ fn invalid(message: &str) -> Refusal {
     }
 }
 
+/// The place of user `after` in `users` (as ordered), looked for first where the last page ended: a
+/// cursor walk asks for the page after the last id it was given, and scanning the whole list for it
+/// on every page would make the stand-in, not the engine, what a 100,000-user benchmark measures.
+/// Checked against the data, so an edit of the data set between pages is still answered right.
+fn users_after<'a, I: Iterator<Item = &'a Value>>(
+    users: impl Fn() -> I,
+    after: &str,
+    last_page_end: &Mutex<Option<(String, usize)>>,
+) -> Option<usize> {
+    let hint = last_page_end.lock().unwrap().clone();
+    if let Some((id, at)) = hint {
+        if id == after && users().nth(at).is_some_and(|u| u["id"] == after) {
+            return Some(at);
+        }
+    }
+    users().position(|u| u["id"] == after)
+}
+
 fn listing<'a>(
     data: &'a Dataset,
     path: &str,
     query: &HashMap<String, String>,
+    users_cursor: &Mutex<Option<(String, usize)>>,
 ) -> Result<Value, Refusal> {
     let number = |name: &str, default: usize| -> Result<usize, Refusal> {
         query.get(name).map_or(Ok(default), |v| {
@@ -362,7 +433,7 @@ fn listing<'a>(
                 Some(_) if offset != 0 => {
                     return Err(invalid("starting_after cannot be combined with offset"))
                 }
-                Some(after) => match ordered(&data.users).position(|u| u["id"] == after.as_str()) {
+                Some(after) => match users_after(|| ordered(&data.users), after, users_cursor) {
                     Some(at) => at + 1,
                     None => return Err(invalid("starting_after names no user")),
                 },
@@ -372,6 +443,10 @@ fn listing<'a>(
                 .take(limit)
                 .cloned()
                 .collect();
+            if let Some(last) = page.last().and_then(|u| u["id"].as_str()) {
+                let end = start + offset + page.len() - 1;
+                *users_cursor.lock().unwrap() = Some((last.to_owned(), end));
+            }
             Ok(Value::Array(page))
         }
         "/v1/organizations" | "/v1/organization_memberships" => {
