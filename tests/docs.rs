@@ -245,3 +245,24 @@ fn changelog_and_version_name_this_release() {
         format!("auth-core {version} ({commit})\n")
     );
 }
+
+/// Every source path (`src/…` in backticks) that ARCHITECTURE.md and docs/development.md's source
+/// layout name exists, so the maps cannot keep naming a file that moved.
+#[test]
+fn every_source_path_the_maps_name_exists() {
+    let maps = [read(&root().join("ARCHITECTURE.md")), doc("development.md")];
+    let mut named = 0;
+    for text in &maps {
+        for path in text.split('`').skip(1).step_by(2) {
+            if !path.starts_with("src/") || path.contains(' ') {
+                continue;
+            }
+            named += 1;
+            assert!(
+                root().join(path.trim_end_matches('/')).exists(),
+                "a map names {path}, which does not exist"
+            );
+        }
+    }
+    assert!(named > 40, "only {named} source paths found in the maps");
+}
