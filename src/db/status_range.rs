@@ -14,29 +14,24 @@ pub struct StatusRange {
 pub struct BadStatus;
 
 impl StatusRange {
-    /// A code from 100 to 599, or a class from `1xx` to `5xx`.
+    /// A code from 100 to 599, or a class from `1xx` to `5xx`: exactly three ASCII characters, as
+    /// the OpenAPI document's pattern says (`^([1-5]xx|[1-5][0-9]{2})$`), so `04xx`, `+403` or `0403`,
+    /// which a number parser would take, are refused.
     pub fn parse(text: &str) -> Result<Self, BadStatus> {
-        match text.strip_suffix("xx") {
-            Some(class) => {
-                let class: i32 = class.parse().map_err(|_| BadStatus)?;
-                if !(1..=5).contains(&class) {
-                    return Err(BadStatus);
-                }
-                Ok(Self {
-                    low: class * 100,
-                    high: class * 100 + 99,
-                })
-            }
-            None => {
-                let code: i32 = text.parse().map_err(|_| BadStatus)?;
-                if !(100..=599).contains(&code) {
-                    return Err(BadStatus);
-                }
+        let digit = |b: u8| i32::from(b - b'0');
+        match *text.as_bytes() {
+            [class @ b'1'..=b'5', b'x', b'x'] => Ok(Self {
+                low: digit(class) * 100,
+                high: digit(class) * 100 + 99,
+            }),
+            [hundreds @ b'1'..=b'5', tens @ b'0'..=b'9', units @ b'0'..=b'9'] => {
+                let code = digit(hundreds) * 100 + digit(tens) * 10 + digit(units);
                 Ok(Self {
                     low: code,
                     high: code,
                 })
             }
+            _ => Err(BadStatus),
         }
     }
 
@@ -75,7 +70,8 @@ mod tests {
     #[test]
     fn anything_else_is_refused() {
         for text in [
-            "", "xx", "0xx", "6xx", "4XX", "4x", "4xxx", "x4xx", "99", "600", "4 03", "abc", "-4xx",
+            "", "xx", "0xx", "6xx", "4XX", "4x", "4xxx", "x4xx", "99", "600", "4 03", "abc",
+            "-4xx", "04xx", "+4xx", "0403", "+403", "4030", "099", "٤03",
         ] {
             assert_eq!(range(text), Err(BadStatus), "{text:?}");
         }
