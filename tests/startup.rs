@@ -279,6 +279,35 @@ fn an_invalid_setting_in_dotenv_stops_start_up_with_one_clear_line() {
 }
 
 #[test]
+fn a_periodic_reconcile_without_a_secret_key_or_below_its_minimum_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["serve", "--bind", "127.0.0.1:0"];
+    let out = run(
+        dir.path(),
+        &[("AUTH_CORE__SYNC__RECONCILE_INTERVAL", "6h")],
+        &args,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr_lines(&out),
+        ["auth-core: invalid setting sync.reconcile_interval (AUTH_CORE__SYNC__RECONCILE_INTERVAL): needs clerk.secret_key (CLERK_SECRET_KEY): the reconcile reads Clerk's Backend API; set it, or leave sync.reconcile_interval empty"]
+    );
+    let out = run(
+        dir.path(),
+        &[
+            ("AUTH_CORE__SYNC__RECONCILE_INTERVAL", "1m"),
+            ("CLERK_SECRET_KEY", "sk_test_abc123"),
+        ],
+        &args,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr_lines(&out),
+        ["auth-core: invalid setting sync.reconcile_interval (AUTH_CORE__SYNC__RECONCILE_INTERVAL): must be from 5m to 30d (got \"1m\"); empty turns it off"]
+    );
+}
+
+#[test]
 fn an_invalid_setting_in_the_environment_stops_start_up() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), &[("CLERK_PUBLISHABLE_KEY", "pk_prod_xyz")], &[]);

@@ -873,6 +873,9 @@ async fn the_periodic_reconcile_records_a_run_and_counts_it(db: TestDb) {
         metric_lines(&body, "auth_core_sync_last_run_start_timestamp_seconds ").len(),
         1
     );
+    // A round that changed nothing leaves the caches alone; one that did drops what they hold.
+    let user_id = clerk.data().users[0]["id"].as_str().unwrap().to_owned();
+    let cached = app.state.users.profile(&user_id).await.unwrap();
     let Round::Ran(again) = periodic::round(&app.state).await else {
         panic!("the second round did not run");
     };
@@ -883,6 +886,22 @@ async fn the_periodic_reconcile_records_a_run_and_counts_it(db: TestDb) {
             ..Counts::default()
         }
     );
+    let same = app.state.users.profile(&user_id).await.unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&cached, &same),
+        "an unchanged round kept the cache"
+    );
+    clerk.change(|d| {
+        let user = d.user_mut(&user_id);
+        user["first_name"] = json!("Renamed");
+        user["updated_at"] = json!(user["updated_at"].as_i64().unwrap() + 1);
+    });
+    let Round::Ran(third) = periodic::round(&app.state).await else {
+        panic!("the third round did not run");
+    };
+    assert_eq!(counts(&third, Kind::Users).updated, 1);
+    let fresh = app.state.users.profile(&user_id).await.unwrap();
+    assert_eq!(fresh.user.first_name.as_deref(), Some("Renamed"));
 }
 
 /// While one instance's round holds the lease (its first users page held by the stand-in), another
