@@ -1135,6 +1135,45 @@ async fn the_console_lists_runs_and_starts_them(db: TestDb) {
     }
 }
 
+/// The Sync page pages by run id, 50 runs a page, newest first; a run whose progress cannot be read
+/// still lists, and a running run with no sign of life for the lease's lifetime shows as
+/// interrupted.
+async fn the_sync_page_pages_through_runs(db: TestDb) {
+    let app = common::TestApp::spawn(db.settings(&[])).await;
+    {
+        let mut conn = app.state.db.get().unwrap();
+        for n in 0..51 {
+            auth_core::db::sync_runs::start(
+                &mut conn,
+                "cli",
+                "users",
+                "not json",
+                1_700_000_000_000 + n,
+                None,
+            )
+            .unwrap();
+        }
+    }
+    create_admin(&app.state, "admin@example.com");
+    let mut browser = Browser::new(&app);
+    browser.sign_in("admin@example.com", PASSWORD).await;
+    let first = page_text(&browser.get("/admin/sync").await);
+    assert_eq!(first.matches("<tr data-run=").count(), 50);
+    assert!(first.contains(r#"<tr data-run="51">"#) && !first.contains(r#"<tr data-run="1">"#));
+    assert!(
+        first.contains(r#"<a href="/admin/sync?before=2" rel="next">Older</a>"#),
+        "{first}"
+    );
+    assert_eq!(first.matches(">interrupted</span>").count(), 50);
+    let second = page_text(&browser.get("/admin/sync?before=2").await);
+    assert_eq!(second.matches("<tr data-run=").count(), 1);
+    assert!(second.contains(r#"<tr data-run="1">"#));
+    assert!(!second.contains("rel=\"next\""));
+    // A cursor no link made starts at the first page.
+    let edited = page_text(&browser.get("/admin/sync?before=x").await);
+    assert_eq!(edited.matches("<tr data-run=").count(), 50);
+}
+
 /// Without CLERK_SECRET_KEY the page says runs cannot start here, and a start is refused (409).
 async fn the_console_refuses_a_run_without_a_secret_key(db: TestDb) {
     let app = common::TestApp::spawn(db.settings(&[])).await;
@@ -1172,4 +1211,5 @@ db_test!(
     a_round_dropped_mid_run_leaves_the_next_one_whole,
     the_console_lists_runs_and_starts_them,
     the_console_refuses_a_run_without_a_secret_key,
+    the_sync_page_pages_through_runs,
 );

@@ -14,6 +14,7 @@ use crate::audit;
 use crate::db::console::PAGE_SIZE;
 use crate::db::sync_runs::{self, SyncRunRow};
 use crate::state::AppState;
+use crate::sync::backfill::SyncError;
 use crate::sync::lease::LEASE_TTL_MS;
 use crate::sync::progress::RunProgress;
 use crate::sync_runner::{self, StartError, Trigger};
@@ -203,6 +204,8 @@ pub async fn start(
             shown.error = Some(format!("Not started: {why}."));
             Ok(html(StatusCode::CONFLICT, &shown))
         }
+        // A database that does not answer is a 503 worth retrying, as on every page.
+        Err(StartError::Sync(SyncError::Db(error))) => Err(error.into()),
         Err(StartError::Sync(error)) => Err(AdminError::Internal(
             format!("sync run not started: {error}").into(),
         )),
