@@ -109,7 +109,9 @@ pub fn start(
 
 /// Records a new running dry run (from the console), unless another dry run updated since
 /// `fresh_since` is running: one dry run at a time on a database, so repeated clicks cannot pile up
-/// listings of Clerk. Real runs neither hold this off nor are held off by it.
+/// listings of Clerk. Real runs neither hold this off nor are held off by it. On PostgreSQL (read
+/// committed) two starts in the same instant can both pass: this bounds piling up, it is not a lock
+/// (real runs have one).
 pub fn start_dry(
     conn: &mut DbConnection,
     started_by: &str,
