@@ -16,6 +16,8 @@
 //! - `api`, `admin`: handlers — the JSON API and the server-rendered console (which never calls `api`).
 //! - `request`: what runs around every handler: authentication, the audit recorder, the access log
 //!   and metrics envelope, and the extractors (`OrgScope`, `Require`).
+//! - `sync_runner`: the server's own sync runs (the periodic reconcile, runs started from the
+//!   console), carried out by `sync` on an `AppState`.
 //! - `state`: `AppState`, what handlers and middleware reach, and its preparation from the settings.
 //! - `accounts`, `auth`, `audit`, `sync`: the domain — administrator accounts of the console;
 //!   credentials (session tokens, service keys, machine tokens, `Principal`); the audit trail;
@@ -50,3 +52,4 @@ pub mod server;
 pub mod settings;
 pub mod state;
 pub mod sync;
+pub mod sync_runner;

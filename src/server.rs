@@ -39,6 +39,7 @@ pub fn bind(state: AppState, bind: &str, workers: usize) -> std::io::Result<Boun
             state.settings.admin.clone(),
         ));
     }
+    actix_web::rt::spawn(crate::sync_runner::periodic::run(state.clone()));
     let shutdown_timeout = state.settings.server.shutdown_timeout.as_secs();
     let mut http = HttpServer::new(move || app::build(state.clone()))
         .shutdown_timeout(shutdown_timeout)

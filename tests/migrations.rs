@@ -55,12 +55,13 @@ const INDEXES: [&str; 27] = [
     "sync_runs_started_at_idx",
 ];
 
-const ALL: [&str; 5] = [
+const ALL: [&str; 6] = [
     "20261126000001",
     "20261126000002",
     "20261130000001",
     "20261130000002",
     "20261130000003",
+    "20261201000002",
 ];
 
 #[derive(QueryableByName)]
@@ -146,6 +147,7 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
     assert_eq!(
         migrations::applied(&mut conn).unwrap(),
         [
+            "20261201000002",
             "20261130000003",
             "20261130000002",
             "20261130000001",
@@ -175,6 +177,7 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
     assert_eq!(
         migrations::revert_all(&mut conn).unwrap(),
         [
+            "20261201000002",
             "20261130000003",
             "20261130000002",
             "20261130000001",

@@ -279,6 +279,35 @@ fn an_invalid_setting_in_dotenv_stops_start_up_with_one_clear_line() {
 }
 
 #[test]
+fn a_periodic_reconcile_without_a_secret_key_or_below_its_minimum_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["serve", "--bind", "127.0.0.1:0"];
+    let out = run(
+        dir.path(),
+        &[("AUTH_CORE__SYNC__RECONCILE_INTERVAL", "6h")],
+        &args,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr_lines(&out),
+        ["auth-core: invalid setting sync.reconcile_interval (AUTH_CORE__SYNC__RECONCILE_INTERVAL): needs clerk.secret_key (CLERK_SECRET_KEY): the reconcile reads Clerk's Backend API; set it, or leave sync.reconcile_interval empty"]
+    );
+    let out = run(
+        dir.path(),
+        &[
+            ("AUTH_CORE__SYNC__RECONCILE_INTERVAL", "1m"),
+            ("CLERK_SECRET_KEY", "sk_test_abc123"),
+        ],
+        &args,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr_lines(&out),
+        ["auth-core: invalid setting sync.reconcile_interval (AUTH_CORE__SYNC__RECONCILE_INTERVAL): must be from 5m to 30d (got \"1m\"); empty turns it off"]
+    );
+}
+
+#[test]
 fn an_invalid_setting_in_the_environment_stops_start_up() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), &[("CLERK_PUBLISHABLE_KEY", "pk_prod_xyz")], &[]);
@@ -335,7 +364,7 @@ fn check_explains_what_is_missing_for_clerk() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for expected in [
-        "database            sqlite://./data/auth-core.sqlite3: reachable; migrations applied: 0, 5 pending",
+        "database            sqlite://./data/auth-core.sqlite3: reachable; migrations applied: 0, 6 pending",
         "session tokens      MISSING: no key source; set CLERK_JWT_KEY, CLERK_JWKS_URL, CLERK_SECRET_KEY or CLERK_PUBLISHABLE_KEY",
         "webhooks            MISSING: no webhook secret: webhooks will be refused (set CLERK_WEBHOOK_SECRET)",
         "backend api         not set: no backfill from Clerk and no Clerk machine tokens",
@@ -414,7 +443,7 @@ fn migrate_applies_then_reports_up_to_date() {
     assert!(first.status.success());
     assert_eq!(
         String::from_utf8_lossy(&first.stdout),
-        "sqlite://./data/auth-core.sqlite3: applied 20261126000001\nsqlite://./data/auth-core.sqlite3: applied 20261126000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000001\nsqlite://./data/auth-core.sqlite3: applied 20261130000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000003\n"
+        "sqlite://./data/auth-core.sqlite3: applied 20261126000001\nsqlite://./data/auth-core.sqlite3: applied 20261126000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000001\nsqlite://./data/auth-core.sqlite3: applied 20261130000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000003\nsqlite://./data/auth-core.sqlite3: applied 20261201000002\n"
     );
     let second = run(dir.path(), &[], &["migrate"]);
     assert_eq!(

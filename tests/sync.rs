@@ -21,7 +21,9 @@ use auth_core::secret::Secret;
 use auth_core::sync::backfill::{Backfill, Plan, Quiet, Report};
 use auth_core::sync::progress::{Counts, Kind};
 use auth_core::sync::webhooks::{self, Delivery, SyncOptions};
-use common::clerk::SECRET_KEY;
+use auth_core::sync_runner::periodic::{self, Round};
+use common::admin::{create_admin, csrf_of, text as page_text, Browser, PASSWORD};
+use common::clerk::{ClerkStandIn, SECRET_KEY};
 use common::clerk_listing::{Dataset, Fault, ListingStandIn};
 use common::{binary, TestDb};
 use diesel::prelude::*;
@@ -780,6 +782,419 @@ async fn a_second_run_is_refused_while_one_is_under_way(db: TestDb) {
     assert!(stdout.contains("sync run 2\n"), "{stdout}");
 }
 
+/// The settings of a server whose runs read the stand-in. Its key set comes from a stand-in of its
+/// own (started here, kept by the caller): a server fetches it at start, which the listing
+/// stand-in would count as a request.
+fn server_settings(
+    db: &TestDb,
+    clerk: &ListingStandIn,
+) -> (auth_core::settings::Settings, ClerkStandIn) {
+    let keys = ClerkStandIn::start(&["a"]);
+    let settings = db.settings(&[
+        ("CLERK_SECRET_KEY", SECRET_KEY),
+        ("CLERK_JWKS_URL", keys.jwks_url().as_str()),
+        ("AUTH_CORE__CLERK__API_URL", clerk.base.as_str()),
+        ("AUTH_CORE__SYNC__RECONCILE_INTERVAL", "6h"),
+    ]);
+    (settings, keys)
+}
+
+/// The run's row: (status, started_by, dry_run).
+fn run_row(db: &Db, id: i64) -> (String, String, bool) {
+    sync_runs::table
+        .find(id)
+        .select((sync_runs::status, sync_runs::started_by, sync_runs::dry_run))
+        .first(&mut *db.get().unwrap())
+        .unwrap()
+}
+
+/// Polls until run `id` is no longer running (a deadline, no fixed sleep).
+async fn ended(db: &Db, id: i64) -> (String, String, bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let row = run_row(db, id);
+        if row.0 != "running" {
+            return row;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run {id} still running"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn metric_lines(body: &str, prefix: &str) -> Vec<String> {
+    let mut lines: Vec<String> = body
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// One round of the periodic reconcile (called directly: no interval is waited for) applies the
+/// data set, records a run started by `schedule`, and shows in the metrics; the next round
+/// changes nothing.
+async fn the_periodic_reconcile_records_a_run_and_counts_it(db: TestDb) {
+    let clerk = ListingStandIn::start(dataset());
+    let (settings, _keys) = server_settings(&db, &clerk);
+    let app = common::TestApp::spawn(settings).await;
+    let Round::Ran(report) = periodic::round(&app.state).await else {
+        panic!("the round did not run");
+    };
+    assert!(report.failures().is_empty());
+    assert_eq!(counts(&report, Kind::Users), created(130));
+    assert_eq!(mirror(&app.state.db), expected(&clerk.data()));
+    let id = report.run_id.unwrap();
+    assert_eq!(
+        run_row(&app.state.db, id),
+        ("completed".to_owned(), "schedule".to_owned(), false)
+    );
+    let body = String::from_utf8(app.get("/metrics").await.body.to_vec()).unwrap();
+    assert_eq!(
+        metric_lines(&body, "auth_core_sync_runs_total{"),
+        [r#"auth_core_sync_runs_total{trigger="schedule",outcome="completed"} 1"#]
+    );
+    assert_eq!(
+        metric_lines(&body, "auth_core_sync_last_run_rows{kind=\"users\""),
+        [
+            r#"auth_core_sync_last_run_rows{kind="users",change="created"} 130"#,
+            r#"auth_core_sync_last_run_rows{kind="users",change="tombstoned"} 0"#,
+            r#"auth_core_sync_last_run_rows{kind="users",change="updated"} 0"#,
+        ]
+    );
+    assert_eq!(
+        metric_lines(&body, "auth_core_sync_last_run_success "),
+        ["auth_core_sync_last_run_success 1"]
+    );
+    assert_eq!(
+        metric_lines(&body, "auth_core_sync_last_run_start_timestamp_seconds ").len(),
+        1
+    );
+    // A round that changed nothing leaves the caches alone; one that did drops what they hold.
+    let user_id = clerk.data().users[0]["id"].as_str().unwrap().to_owned();
+    let cached = app.state.users.profile(&user_id).await.unwrap();
+    let Round::Ran(again) = periodic::round(&app.state).await else {
+        panic!("the second round did not run");
+    };
+    assert_eq!(
+        counts(&again, Kind::Users),
+        Counts {
+            unchanged: 130,
+            ..Counts::default()
+        }
+    );
+    let same = app.state.users.profile(&user_id).await.unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&cached, &same),
+        "an unchanged round kept the cache"
+    );
+    clerk.change(|d| {
+        let user = d.user_mut(&user_id);
+        user["first_name"] = json!("Renamed");
+        user["updated_at"] = json!(user["updated_at"].as_i64().unwrap() + 1);
+    });
+    let Round::Ran(third) = periodic::round(&app.state).await else {
+        panic!("the third round did not run");
+    };
+    assert_eq!(counts(&third, Kind::Users).updated, 1);
+    let fresh = app.state.users.profile(&user_id).await.unwrap();
+    assert_eq!(fresh.user.first_name.as_deref(), Some("Renamed"));
+}
+
+/// While one instance's round holds the lease (its first users page held by the stand-in), another
+/// instance's round on the same database skips, asks Clerk for nothing, records no run and counts
+/// the skip; the first round then ends as usual.
+async fn a_second_instance_skips_its_round_while_the_lock_is_held(db: TestDb) {
+    let clerk = ListingStandIn::start(dataset());
+    // Request 1 counts users; request 2 is the first users page.
+    let mut held = clerk.hold_at(2);
+    let (settings, _keys) = server_settings(&db, &clerk);
+    let first = common::TestApp::spawn(settings).await;
+    let (settings, _other_keys) = server_settings(&db, &clerk);
+    let second = common::TestApp::spawn(settings).await;
+    let other = async {
+        held.arrived().await;
+        let round = periodic::round(&second.state).await;
+        let requests = clerk.requests();
+        held.release();
+        (round, requests)
+    };
+    let (ran, (skipped, requests_while_held)) =
+        futures_util::future::join(periodic::round(&first.state), other).await;
+    assert!(matches!(skipped, Round::Skipped), "{skipped:?}");
+    assert_eq!(
+        requests_while_held, 2,
+        "the skipped round asked Clerk for nothing"
+    );
+    let Round::Ran(report) = ran else {
+        panic!("the first round did not run: {ran:?}");
+    };
+    assert!(report.failures().is_empty());
+    assert_eq!(mirror(&first.state.db), expected(&clerk.data()));
+    let runs: i64 = sync_runs::table
+        .count()
+        .get_result(&mut *first.state.db.get().unwrap())
+        .unwrap();
+    assert_eq!(runs, 1);
+    let body = String::from_utf8(second.get("/metrics").await.body.to_vec()).unwrap();
+    assert_eq!(
+        metric_lines(&body, "auth_core_sync_skipped_total"),
+        [r#"auth_core_sync_skipped_total{trigger="schedule"} 1"#]
+    );
+    assert!(metric_lines(&body, "auth_core_sync_runs_total{").is_empty());
+}
+
+/// A server stopping mid-run drops the run between two commits: the next round (once the dropped
+/// run's lease is stale on SQLite; at once on PostgreSQL, whose lock closed with its connection)
+/// ends with the database equal to the data set, and the console shows the dropped run as
+/// interrupted.
+async fn a_round_dropped_mid_run_leaves_the_next_one_whole(db: TestDb) {
+    let clerk = ListingStandIn::start(dataset());
+    // 1 counts users, 2 is their only page, 3 counts them again; 4 is the organizations' page.
+    let mut held = clerk.hold_at(4);
+    let (settings, _keys) = server_settings(&db, &clerk);
+    let (app, time) = common::TestApp::spawn_at(settings, T0).await;
+    {
+        let round = periodic::round(&app.state);
+        futures_util::pin_mut!(round);
+        let arrived = held.arrived();
+        futures_util::pin_mut!(arrived);
+        match futures_util::future::select(round, arrived).await {
+            futures_util::future::Either::Left((round, _)) => panic!("ended: {round:?}"),
+            futures_util::future::Either::Right(_) => {}
+        }
+    }
+    drop(held);
+    assert_eq!(run_row(&app.state.db, 1).0, "running");
+    assert_eq!(
+        mirror(&app.state.db).users.len(),
+        130,
+        "the users' page was applied"
+    );
+    time.advance_ms(auth_core::sync::lease::LEASE_TTL_MS + 1);
+    // PostgreSQL ends the closed connection's session (and its lock) a moment after it closed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let report = loop {
+        match periodic::round(&app.state).await {
+            Round::Ran(report) => break report,
+            Round::Skipped if std::time::Instant::now() < deadline => {
+                actix_web::rt::time::sleep(Duration::from_millis(20)).await
+            }
+            other => panic!("the next round did not run: {other:?}"),
+        }
+    };
+    assert!(report.failures().is_empty());
+    assert_eq!(report.run_id, Some(2));
+    assert_eq!(mirror(&app.state.db), expected(&clerk.data()));
+    let mut browser = Browser::new(&app);
+    create_admin(&app.state, "admin@example.com");
+    browser.sign_in("admin@example.com", PASSWORD).await;
+    let page = page_text(&browser.get("/admin/sync").await);
+    assert!(
+        page.contains(r#"<tr data-run="1">"#)
+            && page.contains(r#"<span class="badge bad">interrupted</span>"#),
+        "{page}"
+    );
+}
+
+/// The console's Sync page: lists runs; its start button refuses a post without the CSRF token
+/// (403, no run) and a browser not signed in (sent to sign in, no run); with the token it starts a
+/// run in the background that ends with the database equal to the data set, audited, shown with
+/// the administrator's email; a dry run is recorded and writes nothing; while a run holds the lease
+/// a start is refused with 409 and why.
+async fn the_console_lists_runs_and_starts_them(db: TestDb) {
+    let clerk = ListingStandIn::start(dataset());
+    let (settings, _keys) = server_settings(&db, &clerk);
+    let app = common::TestApp::spawn(settings).await;
+    let handle = app.state.db.clone();
+    create_admin(&app.state, "admin@example.com");
+    let mut stranger = Browser::new(&app);
+    let login = stranger.get("/admin/sync").await;
+    assert_eq!(login.status, 303);
+    assert_eq!(
+        login.header("location"),
+        Some("/admin/login?next=%2Fadmin%2Fsync")
+    );
+    let mut browser = Browser::new(&app);
+    browser.sign_in("admin@example.com", PASSWORD).await;
+    let empty = browser.get("/admin/sync").await;
+    assert_eq!(empty.status, 200);
+    assert!(page_text(&empty).contains("No sync has run yet."));
+    assert!(!page_text(&empty).contains("http-equiv=\"refresh\""));
+
+    let no_token = browser.post("/admin/sync/start", &[("mode", "real")]).await;
+    assert_eq!(no_token.status, 403);
+    let stranger_token = csrf_of(&stranger.get("/admin/login").await);
+    let not_signed_in = stranger
+        .post(
+            "/admin/sync/start",
+            &[("csrf", &stranger_token), ("mode", "real")],
+        )
+        .await;
+    assert_eq!(not_signed_in.status, 303);
+    assert_eq!(not_signed_in.header("location"), Some("/admin/login"));
+    let bad_mode = browser
+        .submit(
+            "/admin/sync",
+            "/admin/sync/start",
+            &[("mode", "everything")],
+        )
+        .await;
+    assert_eq!(bad_mode.status, 400);
+    let runs: i64 = sync_runs::table
+        .count()
+        .get_result(&mut *handle.get().unwrap())
+        .unwrap();
+    assert_eq!(runs, 0, "nothing refused started a run");
+
+    let dry = browser
+        .submit("/admin/sync", "/admin/sync/start", &[("mode", "dry")])
+        .await;
+    assert_eq!(dry.status, 303, "{}", page_text(&dry));
+    assert_eq!(dry.header("location"), Some("/admin/sync?started=1"));
+    assert_eq!(
+        ended(&handle, 1).await,
+        ("completed".to_owned(), "admin@example.com".to_owned(), true)
+    );
+    assert!(mirror(&handle).users.is_empty(), "a dry run writes nothing");
+
+    let started = browser
+        .submit("/admin/sync", "/admin/sync/start", &[("mode", "real")])
+        .await;
+    assert_eq!(started.status, 303, "{}", page_text(&started));
+    assert_eq!(started.header("location"), Some("/admin/sync?started=2"));
+    assert_eq!(
+        ended(&handle, 2).await,
+        (
+            "completed".to_owned(),
+            "admin@example.com".to_owned(),
+            false
+        )
+    );
+    assert_eq!(mirror(&handle), expected(&clerk.data()));
+    let listed = page_text(&browser.get("/admin/sync?started=2").await);
+    assert!(listed.contains("Sync run 2 started."), "{listed}");
+    assert!(listed.contains(r#"<tr data-run="2">"#), "{listed}");
+    assert!(
+        listed.contains(r#"<div class="run-kind" data-kind="users">users: 130 / 0 / 0 / 0</div>"#),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(r#"<tr data-run="1">"#) && listed.contains("dry run</span>"),
+        "{listed}"
+    );
+    assert!(listed.contains("<td>admin@example.com</td>"), "{listed}");
+
+    // Held in its first users page (requests so far, then a count, then the page).
+    let mut held = clerk.hold_at(clerk.requests() + 2);
+    let third = browser
+        .submit("/admin/sync", "/admin/sync/start", &[("mode", "real")])
+        .await;
+    assert_eq!(third.status, 303);
+    held.arrived().await;
+    let live = page_text(&browser.get("/admin/sync").await);
+    assert!(
+        live.contains(r#"<meta http-equiv="refresh" content="3">"#),
+        "{live}"
+    );
+    assert!(live.contains("Run 3 under way"), "{live}");
+    let refused = browser
+        .submit("/admin/sync", "/admin/sync/start", &[("mode", "real")])
+        .await;
+    assert_eq!(refused.status, 409);
+    assert!(
+        page_text(&refused).contains("Not started: another sync run is under way on this database (run 3, started by admin@example.com); start one when it has ended."),
+        "{}",
+        page_text(&refused)
+    );
+    held.release();
+    assert_eq!(ended(&handle, 3).await.0, "completed");
+    // Let the audit writer catch up, then look for the console actions.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let details: Vec<Option<String>> = auth_core::db::schema::audit_events::table
+            .select(auth_core::db::schema::audit_events::detail)
+            .load(&mut *handle.get().unwrap())
+            .unwrap();
+        let has = |text: &str| {
+            details
+                .iter()
+                .any(|d| d.as_deref().is_some_and(|d| d.contains(text)))
+        };
+        if has("started dry run 1")
+            && has("started sync run 2")
+            && has("sync run refused: another sync run is under way")
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{details:?}");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The Sync page pages by run id, 50 runs a page, newest first; a run whose progress cannot be read
+/// still lists, and a running run with no sign of life for the lease's lifetime shows as
+/// interrupted.
+async fn the_sync_page_pages_through_runs(db: TestDb) {
+    let app = common::TestApp::spawn(db.settings(&[])).await;
+    {
+        let mut conn = app.state.db.get().unwrap();
+        for n in 0..51 {
+            auth_core::db::sync_runs::start(
+                &mut conn,
+                "cli",
+                "users",
+                "not json",
+                1_700_000_000_000 + n,
+                None,
+            )
+            .unwrap();
+        }
+    }
+    create_admin(&app.state, "admin@example.com");
+    let mut browser = Browser::new(&app);
+    browser.sign_in("admin@example.com", PASSWORD).await;
+    let first = page_text(&browser.get("/admin/sync").await);
+    assert_eq!(first.matches("<tr data-run=").count(), 50);
+    assert!(first.contains(r#"<tr data-run="51">"#) && !first.contains(r#"<tr data-run="1">"#));
+    assert!(
+        first.contains(r#"<a href="/admin/sync?before=2" rel="next">Older</a>"#),
+        "{first}"
+    );
+    assert_eq!(first.matches(">interrupted</span>").count(), 50);
+    let second = page_text(&browser.get("/admin/sync?before=2").await);
+    assert_eq!(second.matches("<tr data-run=").count(), 1);
+    assert!(second.contains(r#"<tr data-run="1">"#));
+    assert!(!second.contains("rel=\"next\""));
+    // A cursor no link made starts at the first page.
+    let edited = page_text(&browser.get("/admin/sync?before=x").await);
+    assert_eq!(edited.matches("<tr data-run=").count(), 50);
+}
+
+/// Without CLERK_SECRET_KEY the page says runs cannot start here, and a start is refused (409).
+async fn the_console_refuses_a_run_without_a_secret_key(db: TestDb) {
+    let app = common::TestApp::spawn(db.settings(&[])).await;
+    create_admin(&app.state, "admin@example.com");
+    let mut browser = Browser::new(&app);
+    browser.sign_in("admin@example.com", PASSWORD).await;
+    let page = page_text(&browser.get("/admin/sync").await);
+    assert!(
+        page.contains(
+            "Runs cannot be started here: <code>CLERK_SECRET_KEY</code> is not configured."
+        ),
+        "{page}"
+    );
+    let refused = browser
+        .submit("/admin/sync", "/admin/sync/start", &[("mode", "dry")])
+        .await;
+    assert_eq!(refused.status, 409);
+    assert!(page_text(&refused).contains("Not started: sync needs CLERK_SECRET_KEY (clerk.secret_key): it reads Clerk&#39;s Backend API, and none is configured."), "{}", page_text(&refused));
+    assert!(matches!(periodic::round(&app.state).await, Round::Off));
+}
+
 db_test!(
     fresh_backfill_by_the_binary_equals_the_data_set,
     a_second_run_changes_nothing,
@@ -791,4 +1206,10 @@ db_test!(
     a_dry_run_counts_and_writes_nothing,
     a_mass_deletion_is_not_reconciled_unless_allowed,
     a_second_run_is_refused_while_one_is_under_way,
+    the_periodic_reconcile_records_a_run_and_counts_it,
+    a_second_instance_skips_its_round_while_the_lock_is_held,
+    a_round_dropped_mid_run_leaves_the_next_one_whole,
+    the_console_lists_runs_and_starts_them,
+    the_console_refuses_a_run_without_a_secret_key,
+    the_sync_page_pages_through_runs,
 );

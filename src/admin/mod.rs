@@ -1,6 +1,7 @@
 //! The admin console under `/admin`: server-rendered pages (Askama templates in `templates/admin`)
 //! with their own sign-in (local administrator accounts), CSRF protection and throttling. It reads
-//! and changes state through `db`, `sync` and `auth`, never through the JSON API's handlers.
+//! and changes state through `db`, `sync`, `sync_runner` and `auth`, never through the JSON API's
+//! handlers.
 
 mod chart;
 pub mod csrf;

@@ -167,6 +167,7 @@ diesel::table! {
         started_by -> Text,
         kinds -> Text,
         progress -> Text,
+        dry_run -> Bool,
     }
 }
 

@@ -4,6 +4,7 @@
 
 use diesel::prelude::*;
 
+use super::page::{Cursor, Page};
 use super::schema::sync_runs;
 use super::{DbConnection, DbError};
 
@@ -35,6 +36,8 @@ pub struct SyncRunRow {
     pub started_by: String,
     pub kinds: String,
     pub progress: String,
+    /// A dry run recorded from the console: never holds the lease, never resumed.
+    pub dry_run: bool,
 }
 
 /// A run started (or taken up again), or refused because another holds the lease.
@@ -99,22 +102,57 @@ pub fn start(
             .values(row)
             .returning(sync_runs::id)
             .get_result(conn)?;
-        refuse_if_held(conn, lease_fresh_since, id)?;
+        refuse_if_held(conn, lease_fresh_since, id, false)?;
         Ok(id)
     })
 }
 
-/// Fails the claim of run `id` when another running run was updated since `fresh_since`.
+/// Records a new running dry run (from the console), unless another dry run updated since
+/// `fresh_since` is running: one dry run at a time on a database, so repeated clicks cannot pile up
+/// listings of Clerk. Real runs neither hold this off nor are held off by it. On PostgreSQL (read
+/// committed) two starts in the same instant can both pass: this bounds piling up, it is not a lock
+/// (real runs have one).
+pub fn start_dry(
+    conn: &mut DbConnection,
+    started_by: &str,
+    kinds: &str,
+    progress: &str,
+    now_ms: i64,
+    fresh_since: i64,
+) -> Result<Claim, DbError> {
+    let row = (
+        sync_runs::started_at.eq(now_ms),
+        sync_runs::updated_at.eq(now_ms),
+        sync_runs::status.eq(RunStatus::Running.as_str()),
+        sync_runs::started_by.eq(started_by),
+        sync_runs::kinds.eq(kinds),
+        sync_runs::progress.eq(progress),
+        sync_runs::dry_run.eq(true),
+    );
+    claiming(conn, |conn| {
+        let id = diesel::insert_into(sync_runs::table)
+            .values(row)
+            .returning(sync_runs::id)
+            .get_result(conn)?;
+        refuse_if_held(conn, Some(fresh_since), id, true)?;
+        Ok(id)
+    })
+}
+
+/// Fails the claim of run `id` when another running run (dry or real, as `dry_run`) was updated
+/// since `fresh_since`.
 fn refuse_if_held(
     conn: &mut DbConnection,
     fresh_since: Option<i64>,
     id: i64,
+    dry_run: bool,
 ) -> Result<(), NotClaimed> {
     let Some(fresh_since) = fresh_since else {
         return Ok(());
     };
     let holder = sync_runs::table
         .filter(sync_runs::status.eq(RunStatus::Running.as_str()))
+        .filter(sync_runs::dry_run.eq(dry_run))
         .filter(sync_runs::updated_at.ge(fresh_since))
         .filter(sync_runs::id.ne(id))
         .order(sync_runs::id.desc())
@@ -142,6 +180,7 @@ pub fn touch(conn: &mut DbConnection, id: i64, now_ms: i64) -> Result<(), DbErro
 pub fn newest_running(conn: &mut DbConnection) -> Result<Option<SyncRunRow>, DbError> {
     sync_runs::table
         .filter(sync_runs::status.eq(RunStatus::Running.as_str()))
+        .filter(sync_runs::dry_run.eq(false))
         .order(sync_runs::id.desc())
         .select(SyncRunRow::as_select())
         .first(conn)
@@ -226,7 +265,7 @@ pub fn reopen(
                 return Err(NotClaimed::Held(Box::new(itself)));
             }
         }
-        refuse_if_held(conn, lease_fresh_since, id)?;
+        refuse_if_held(conn, lease_fresh_since, id, false)?;
         Ok(id)
     })
 }
@@ -234,11 +273,28 @@ pub fn reopen(
 /// The newest run that did not complete (it failed, or its process stopped while running).
 pub fn latest_unfinished(conn: &mut DbConnection) -> Result<Option<SyncRunRow>, DbError> {
     let latest = sync_runs::table
+        .filter(sync_runs::dry_run.eq(false))
         .order(sync_runs::id.desc())
         .select(SyncRunRow::as_select())
         .first(conn)
         .optional()?;
     Ok(latest.filter(|run| run.status != RunStatus::Completed.as_str()))
+}
+
+/// A page of runs for the console, newest first, after the run `before` (an id: ids grow with
+/// each run, so they order runs by their start).
+pub fn list(
+    conn: &mut DbConnection,
+    before: Option<&Cursor<i64>>,
+    size: i64,
+) -> Result<Page<SyncRunRow>, DbError> {
+    let mut query = sync_runs::table
+        .select(SyncRunRow::as_select())
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(sync_runs::id.lt(*before.key()));
+    }
+    Page::load(conn, query.order(sync_runs::id.desc()), size)
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<SyncRunRow>, DbError> {

@@ -8,12 +8,12 @@ use std::time::Duration;
 use super::parse;
 use super::sources::{
     env_name, RawAdmin, RawAudit, RawAuth, RawClerk, RawDatabase, RawLog, RawMetrics, RawSecurity,
-    RawServer, RawSettings, RawWebhooks,
+    RawServer, RawSettings, RawSync, RawWebhooks,
 };
 use super::{
     invalid, AdminSettings, AuditSettings, AuthSettings, ClerkInstance, ClerkSettings,
     CorsSettings, DatabaseSettings, LogSettings, MetricsSettings, SecuritySettings, ServerSettings,
-    Settings, SettingsError, WebhookSettings,
+    Settings, SettingsError, SyncSettings, WebhookSettings,
 };
 use crate::clerk::jwt::AzpPolicy;
 use crate::secret::Secret;
@@ -27,6 +27,7 @@ impl Settings {
         let database = DatabaseSettings::from_raw(&raw.database)?;
         let clerk = ClerkSettings::from_raw(&raw.clerk)?;
         let auth = AuthSettings::from_raw(&raw.auth, &clerk)?;
+        let clerk_has_secret = clerk.secret_key.is_some();
         Ok(Self {
             server,
             log,
@@ -42,6 +43,7 @@ impl Settings {
             },
             security: SecuritySettings::from_raw(&raw.security)?,
             admin: AdminSettings::from_raw(&raw.admin)?,
+            sync: SyncSettings::from_raw(&raw.sync, clerk_has_secret)?,
         })
     }
 }
@@ -257,6 +259,66 @@ impl DatabaseSettings {
             )?,
         })
     }
+}
+
+/// The shortest `sync.reconcile_interval`: each run lists every user, organization and membership
+/// from Clerk, which a shorter period would keep doing back to back on a large instance (and a
+/// restart loop would make worse). Webhooks carry changes in between.
+pub const MIN_RECONCILE_INTERVAL: Duration = Duration::from_secs(300);
+
+/// The longest: a longer period is a mistake in its unit more likely than a wish.
+const MAX_RECONCILE_INTERVAL: Duration = Duration::from_secs(30 * 86_400);
+
+impl SyncSettings {
+    fn from_raw(raw: &RawSync, clerk_has_secret: bool) -> Result<Self, SettingsError> {
+        const KEY: &str = "sync.reconcile_interval";
+        let text = raw.reconcile_interval.trim();
+        if text.is_empty() {
+            return Ok(Self::default());
+        }
+        let interval = interval(text).ok_or_else(|| {
+            invalid(
+                KEY,
+                format!("must be a number and a unit, s, m, h or d, like \"6h\" (got {text:?})"),
+            )
+        })?;
+        if !(MIN_RECONCILE_INTERVAL..=MAX_RECONCILE_INTERVAL).contains(&interval) {
+            return Err(invalid(
+                KEY,
+                format!("must be from 5m to 30d (got {text:?}); empty turns it off"),
+            ));
+        }
+        if !clerk_has_secret {
+            return Err(invalid(
+                KEY,
+                format!(
+                    "needs clerk.secret_key ({}): the reconcile reads Clerk's Backend API; set it, or leave {KEY} empty",
+                    env_name("clerk.secret_key")
+                ),
+            ));
+        }
+        Ok(Self {
+            reconcile_interval: Some(interval),
+        })
+    }
+}
+
+/// `<digits><unit>`, unit one of s, m, h, d; at most 9 digits (any more is out of range anyway).
+fn interval(text: &str) -> Option<Duration> {
+    let unit = text.chars().last()?;
+    let digits = &text[..text.len() - unit.len_utf8()];
+    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    let seconds = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(n * seconds))
 }
 
 impl AuditSettings {

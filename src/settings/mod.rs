@@ -51,6 +51,7 @@ pub struct Settings {
     pub cors: CorsSettings,
     pub security: SecuritySettings,
     pub admin: AdminSettings,
+    pub sync: SyncSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -245,6 +246,13 @@ pub struct AdminSettings {
     /// Threads that run argon2 for the console (sign-in, password changes, new accounts): at most
     /// this many hashes, 19 MiB each, run at once.
     pub password_threads: usize,
+}
+
+/// What `serve` does with Clerk's Backend API listings (`auth-core sync` takes its own flags).
+#[derive(Debug, Clone, Default)]
+pub struct SyncSettings {
+    /// How often `serve` reconciles (`None`: never).
+    pub reconcile_interval: Option<Duration>,
 }
 
 impl AdminSettings {

@@ -99,6 +99,7 @@ pub struct RawSettings {
     pub cors: RawCors,
     pub security: RawSecurity,
     pub admin: RawAdmin,
+    pub sync: RawSync,
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,4 +287,10 @@ fn describe_config_error(error: &config::ConfigError, sources: &SettingsSources)
 
 fn display(path: &Path) -> String {
     path.display().to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSync {
+    pub reconcile_interval: String,
 }

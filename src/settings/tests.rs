@@ -379,3 +379,52 @@ fn backend_api_path_prefix_is_kept() {
         ))
     );
 }
+
+#[test]
+fn the_reconcile_interval_is_off_by_default_bounded_and_needs_the_secret_key() {
+    assert_eq!(load(&[]).unwrap().sync.reconcile_interval, None);
+    let with_key = |interval: &str| {
+        load(&[
+            ("CLERK_SECRET_KEY", "sk_test_abc123"),
+            ("AUTH_CORE__SYNC__RECONCILE_INTERVAL", interval),
+        ])
+    };
+    for (text, secs) in [
+        ("6h", 21_600),
+        ("5m", 300),
+        ("300s", 300),
+        ("30d", 2_592_000),
+    ] {
+        assert_eq!(
+            with_key(text).unwrap().sync.reconcile_interval,
+            Some(Duration::from_secs(secs)),
+            "{text}"
+        );
+    }
+    let refused = |text: &str| with_key(text).expect_err(text).to_string();
+    for text in ["299s", "4m", "0h", "31d"] {
+        assert_eq!(
+            refused(text),
+            format!("invalid setting sync.reconcile_interval (AUTH_CORE__SYNC__RECONCILE_INTERVAL): must be from 5m to 30d (got {text:?}); empty turns it off")
+        );
+    }
+    for text in [
+        "6",
+        "h",
+        "6 h",
+        "-6h",
+        "6hours",
+        "1.5h",
+        "9999999999d",
+        "６h",
+    ] {
+        assert_eq!(
+            refused(text),
+            format!("invalid setting sync.reconcile_interval (AUTH_CORE__SYNC__RECONCILE_INTERVAL): must be a number and a unit, s, m, h or d, like \"6h\" (got {text:?})")
+        );
+    }
+    assert_eq!(
+        error_line(&[("AUTH_CORE__SYNC__RECONCILE_INTERVAL", "6h")]),
+        "invalid setting sync.reconcile_interval (AUTH_CORE__SYNC__RECONCILE_INTERVAL): needs clerk.secret_key (CLERK_SECRET_KEY): the reconcile reads Clerk's Backend API; set it, or leave sync.reconcile_interval empty"
+    );
+}

@@ -103,6 +103,25 @@ impl Report {
     }
 }
 
+/// A run whose lease is taken and whose row is recorded, not yet walked ([`Backfill::claim`]).
+pub struct Claimed {
+    lease: Option<Lease>,
+    run_id: Option<i64>,
+    progress: RunProgress,
+}
+
+impl Claimed {
+    /// The run's row (`None` for a dry run, which records none).
+    pub fn run_id(&self) -> Option<i64> {
+        self.run_id
+    }
+
+    /// Where the run starts from.
+    pub fn progress(&self) -> &RunProgress {
+        &self.progress
+    }
+}
+
 pub struct Backfill<'a> {
     pub db: &'a Db,
     pub api: &'a ListingClient,
@@ -120,6 +139,13 @@ impl Backfill<'_> {
     /// Runs `plan`. A real run first takes the lease ([`super::lease`]): while another run holds it,
     /// this one fails with [`SyncError::Busy`] before reading or writing anything.
     pub async fn run(&self, plan: &Plan) -> Result<Report, SyncError> {
+        let claimed = self.claim(plan).await?;
+        self.run_claimed(claimed, plan).await
+    }
+
+    /// The first half of [`Backfill::run`]: takes the lease and records the run (a dry run, neither).
+    /// The server's console answers as soon as this is done, and leaves the rest to a task of its own.
+    pub async fn claim(&self, plan: &Plan) -> Result<Claimed, SyncError> {
         let lease = if plan.dry_run {
             None
         } else {
@@ -128,17 +154,40 @@ impl Backfill<'_> {
         let fresh_since = lease
             .as_ref()
             .and_then(|l| l.row_fresh_since(self.clock.now_ms()));
-        let opened = self.open_run(plan, fresh_since).await;
-        let outcome = match opened {
-            Ok((None, progress)) => self.walk(None, progress, plan).await,
-            Ok((Some(id), progress)) => {
+        match self.open_run(plan, fresh_since).await {
+            Ok((run_id, progress)) => Ok(Claimed {
+                lease,
+                run_id,
+                progress,
+            }),
+            Err(error) => {
+                if let Some(lease) = lease {
+                    lease.release().await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The second half of [`Backfill::run`]: the walk of a claimed run, then its end recorded and its
+    /// lease released. Dropped part-way (a server stopping), nothing is half-applied: each page and
+    /// its checkpoint commit together, the lock's connection closes with the lease, and the row of
+    /// the run is left `running` until its lease goes stale (SQLite) — the next run starts afresh.
+    pub async fn run_claimed(&self, claimed: Claimed, plan: &Plan) -> Result<Report, SyncError> {
+        let Claimed {
+            lease,
+            run_id,
+            progress,
+        } = claimed;
+        let outcome = match run_id {
+            None => self.walk(None, progress, plan).await,
+            Some(id) => {
                 let outcome = tokio::select! {
                     outcome = self.walk(Some(id), progress, plan) => outcome,
                     never = lease::keep_alive(self.db, self.clock, id) => match never {},
                 };
                 self.close_run(id, outcome).await
             }
-            Err(error) => Err(error),
         };
         if let Some(lease) = lease {
             lease.release().await;

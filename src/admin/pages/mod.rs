@@ -8,6 +8,7 @@ mod login;
 mod memberships;
 mod organizations;
 mod query;
+mod sync;
 mod users;
 mod webhooks;
 
@@ -34,6 +35,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/webhooks/{id}/reprocess",
             web::post().to(webhooks::reprocess),
         )
+        .route("/sync", web::get().to(sync::list))
+        .route("/sync/start", web::post().to(sync::start))
         .route("/keys", web::get().to(keys::list))
         .route("/keys", web::post().to(keys::create))
         .route("/keys/{id}/revoke", web::post().to(keys::revoke))

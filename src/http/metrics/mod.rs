@@ -31,6 +31,29 @@ const DURATION: &str = "auth_core_http_request_duration_seconds";
 const AUTH: &str = "auth_core_auth_outcomes_total";
 const WEBHOOKS: &str = "auth_core_webhook_deliveries_total";
 const BUILD_INFO: &str = "auth_core_build_info";
+const SYNC_RUNS: &str = "auth_core_sync_runs_total";
+const SYNC_SKIPPED: &str = "auth_core_sync_skipped_total";
+const SYNC_ROWS: &str = "auth_core_sync_rows_total";
+const SYNC_LAST_START: &str = "auth_core_sync_last_run_start_timestamp_seconds";
+const SYNC_LAST_END: &str = "auth_core_sync_last_run_end_timestamp_seconds";
+const SYNC_LAST_SUCCESS: &str = "auth_core_sync_last_run_success";
+const SYNC_LAST_ROWS: &str = "auth_core_sync_last_run_rows";
+
+/// A sync run this process carried out (not a dry run), as plain values: `http` knows no `sync`.
+#[derive(Debug, Clone)]
+pub struct SyncRunFigures {
+    /// Who started it: `schedule` or `console`.
+    pub trigger: &'static str,
+    /// `completed`, `failed` (a listing failed; resumable) or `error` (it stopped on an error).
+    pub outcome: &'static str,
+    pub started_ms: i64,
+    pub ended_ms: i64,
+    /// Per kind (`users`, …): rows created, updated and tombstoned.
+    pub rows: Vec<(&'static str, [u64; 3])>,
+}
+
+/// The changes of [`SyncRunFigures::rows`], in order.
+const SYNC_CHANGES: [&str; 3] = ["created", "updated", "tombstoned"];
 
 /// Counters set from a value read at scrape time: (name, help).
 const SCRAPED_COUNTERS: [(&str, &str); 6] = [
@@ -174,6 +197,59 @@ impl Metrics {
             .increment(1);
     }
 
+    /// A sync run of this process has ended: counted by trigger and outcome, its rows added to the
+    /// totals, and the `last_run` gauges set to it.
+    pub fn record_sync_run(&self, run: &SyncRunFigures) {
+        let recorder = &self.exporter.recorder;
+        let runs = Key::from_parts(
+            SYNC_RUNS,
+            vec![
+                Label::from_static_parts("trigger", run.trigger),
+                Label::from_static_parts("outcome", run.outcome),
+            ],
+        );
+        recorder.register_counter(&runs, &METADATA).increment(1);
+        let seconds = |ms: i64| ms as f64 / 1000.0;
+        for (name, value) in [
+            (SYNC_LAST_START, seconds(run.started_ms)),
+            (SYNC_LAST_END, seconds(run.ended_ms)),
+            (
+                SYNC_LAST_SUCCESS,
+                if run.outcome == "completed" { 1.0 } else { 0.0 },
+            ),
+        ] {
+            recorder
+                .register_gauge(&Key::from_static_name(name), &METADATA)
+                .set(value);
+        }
+        for (kind, counts) in &run.rows {
+            for (change, n) in SYNC_CHANGES.iter().zip(counts) {
+                let labels = vec![
+                    Label::from_static_parts("kind", kind),
+                    Label::from_static_parts("change", change),
+                ];
+                recorder
+                    .register_counter(&Key::from_parts(SYNC_ROWS, labels.clone()), &METADATA)
+                    .increment(*n);
+                recorder
+                    .register_gauge(&Key::from_parts(SYNC_LAST_ROWS, labels), &METADATA)
+                    .set(*n as f64);
+            }
+        }
+    }
+
+    /// A sync run was not started because another (on this or another instance) held the lease.
+    pub fn record_sync_skipped(&self, trigger: &'static str) {
+        let key = Key::from_parts(
+            SYNC_SKIPPED,
+            vec![Label::from_static_parts("trigger", trigger)],
+        );
+        self.exporter
+            .recorder
+            .register_counter(&key, &METADATA)
+            .increment(1);
+    }
+
     /// The text exposition of every metric, with `gauges` and the process's own figures as of now.
     pub fn render(&self, gauges: &Gauges) -> String {
         let recorder = &self.exporter.recorder;
@@ -216,7 +292,7 @@ impl Metrics {
 impl Exporter {
     /// HELP lines, and the build_info gauge (constant for the life of the process).
     fn describe(&self) {
-        let help: [(&'static str, &'static str); 5] = [
+        let help: [(&'static str, &'static str); 12] = [
             (REQUESTS, "HTTP requests by matched route and status."),
             (
                 DURATION,
@@ -227,6 +303,34 @@ impl Exporter {
             (
                 BUILD_INFO,
                 "The running build: version and git commit, as labels; always 1.",
+            ),
+            (
+                SYNC_RUNS,
+                "Sync runs this instance carried out, by trigger (schedule, console) and outcome.",
+            ),
+            (
+                SYNC_SKIPPED,
+                "Sync runs not started because another run held the lock, by trigger.",
+            ),
+            (
+                SYNC_ROWS,
+                "Rows sync runs of this instance created, updated or tombstoned, by kind.",
+            ),
+            (
+                SYNC_LAST_START,
+                "When this instance's last sync run started (Unix seconds).",
+            ),
+            (
+                SYNC_LAST_END,
+                "When this instance's last sync run ended (Unix seconds).",
+            ),
+            (
+                SYNC_LAST_SUCCESS,
+                "1 if this instance's last sync run completed, 0 if it failed.",
+            ),
+            (
+                SYNC_LAST_ROWS,
+                "Rows this instance's last sync run created, updated or tombstoned, by kind.",
             ),
         ];
         for (name, text) in help {
