@@ -414,7 +414,7 @@ fn migrate_applies_then_reports_up_to_date() {
     assert!(first.status.success());
     assert_eq!(
         String::from_utf8_lossy(&first.stdout),
-        "sqlite://./data/auth-core.sqlite3: applied 20261126000001\nsqlite://./data/auth-core.sqlite3: applied 20261126000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000001\nsqlite://./data/auth-core.sqlite3: applied 20261130000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000003\n"
+        "sqlite://./data/auth-core.sqlite3: applied 20261126000001\nsqlite://./data/auth-core.sqlite3: applied 20261126000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000001\nsqlite://./data/auth-core.sqlite3: applied 20261130000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000003\nsqlite://./data/auth-core.sqlite3: applied 20261201000001\n"
     );
     let second = run(dir.path(), &[], &["migrate"]);
     assert_eq!(
