@@ -98,17 +98,15 @@ async fn verified_assertion(app: &TestApp, assertion: &str) -> Value {
     // The app runs on a manual clock; exp is checked below against it.
     validation.validate_exp = false;
     validation.set_required_spec_claims(&["iss", "exp", "sub"]);
-    let data = jsonwebtoken::decode::<Value>(
-        assertion,
-        &DecodingKey::from_jwk(jwk).unwrap(),
-        &validation,
-    )
-    .expect("the assertion verifies");
+    let data =
+        jsonwebtoken::decode::<Value>(assertion, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+            .expect("the assertion verifies");
     data.claims
 }
 
 async fn identity_headers_and_assertion(db: TestDb) {
-    let (app, _clock) = TestApp::spawn_at(settings(&db), NOW_S * 1000).await;
+    // Half a second in: the first key, created now, signs at once (its activation is in ms).
+    let (app, _clock) = TestApp::spawn_at(settings(&db), NOW_S * 1000 + 500).await;
     let admin = token(json!({}));
     // Any method: the proxy's subrequest may keep the client's.
     for method in [Method::GET, Method::POST, Method::DELETE, Method::HEAD] {
@@ -124,7 +122,10 @@ async fn identity_headers_and_assertion(db: TestDb) {
                 ("x-auth-org-id", "org_2test"),
                 ("x-auth-org-slug", "acme"),
                 ("x-auth-org-role", "org:admin"),
-                ("x-auth-org-permissions", "org:billing:read,org:billing:manage"),
+                (
+                    "x-auth-org-permissions",
+                    "org:billing:read,org:billing:manage"
+                ),
                 ("x-auth-principal", "user"),
             ]),
             "{method}"
@@ -208,7 +209,10 @@ async fn refusals_are_those_of_every_route(db: TestDb) {
         Method::GET,
         "/api/auth/verify",
         Some(&admin),
-        &[("X-Auth-User-Id", "user_evil"), ("X-Auth-Org-Role", "org:owner")],
+        &[
+            ("X-Auth-User-Id", "user_evil"),
+            ("X-Auth-Org-Role", "org:owner"),
+        ],
     )
     .await;
     assert_eq!(res.header("x-auth-user-id"), Some("user_2test"));
@@ -218,21 +222,57 @@ async fn refusals_are_those_of_every_route(db: TestDb) {
 async fn query_requirements(db: TestDb) {
     let (app, _clock) = TestApp::spawn_at(settings(&db), NOW_S * 1000).await;
     let admin = token(json!({}));
-    let member = token(json!({"o": {"id": "org_2test", "rol": "member", "per": "read", "fpm": "1"}}));
+    let member =
+        token(json!({"o": {"id": "org_2test", "rol": "member", "per": "read", "fpm": "1"}}));
     let personal = token(json!({"o": null, "fea": null}));
     for (who, query, status, code) in [
         (&admin, "?role=org:admin", 200, None),
         (&admin, "?role=admin&org=required", 200, None),
-        (&member, "?role=org:admin", 403, Some("insufficient-permissions")),
-        (&admin, "?permission=org:billing:read&permission=billing:manage", 200, None),
+        (
+            &member,
+            "?role=org:admin",
+            403,
+            Some("insufficient-permissions"),
+        ),
+        (
+            &admin,
+            "?permission=org:billing:read&permission=billing:manage",
+            200,
+            None,
+        ),
         (&member, "?permission=org:billing:read", 200, None),
-        (&member, "?permission=org:billing:read&permission=org:billing:manage", 403, Some("insufficient-permissions")),
-        (&personal, "?org=required", 403, Some("organization-required")),
-        (&personal, "?permission=org:billing:read", 403, Some("insufficient-permissions")),
+        (
+            &member,
+            "?permission=org:billing:read&permission=org:billing:manage",
+            403,
+            Some("insufficient-permissions"),
+        ),
+        (
+            &personal,
+            "?org=required",
+            403,
+            Some("organization-required"),
+        ),
+        (
+            &personal,
+            "?permission=org:billing:read",
+            403,
+            Some("insufficient-permissions"),
+        ),
         (&admin, "?rol=org:admin", 400, Some("bad-request")),
-        (&admin, "?role=org:admin&role=org:member", 400, Some("bad-request")),
+        (
+            &admin,
+            "?role=org:admin&role=org:member",
+            400,
+            Some("bad-request"),
+        ),
         (&admin, "?org=optional", 400, Some("bad-request")),
-        (&admin, "?reverification=sometimes", 400, Some("bad-request")),
+        (
+            &admin,
+            "?reverification=sometimes",
+            400,
+            Some("bad-request"),
+        ),
         (&admin, "?role=", 400, Some("bad-request")),
     ] {
         let res = verify(&app, query, Some(who)).await;
@@ -244,7 +284,10 @@ async fn query_requirements(db: TestDb) {
         }
     }
     let res = verify(&app, "?role=org:admin", Some(&member)).await;
-    assert_eq!(res.json()["error"]["required"], json!({"role": "org:admin"}));
+    assert_eq!(
+        res.json()["error"]["required"],
+        json!({"role": "org:admin"})
+    );
     // Floods of parameters: refused whole, before any check.
     let many = format!("?{}", vec!["permission=org:billing:read"; 17].join("&"));
     assert_eq!(verify(&app, &many, Some(&admin)).await.status, 400);
@@ -276,7 +319,11 @@ async fn reverification_answers_in_clerks_shape(db: TestDb) {
             Some((level, minutes)) => {
                 assert_eq!(res.status, 403, "{query}");
                 assert_eq!(res.header("content-type"), Some("application/json"));
-                assert_eq!(res.json(), clerk_reverification_body(level, minutes), "{query}");
+                assert_eq!(
+                    res.json(),
+                    clerk_reverification_body(level, minutes),
+                    "{query}"
+                );
             }
         }
     }
@@ -288,7 +335,9 @@ async fn reverification_answers_in_clerks_shape(db: TestDb) {
     let res = verify(&app, "?role=org:admin&reverification=strict", Some(&member)).await;
     assert_eq!(res.json()["error"]["code"], "insufficient-permissions");
     // A service key has verified no factor: insufficient, not a dialog it cannot open.
-    let key = app.service_key(Some("org_2test"), &[], None, NOW_S * 1000).await;
+    let key = app
+        .service_key(Some("org_2test"), &[], None, NOW_S * 1000)
+        .await;
     let res = verify(&app, "?reverification=lax", Some(&key)).await;
     assert_eq!(res.status, 403);
     assert_eq!(res.json()["error"]["code"], "insufficient-permissions");
@@ -309,8 +358,16 @@ async fn the_reverification_guard_answers_in_clerks_shape(db: TestDb) {
     let (base, _state, _clock) = start(&db, &clerk, NOW_S, step_up_routes).await;
     for (fva, status, body) in [
         (json!([3, 5]), 200, json!({"transferred": true})),
-        (json!([3, 30]), 403, clerk_reverification_body("second_factor", 10)),
-        (json!([30, -1]), 403, clerk_reverification_body("second_factor", 10)),
+        (
+            json!([3, 30]),
+            403,
+            clerk_reverification_body("second_factor", 10),
+        ),
+        (
+            json!([30, -1]),
+            403,
+            clerk_reverification_body("second_factor", 10),
+        ),
     ] {
         let (got_status, got) =
             common::embedded::call(&base, &token(json!({"fva": fva})), "/app/transfer").await;
@@ -325,7 +382,14 @@ async fn the_audit_trail_names_the_forwarded_request(db: TestDb) {
         ("X-Forwarded-Method", "DELETE"),
         ("X-Forwarded-Uri", "/notes/7?token=secret"),
     ];
-    send(&app, Method::GET, "/api/auth/verify", Some(&admin), &forwarded).await;
+    send(
+        &app,
+        Method::GET,
+        "/api/auth/verify",
+        Some(&admin),
+        &forwarded,
+    )
+    .await;
     // A refusal is recorded with it too; nginx's header name; a URI with escapes and no method.
     send(
         &app,
@@ -338,13 +402,27 @@ async fn the_audit_trail_names_the_forwarded_request(db: TestDb) {
     tokio::time::timeout(std::time::Duration::from_secs(30), app.state.audit.flush())
         .await
         .unwrap();
-    let rows: Vec<(String, String, i32, Option<String>, Option<String>, Option<String>)> = app
+    let rows: Vec<(
+        String,
+        String,
+        i32,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    )> = app
         .state
         .db
         .run(|c| {
             Ok(ae::table
                 .order(ae::id)
-                .select((ae::method, ae::path, ae::status, ae::user_id, ae::reason, ae::detail))
+                .select((
+                    ae::method,
+                    ae::path,
+                    ae::status,
+                    ae::user_id,
+                    ae::reason,
+                    ae::detail,
+                ))
                 .load(c)?)
         })
         .await

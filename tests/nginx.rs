@@ -225,7 +225,10 @@ fn now_s() -> i64 {
 
 async fn nginx_auth_request_in_front_of_an_upstream(db: TestDb) {
     let Some(binary) = nginx_binary() else {
-        assert!(!in_ci(), "nginx is not installed; CI=true requires this test to run");
+        assert!(
+            !in_ci(),
+            "nginx is not installed; CI=true requires this test to run"
+        );
         eprintln!("skipped: nginx is not installed (apt-get install nginx)");
         return;
     };
@@ -238,6 +241,11 @@ async fn nginx_auth_request_in_front_of_an_upstream(db: TestDb) {
         ("AUTH_CORE__AUTH__ISSUER", ISSUER),
     ]))
     .await;
+    // auth-core's log in the captured output: a failure shows why a subrequest was answered so.
+    let _ = env_logger::builder()
+        .is_test(true)
+        .filter_level(log::LevelFilter::Info)
+        .try_init();
     let upstream = start_upstream();
     let auth_core = app.base.trim_start_matches("http://").to_owned();
     let nginx = start_nginx(&binary, &auth_core, &upstream);
@@ -323,7 +331,12 @@ async fn nginx_auth_request_in_front_of_an_upstream(db: TestDb) {
     )
     .await;
     assert_eq!(res.status, 403);
-    let res = get(&nginx.base, "/admin/settings", &[("Authorization", &bearer)]).await;
+    let res = get(
+        &nginx.base,
+        "/admin/settings",
+        &[("Authorization", &bearer)],
+    )
+    .await;
     assert_eq!(res.status, 200);
     assert_eq!(res.json()["path"], "/admin/settings");
 }

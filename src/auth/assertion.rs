@@ -60,6 +60,8 @@ pub enum AssertionKeyError {
     Unreadable { kid: String, why: &'static str },
     #[error("no assertion key is active yet")]
     NoActiveKey,
+    #[error("an assertion or key set could not be encoded as JSON")]
+    Encoding,
 }
 
 /// Who an assertion is about: the identity `/api/auth/verify` answers with, as claims.
@@ -163,7 +165,7 @@ impl KeySet {
             });
         }
         let jwks = serde_json::to_vec(&serde_json::json!({ "keys": jwks }))
-            .map_err(|_| AssertionKeyError::NoActiveKey)?;
+            .map_err(|_| AssertionKeyError::Encoding)?;
         Ok(Self {
             keys,
             jwks: jwks.into(),
@@ -274,23 +276,26 @@ impl AssertionKeys {
 
     /// A signed assertion about `identity`, reused for [`REUSE_SECS`].
     pub fn assert(&self, identity: &Identity) -> Result<Arc<str>, AssertionKeyError> {
-        let now_s = self.clock.now_ms().div_euclid(1000);
+        let now_ms = self.clock.now_ms();
+        let now_s = now_ms.div_euclid(1000);
         if let Some((token, iat)) = self.recent.get(identity) {
             // The cache's own expiry runs on the system clock; the assertion's on auth-core's.
             if (0..REUSE_SECS).contains(&(now_s - iat)) {
                 return Ok(token);
             }
         }
-        let token: Arc<str> = self.sign(identity, now_s)?.into();
+        let token: Arc<str> = self.sign(identity, now_ms)?.into();
         self.recent.insert(identity.clone(), (token.clone(), now_s));
         Ok(token)
     }
 
-    fn sign(&self, identity: &Identity, now_s: i64) -> Result<String, AssertionKeyError> {
+    fn sign(&self, identity: &Identity, now_ms: i64) -> Result<String, AssertionKeyError> {
         let set = self.set();
+        // Milliseconds, as the activation is stored: a key created this second signs at once.
         let key = set
-            .signing_key(now_s * 1000)
+            .signing_key(now_ms)
             .ok_or(AssertionKeyError::NoActiveKey)?;
+        let now_s = now_ms.div_euclid(1000);
         let header = Header {
             alg: "EdDSA",
             typ: "JWT",
@@ -304,7 +309,7 @@ impl AssertionKeys {
         };
         let mut jwt = String::with_capacity(512);
         for part in [serde_json::to_vec(&header), serde_json::to_vec(&claims)] {
-            let part = part.map_err(|_| AssertionKeyError::NoActiveKey)?;
+            let part = part.map_err(|_| AssertionKeyError::Encoding)?;
             if !jwt.is_empty() {
                 jwt.push('.');
             }

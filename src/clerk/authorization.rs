@@ -152,7 +152,7 @@ impl Requirement {
         let outcomes = [
             self.organization(claims),
             self.billing(claims),
-            self.reverification(claims),
+            self.reverification_outcome(claims),
         ];
         outcomes.contains(&Outcome::Pass) && !outcomes.contains(&Outcome::Fail)
     }
@@ -196,7 +196,7 @@ impl Requirement {
         }
     }
 
-    fn reverification(&self, claims: &SessionClaims) -> Outcome {
+    fn reverification_outcome(&self, claims: &SessionClaims) -> Outcome {
         let Some(wanted) = self.reverification else {
             return Outcome::Skip;
         };
