@@ -561,3 +561,77 @@ db_test!(
     rotation_publishes_first_then_signs,
     forged_assertions_do_not_verify,
 );
+
+/// The real binary: `assertion-keys rotate` before any start makes the first key, signing at once;
+/// a second rotation's key is `next` while the first keeps signing; `list` never prints a private key.
+#[test]
+fn assertion_keys_command_rotates_and_lists() {
+    use common::binary::run;
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = |args: &[&str]| {
+        let out = run(dir.path(), &[], args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let empty = stdout(&["assertion-keys", "list"]);
+    assert_eq!(empty.lines().count(), 1, "{empty}");
+    assert!(empty.starts_with("KID  STATE  CREATED  SIGNS FROM  PUBLISHED UNTIL"));
+
+    let first = stdout(&["assertion-keys", "rotate"]);
+    let first_kid = first
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("new assertion key ")
+        .unwrap()
+        .to_owned();
+    let second = stdout(&["assertion-keys", "rotate"]);
+    let second_kid = second
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("new assertion key ")
+        .unwrap()
+        .to_owned();
+    let listed = stdout(&["assertion-keys", "list"]);
+    let states: Vec<(String, String)> = listed
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut cells = l.split_whitespace();
+            (
+                cells.next().unwrap().to_owned(),
+                cells.next().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (second_kid, "next".to_owned()),
+            (first_kid, "signing".to_owned())
+        ],
+        "{listed}"
+    );
+
+    let mut conn = <diesel::SqliteConnection as diesel::Connection>::establish(
+        &dir.path()
+            .join("data/auth-core.sqlite3")
+            .display()
+            .to_string(),
+    )
+    .unwrap();
+    let private: Vec<String> = auth_core::db::schema::assertion_keys::table
+        .select(auth_core::db::schema::assertion_keys::private_key)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(private.len(), 2);
+    for output in [&first, &second, &listed] {
+        for key in &private {
+            assert!(
+                !output.contains(key.as_str()),
+                "a private key printed:\n{output}"
+            );
+        }
+    }
+}

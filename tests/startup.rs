@@ -335,7 +335,7 @@ fn check_explains_what_is_missing_for_clerk() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for expected in [
-        "database            sqlite://./data/auth-core.sqlite3: reachable; migrations applied: 0, 5 pending",
+        "database            sqlite://./data/auth-core.sqlite3: reachable; migrations applied: 0, 6 pending",
         "session tokens      MISSING: no key source; set CLERK_JWT_KEY, CLERK_JWKS_URL, CLERK_SECRET_KEY or CLERK_PUBLISHABLE_KEY",
         "webhooks            MISSING: no webhook secret: webhooks will be refused (set CLERK_WEBHOOK_SECRET)",
         "backend api         not set: no backfill from Clerk and no Clerk machine tokens",
