@@ -375,6 +375,16 @@ async fn the_reverification_guard_answers_in_clerks_shape(db: TestDb) {
     }
 }
 
+/// method, path, status, user, reason, detail
+type AuditRow = (
+    String,
+    String,
+    i32,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 async fn the_audit_trail_names_the_forwarded_request(db: TestDb) {
     let (app, _clock) = TestApp::spawn_at(settings(&db), NOW_S * 1000).await;
     let admin = token(json!({}));
@@ -402,14 +412,7 @@ async fn the_audit_trail_names_the_forwarded_request(db: TestDb) {
     tokio::time::timeout(std::time::Duration::from_secs(30), app.state.audit.flush())
         .await
         .unwrap();
-    let rows: Vec<(
-        String,
-        String,
-        i32,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = app
+    let rows: Vec<AuditRow> = app
         .state
         .db
         .run(|c| {
