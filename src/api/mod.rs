@@ -87,6 +87,8 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
         (Method::PUT, "/api/auth/verify"),
         (Method::PATCH, "/api/auth/verify"),
         (Method::DELETE, "/api/auth/verify"),
+        (Method::OPTIONS, "/api/auth/verify"),
+        (Method::TRACE, "/api/auth/verify"),
         (Method::GET, "/api/auth/me"),
         (Method::GET, "/api/orgs/current"),
         (Method::GET, "/api/orgs/current/members"),

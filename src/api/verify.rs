@@ -164,7 +164,7 @@ fn parse_query(query: &str) -> Result<Asked, ApiError> {
 /// @clerk/shared's `reverificationError`). `X-Forwarded-Method` and `X-Forwarded-Uri` /
 /// `X-Original-URI` are recorded in the audit trail. Never cached.
 #[utoipa::path(
-    method(get, head, post, put, patch, delete),
+    method(get, head, post, put, patch, delete, options, trace),
     path = "/api/auth/verify",
     tag = "auth",
     params(
