@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::accounts::password_workers::PasswordWorkers;
 use crate::accounts::secret_key::SecretKeyError;
 use crate::audit::{AuditConfig, AuditLog};
+use crate::auth::assertion::{AssertionKeyError, AssertionKeys};
 use crate::auth::failed_credentials::FailedCredentials;
 use crate::auth::machine_tokens::MachineTokenVerifier;
 use crate::auth::service_keys::ServiceKeyVerifier;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub admin_cookie_key: Option<actix_web::cookie::Key>,
     /// The console's argon2 work, kept off the blocking pool the database work uses.
     pub password_workers: Arc<PasswordWorkers>,
+    /// auth-core's own keys for `/api/auth/verify`'s identity assertion, loaded at start-up.
+    pub assertion_keys: Arc<AssertionKeys>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,8 @@ pub enum StartupError {
     Verifier(#[from] VerifierError),
     #[error("{0}")]
     SecretKey(#[from] SecretKeyError),
+    #[error("{0}")]
+    AssertionKeys(#[from] AssertionKeyError),
     #[error("the password threads could not start: {0}")]
     PasswordThreads(std::io::Error),
 }
@@ -82,6 +87,7 @@ impl AppState {
             .enabled
             .then(|| crate::accounts::secret_key::cookie_key(&settings, &db, clock.now_ms()))
             .transpose()?;
+        let assertion_keys = AssertionKeys::load_or_create(db.clone(), clock.clone())?;
         let backend_api = settings.clerk.secret_key.clone().map(|secret| {
             BackendApi::new(&settings.clerk.api_url, secret, settings.clerk.api_timeout)
         });
@@ -138,6 +144,7 @@ impl AppState {
             audit: Arc::new(audit_log),
             metrics: Arc::new(Metrics::default()),
             admin_cookie_key,
+            assertion_keys: Arc::new(assertion_keys),
         };
         if let Err(error) = state.reload_revoked_sessions() {
             log::warn!("revoked sessions not loaded yet ({error}); retrying in the background");

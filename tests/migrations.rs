@@ -10,7 +10,7 @@ use common::TestDb;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "users",
     "organizations",
     "organization_memberships",
@@ -23,6 +23,7 @@ const TABLES: [&str; 12] = [
     "admin_login_attempts",
     "sync_runs",
     "generated_secret_key",
+    "assertion_keys",
 ];
 
 const INDEXES: [&str; 27] = [
@@ -55,12 +56,13 @@ const INDEXES: [&str; 27] = [
     "sync_runs_started_at_idx",
 ];
 
-const ALL: [&str; 6] = [
+const ALL: [&str; 7] = [
     "20261126000001",
     "20261126000002",
     "20261130000001",
     "20261130000002",
     "20261130000003",
+    "20261201000001",
     "20261201000002",
 ];
 
@@ -129,7 +131,8 @@ fn select_every_declared_column(conn: &mut DbConnection) {
         admin_sessions,
         admin_login_attempts,
         sync_runs,
-        generated_secret_key
+        generated_secret_key,
+        assertion_keys
     );
 }
 
@@ -148,6 +151,7 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
         migrations::applied(&mut conn).unwrap(),
         [
             "20261201000002",
+            "20261201000001",
             "20261130000003",
             "20261130000002",
             "20261130000001",
@@ -178,6 +182,7 @@ async fn migrations_go_up_down_and_up_again(db: TestDb) {
         migrations::revert_all(&mut conn).unwrap(),
         [
             "20261201000002",
+            "20261201000001",
             "20261130000003",
             "20261130000002",
             "20261130000001",

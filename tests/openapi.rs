@@ -102,6 +102,11 @@ async fn document_describes_exactly_the_served_routes(db: TestDb) {
             operation["responses"].get(&status).is_some(),
             "{method} {path} answered {status}, which is not documented"
         );
+        // Forward auth answers every method (a proxy's subrequest may keep the client's): there is
+        // no other method to refuse.
+        if path == "/api/auth/verify" {
+            continue;
+        }
         // The resource exists: another method is a documented JSON 405, not a 404 (signed in, as
         // protected routes authenticate before routing by method).
         let other = if method == Method::GET {
@@ -155,10 +160,19 @@ fn resolve<'a>(doc: &'a Value, node: &'a Value) -> &'a Value {
     }
 }
 
-/// Checks `value` against the subset of JSON Schema utoipa emits here: `$ref`, `type` (one or a
-/// list), `required`, `properties`, `items`, `enum`. Returns the first mismatch.
+/// Checks `value` against the subset of JSON Schema utoipa emits here: `$ref`, `oneOf`, `type` (one
+/// or a list), `required`, `properties`, `items`, `enum`. Returns the first mismatch.
 fn check(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
     let schema = resolve(doc, schema);
+    if let Some(branches) = schema.get("oneOf").and_then(Value::as_array) {
+        let matching = branches
+            .iter()
+            .filter(|b| check(doc, b, value, at).is_ok())
+            .count();
+        if matching != 1 {
+            return Err(format!("{at}: matches {matching} of the oneOf branches"));
+        }
+    }
     if let Some(types) = schema.get("type") {
         let types: Vec<&str> = match types {
             Value::String(t) => vec![t.as_str()],
@@ -255,6 +269,18 @@ async fn real_responses_have_the_documented_shape(db: TestDb) {
     let res = send(&app, &Method::GET, "/api/orgs/org_other", Some(&token)).await;
     assert_eq!(res.status, 404);
     conforms(&doc, "get", "/api/orgs/{organization_id}", &res).unwrap();
+    // Forward auth's refusals, the reverification body included.
+    let step_up = Minter::a().mint(&session_claims(now_s(), json!({"fva": [3, 30]})));
+    for (query, token, status) in [
+        ("", None, 401),
+        ("?reverification=strict", Some(&step_up), 403),
+        ("?role=org:nobody", Some(&step_up), 403),
+    ] {
+        let path = format!("/api/auth/verify{query}");
+        let res = send(&app, &Method::GET, &path, token.map(String::as_str)).await;
+        assert_eq!(res.status, status, "{path}");
+        conforms(&doc, "get", "/api/auth/verify", &res).unwrap();
+    }
     // Without an active organization: 403 organization-required, documented.
     let no_org = Minter::a().mint(&session_claims(now_s(), json!({"o": null, "fea": null})));
     let res = send(&app, &Method::GET, "/api/orgs/current", Some(&no_org)).await;

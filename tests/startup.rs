@@ -364,7 +364,7 @@ fn check_explains_what_is_missing_for_clerk() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for expected in [
-        "database            sqlite://./data/auth-core.sqlite3: reachable; migrations applied: 0, 6 pending",
+        "database            sqlite://./data/auth-core.sqlite3: reachable; migrations applied: 0, 7 pending",
         "session tokens      MISSING: no key source; set CLERK_JWT_KEY, CLERK_JWKS_URL, CLERK_SECRET_KEY or CLERK_PUBLISHABLE_KEY",
         "webhooks            MISSING: no webhook secret: webhooks will be refused (set CLERK_WEBHOOK_SECRET)",
         "backend api         not set: no backfill from Clerk and no Clerk machine tokens",
@@ -443,7 +443,7 @@ fn migrate_applies_then_reports_up_to_date() {
     assert!(first.status.success());
     assert_eq!(
         String::from_utf8_lossy(&first.stdout),
-        "sqlite://./data/auth-core.sqlite3: applied 20261126000001\nsqlite://./data/auth-core.sqlite3: applied 20261126000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000001\nsqlite://./data/auth-core.sqlite3: applied 20261130000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000003\nsqlite://./data/auth-core.sqlite3: applied 20261201000002\n"
+        "sqlite://./data/auth-core.sqlite3: applied 20261126000001\nsqlite://./data/auth-core.sqlite3: applied 20261126000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000001\nsqlite://./data/auth-core.sqlite3: applied 20261130000002\nsqlite://./data/auth-core.sqlite3: applied 20261130000003\nsqlite://./data/auth-core.sqlite3: applied 20261201000001\nsqlite://./data/auth-core.sqlite3: applied 20261201000002\n"
     );
     let second = run(dir.path(), &[], &["migrate"]);
     assert_eq!(

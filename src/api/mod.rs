@@ -1,11 +1,13 @@
 //! JSON routes. Handlers are thin: parse input, call one domain function, shape the output.
 
 pub mod health;
+pub mod jwks;
 pub mod me;
 pub mod metrics;
 pub mod openapi;
 pub mod orgs;
 pub mod responses;
+pub mod verify;
 pub mod webhooks;
 
 use actix_web::http::Method;
@@ -35,6 +37,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/api/auth/webhooks/clerk")
             .route(web::post().to(webhooks::clerk))
             .default_service(allow_only("POST")),
+    )
+    .service(get("/.well-known/auth-core/jwks.json", jwks::jwks))
+    // Before the `/api/auth` scope, which would otherwise take the path: forward auth accepts every
+    // kind of credential and any method.
+    .service(
+        web::resource("/api/auth/verify")
+            .wrap(middleware::from_fn(|req, next| {
+                authenticate(Accepts::ANY, req, next)
+            }))
+            .wrap(middleware::from_fn(verify::around))
+            .route(web::route().to(verify::verify)),
     )
     .service(
         web::scope("/api/auth")
@@ -67,6 +80,15 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
         (Method::GET, "/metrics"),
         (Method::GET, "/api/openapi.json"),
         (Method::POST, "/api/auth/webhooks/clerk"),
+        (Method::GET, "/.well-known/auth-core/jwks.json"),
+        (Method::GET, "/api/auth/verify"),
+        (Method::HEAD, "/api/auth/verify"),
+        (Method::POST, "/api/auth/verify"),
+        (Method::PUT, "/api/auth/verify"),
+        (Method::PATCH, "/api/auth/verify"),
+        (Method::DELETE, "/api/auth/verify"),
+        (Method::OPTIONS, "/api/auth/verify"),
+        (Method::TRACE, "/api/auth/verify"),
         (Method::GET, "/api/auth/me"),
         (Method::GET, "/api/orgs/current"),
         (Method::GET, "/api/orgs/current/members"),

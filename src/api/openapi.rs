@@ -13,7 +13,7 @@ use super::responses::{
     BadRequest, Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, ServiceUnavailable,
     TooManyRequests, Unauthorized, UnsupportedMediaType,
 };
-use super::{health, me, metrics, orgs, webhooks};
+use super::{health, jwks, me, metrics, orgs, verify, webhooks};
 use crate::http::error::ErrorBody;
 
 #[derive(OpenApi)]
@@ -29,6 +29,8 @@ use crate::http::error::ErrorBody;
         metrics::metrics,
         openapi_json,
         webhooks::clerk,
+        jwks::jwks,
+        verify::verify,
         me::me,
         orgs::current,
         orgs::members,

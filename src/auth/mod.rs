@@ -4,6 +4,7 @@
 //! standing judged from it (`standing`). The middleware that runs them on a request, and the
 //! extractors, are in `request`.
 
+pub mod assertion;
 mod bound_organization;
 pub mod failed_credentials;
 mod forgettable;

@@ -49,6 +49,44 @@ pub enum FactorLevel {
     MultiFactor,
 }
 
+impl Reverification {
+    /// One of Clerk's preset names (`strict_mfa`, `strict`, `moderate`, `lax`).
+    pub fn preset(name: &str) -> Option<Self> {
+        match name {
+            "strict_mfa" => Some(Self::StrictMfa),
+            "strict" => Some(Self::Strict),
+            "moderate" => Some(Self::Moderate),
+            "lax" => Some(Self::Lax),
+            _ => None,
+        }
+    }
+
+    /// The level and the minutes it stands for (@clerk/shared's `validateReverificationConfig`).
+    pub fn level_and_minutes(self) -> (FactorLevel, i64) {
+        match self {
+            Self::StrictMfa => (FactorLevel::MultiFactor, 10),
+            Self::Strict => (FactorLevel::SecondFactor, 10),
+            Self::Moderate => (FactorLevel::SecondFactor, 60),
+            Self::Lax => (FactorLevel::SecondFactor, 1440),
+            Self::Custom {
+                level,
+                after_minutes,
+            } => (level, after_minutes),
+        }
+    }
+}
+
+impl FactorLevel {
+    /// Clerk's name (`SessionVerificationLevel`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FirstFactor => "first_factor",
+            Self::SecondFactor => "second_factor",
+            Self::MultiFactor => "multi_factor",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Pass,
@@ -85,12 +123,36 @@ impl Requirement {
         }
     }
 
+    pub fn reverification(reverification: Reverification) -> Self {
+        Self {
+            reverification: Some(reverification),
+            ..Self::default()
+        }
+    }
+
+    /// This requirement without its reverification part (checked first: a step-up cannot grant a
+    /// role or permission the user lacks, so asking for one would be pointless).
+    pub fn without_reverification(&self) -> Self {
+        Self {
+            reverification: None,
+            ..self.clone()
+        }
+    }
+
+    /// Whether anything but reverification is asked.
+    pub fn asks_beyond_reverification(&self) -> bool {
+        self.role.is_some()
+            || self.permission.is_some()
+            || self.feature.is_some()
+            || self.plan.is_some()
+    }
+
     /// Whether `claims` satisfy this requirement.
     pub fn is_met_by(&self, claims: &SessionClaims) -> bool {
         let outcomes = [
             self.organization(claims),
             self.billing(claims),
-            self.reverification(claims),
+            self.reverification_outcome(claims),
         ];
         outcomes.contains(&Outcome::Pass) && !outcomes.contains(&Outcome::Fail)
     }
@@ -134,20 +196,11 @@ impl Requirement {
         }
     }
 
-    fn reverification(&self, claims: &SessionClaims) -> Outcome {
+    fn reverification_outcome(&self, claims: &SessionClaims) -> Outcome {
         let Some(wanted) = self.reverification else {
             return Outcome::Skip;
         };
-        let (level, after_minutes) = match wanted {
-            Reverification::StrictMfa => (FactorLevel::MultiFactor, 10),
-            Reverification::Strict => (FactorLevel::SecondFactor, 10),
-            Reverification::Moderate => (FactorLevel::SecondFactor, 60),
-            Reverification::Lax => (FactorLevel::SecondFactor, 1440),
-            Reverification::Custom {
-                level,
-                after_minutes,
-            } => (level, after_minutes),
-        };
+        let (level, after_minutes) = wanted.level_and_minutes();
         let Some([first_age, second_age]) = claims.factor_verification_age else {
             return Outcome::Fail;
         };

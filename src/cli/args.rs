@@ -50,6 +50,11 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// auth-core's own keys signing /api/auth/verify's identity assertions (X-Auth-Assertion).
+    AssertionKeys {
+        #[command(subcommand)]
+        command: AssertionKeysCommand,
+    },
     /// Backfill and reconcile users, organizations and memberships from Clerk's Backend API
     /// (needs CLERK_SECRET_KEY).
     Sync(SyncArgs),
@@ -112,6 +117,21 @@ pub enum AdminCommand {
         /// The email address of the administrator whose password is reset.
         email: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssertionKeysCommand {
+    /// Generate the next key: published at once, signing 6 minutes later (every instance and
+    /// upstream JWKS cache knows it by then); the current key stays published until its last
+    /// assertions have expired.
+    Rotate {
+        /// Sign with the new key now and unpublish the others (a key believed compromised):
+        /// assertions signed by the old key stop verifying at once.
+        #[arg(long)]
+        immediately: bool,
+    },
+    /// List the keys (never the private parts): which signs, which is next, which is retiring.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 //! (try again later), 1 for everything else, and always 1 for the health probe.
 
 use crate::accounts::secret_key::SecretKeyError;
+use crate::auth::assertion::AssertionKeyError;
 use crate::auth::service_keys::KeyError;
 use crate::db::DbError;
 use crate::settings::SettingsError;
@@ -46,6 +47,8 @@ pub enum CliError {
     Healthcheck(#[from] HealthcheckError),
     #[error("{0}")]
     Sync(#[from] SyncCliError),
+    #[error("{0}")]
+    AssertionKeys(#[from] AssertionKeyError),
 }
 
 impl CliError {

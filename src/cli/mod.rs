@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod args;
+pub mod assertion_keys;
 pub mod backup;
 pub mod check;
 pub mod check_online;
@@ -17,8 +18,8 @@ pub mod table;
 pub mod webhooks;
 
 pub use args::{
-    AdminCommand, Cli, Command, HealthcheckArgs, KeysCommand, ServeArgs, SyncArgs, WebhooksCommand,
-    VERSION,
+    AdminCommand, AssertionKeysCommand, Cli, Command, HealthcheckArgs, KeysCommand, ServeArgs,
+    SyncArgs, WebhooksCommand, VERSION,
 };
 pub use error::CliError;
 
@@ -32,6 +33,7 @@ pub fn run(command: Option<Command>, settings: Settings) -> Result<(), CliError>
         Command::Check { online } => check::run(&settings, online),
         Command::Admin { command } => Ok(admin::run(&settings, command)?),
         Command::Keys { command } => keys::run(&settings, command),
+        Command::AssertionKeys { command } => assertion_keys::run(&settings, command),
         Command::Sync(args) => Ok(sync::run(&settings, &args)?),
         Command::Webhooks { command } => webhooks::run(&settings, command),
         Command::Backup { path } => Ok(backup::run(&settings.database, &path)?),

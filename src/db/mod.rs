@@ -4,6 +4,7 @@
 pub mod admin_accounts;
 pub mod admin_sessions;
 pub mod advisory_lock;
+pub mod assertion_keys;
 pub mod audit;
 pub mod audit_query;
 pub mod backup;

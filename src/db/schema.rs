@@ -179,6 +179,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    assertion_keys (generation) {
+        generation -> Integer,
+        kid -> Text,
+        private_key -> Text,
+        public_key -> Text,
+        created_at -> BigInt,
+        activates_at -> BigInt,
+        retires_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(organization_memberships -> organizations (organization_id));
 diesel::joinable!(organization_memberships -> users (user_id));
 
@@ -195,4 +207,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_sessions,
     sync_runs,
     generated_secret_key,
+    assertion_keys,
 );

@@ -29,6 +29,9 @@ pub enum ErrorCode {
     MembershipRevoked,
     /// A guard's requirement is not met.
     InsufficientPermissions,
+    /// The user must verify a factor again (step-up); answered in the body shape of @clerk/shared's
+    /// `reverificationError`, not the error shape, so Clerk's `useReverification()` recognises it.
+    ReverificationRequired,
     /// `/metrics` without the configured token.
     MetricsUnauthorized,
     NotFound,
@@ -51,6 +54,7 @@ impl ErrorCode {
                 Self::OrganizationRequired,
                 Self::MembershipRevoked,
                 Self::InsufficientPermissions,
+                Self::ReverificationRequired,
                 Self::MetricsUnauthorized,
                 Self::NotFound,
                 Self::MethodNotAllowed,
@@ -69,6 +73,8 @@ impl ErrorCode {
             Self::OrganizationRequired => "organization-required",
             Self::MembershipRevoked => "membership-revoked",
             Self::InsufficientPermissions => "insufficient-permissions",
+            // Clerk's reason (`REVERIFICATION_REASON` in @clerk/shared's authorization-errors).
+            Self::ReverificationRequired => "reverification-error",
             Self::MetricsUnauthorized => "metrics-unauthorized",
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
@@ -127,6 +133,27 @@ impl ApiError {
             "the caller does not have what this route requires",
         );
         error.required = Some(required);
+        error
+    }
+
+    /// 403 asking the user to verify a factor again: `{"clerk_error": {"type": "forbidden", "reason":
+    /// "reverification-error", "metadata": {"reverification": {"level", "afterMinutes"}}}}`, exactly
+    /// @clerk/shared's `reverificationError(missingConfig)`; `required` holds that body.
+    pub fn reverification_required(level: &'static str, after_minutes: i64) -> Self {
+        let mut error = Self::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::ReverificationRequired,
+            "the user must verify a factor again",
+        );
+        error.required = Some(serde_json::json!({
+            "clerk_error": {
+                "type": "forbidden",
+                "reason": ErrorCode::ReverificationRequired.as_str(),
+                "metadata": {
+                    "reverification": { "level": level, "afterMinutes": after_minutes },
+                },
+            },
+        }));
         error
     }
 
@@ -302,6 +329,9 @@ impl ResponseError for ApiError {
                 ),
             };
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        if let (ErrorCode::ReverificationRequired, Some(body)) = (self.code, &self.required) {
+            return response.json(body);
         }
         response.json(ErrorBody {
             error: ErrorDetail {

@@ -1,12 +1,18 @@
 //! Route guards: `.wrap(Require::role("org:admin"))`, `Require::permission(…)`, `Require::feature(…)`,
-//! `Require::plan(…)` or any [`Requirement`] on a resource or scope. Checked with the semantics of
-//! Clerk's `has()` (see `clerk::authorization`: prefixes normalised, every asked dimension must hold,
-//! no active organization means no role or permission). A failure is 403 `insufficient-permissions`
-//! naming what was required; no principal is 401. Guards judge the token's claims, after refusing, as
-//! `OrgScope` does, a user removed from the token's active organization since the token was minted
-//! (`membership-revoked`) or deleted (`user-deleted`): a route with a guard and no `OrgScope` is no
-//! more lenient than one with. That standing is judged once per request (`request::standing`, from
-//! the webhook-fed user cache: no database round trip when warm) and shared with `OrgScope`.
+//! `Require::plan(…)`, `Require::reverification(…)` or any [`Requirement`] on a resource or scope.
+//! Checked with the semantics of Clerk's `has()` (see `clerk::authorization`: prefixes normalised,
+//! every asked dimension must hold, no active organization means no role or permission). A failure is
+//! 403 `insufficient-permissions` naming what was required; no principal is 401. Guards judge the
+//! token's claims, after refusing, as `OrgScope` does, a user removed from the token's active
+//! organization since the token was minted (`membership-revoked`) or deleted (`user-deleted`): a route
+//! with a guard and no `OrgScope` is no more lenient than one with. That standing is judged once per
+//! request (`request::standing`, from the webhook-fed user cache: no database round trip when warm)
+//! and shared with `OrgScope`.
+//!
+//! A reverification (step-up) requirement is judged after the others and, unmet, answers 403 in the
+//! body shape of @clerk/shared's `reverificationError`, which Clerk's `useReverification()`
+//! recognises: it opens the step-up dialog and retries. `/api/auth/verify` judges the requirements of
+//! its query with the same [`check`], so the rule lives here once.
 
 use std::future::{ready, Ready};
 use std::rc::Rc;
@@ -17,7 +23,7 @@ use actix_web::{Error, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use crate::auth::principal::Principal;
-use crate::clerk::authorization::Requirement;
+use crate::clerk::authorization::{Requirement, Reverification};
 use crate::clerk::claims::with_org_prefix;
 use crate::clerk::reason::Reason;
 use crate::http::error::ApiError;
@@ -47,6 +53,12 @@ impl Require {
     pub fn plan(plan: &str) -> Self {
         Self::new(Requirement::plan(plan))
     }
+
+    /// A recent factor verification, as Clerk's `has({ reverification })`: a preset
+    /// (`Reverification::Strict`, …) or `Reverification::Custom { level, after_minutes }`.
+    pub fn reverification(reverification: Reverification) -> Self {
+        Self::new(Requirement::reverification(reverification))
+    }
 }
 
 /// Whether `principal` satisfies `requirement`. Keys and machine tokens have no role, features or
@@ -69,6 +81,14 @@ pub fn allows(principal: &Principal, requirement: &Requirement) -> bool {
 
 /// The guard's verdict for the request's principal.
 async fn judge(req: &HttpRequest, requirement: &Requirement) -> Result<(), ApiError> {
+    check(req, std::slice::from_ref(requirement)).await
+}
+
+/// Whether the request's principal meets every one of `requirements`: 401 without a principal,
+/// `membership-revoked`/`user-deleted` for a user no longer in the token's organization, 403
+/// `insufficient-permissions` naming the first requirement unmet (reverification aside), then the
+/// reverification error for the first unmet reverification.
+pub async fn check(req: &HttpRequest, requirements: &[Requirement]) -> Result<(), ApiError> {
     let principal = req
         .extensions()
         .get::<Principal>()
@@ -81,11 +101,29 @@ async fn judge(req: &HttpRequest, requirement: &Requirement) -> Result<(), ApiEr
                 .require_member()?;
         }
     }
-    if allows(&principal, requirement) {
-        Ok(())
-    } else {
-        Err(ApiError::insufficient_permissions(describe(requirement)))
+    for requirement in requirements {
+        let base = requirement.without_reverification();
+        let base_met = !requirement.asks_beyond_reverification() || allows(&principal, &base);
+        // Keys and machine tokens have verified no factor: a step-up is not theirs to give.
+        let machine_asked_step_up =
+            requirement.reverification.is_some() && principal.session().is_none();
+        if !base_met || machine_asked_step_up {
+            return Err(ApiError::insufficient_permissions(describe(requirement)));
+        }
     }
+    for wanted in requirements.iter().filter_map(|r| r.reverification) {
+        let met = principal
+            .session()
+            .is_some_and(|claims| Requirement::reverification(wanted).is_met_by(claims));
+        if !met {
+            let (level, after_minutes) = wanted.level_and_minutes();
+            return Err(ApiError::reverification_required(
+                level.as_str(),
+                after_minutes,
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn describe(requirement: &Requirement) -> serde_json::Value {

@@ -1,0 +1,429 @@
+//! Forward authentication: `/api/auth/verify`, any method, for nginx `auth_request`, Traefik
+//! `ForwardAuth`, Caddy `forward_auth` and Envoy `ext_authz` (HTTP). The credential is read and judged
+//! as on every route (`request::authenticate`, every kind accepted); 200 carries the identity as
+//! `X-Auth-*` headers and a signed assertion (`auth::assertion`), no body. Requirements come in the
+//! query and are judged by the guards' own [`check`](crate::request::guard::check). See
+//! `docs/forward-auth.md`.
+//!
+//! Choices the issue left open:
+//! - The audit event keeps this route's method and path (so the trail's route filter still finds
+//!   forward-auth checks), and its `detail` names what the proxy was asked for:
+//!   `forwarded GET /notes/7`, from `X-Forwarded-Method` and `X-Forwarded-Uri` (Traefik, Caddy) or
+//!   `X-Original-URI` (nginx's usual name), without the query (it may carry secrets), cut to the
+//!   trail's path bound, control characters escaped. A refusal is audited with it too.
+//! - The query is strict: an unknown parameter, a repeated `role`, `org` other than `required`, more
+//!   than [`MAX_PERMISSIONS`] permissions or a value over [`MAX_VALUE_BYTES`] is 400, not ignored: a
+//!   typo in a proxy's configuration must not silently drop a requirement.
+//! - Every answer, success or refusal, is `Cache-Control: no-store`.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, Error, HttpRequest, HttpResponse};
+
+use crate::auth::assertion::Identity;
+use crate::auth::Principal;
+use crate::bounds;
+use crate::clerk::authorization::{Requirement, Reverification};
+use crate::http::error::ApiError;
+use crate::request::{guard, standing};
+use crate::state::AppState;
+
+/// The longest query string read.
+pub const MAX_QUERY_BYTES: usize = 2048;
+/// The most `permission` parameters one check may ask.
+pub const MAX_PERMISSIONS: usize = 16;
+/// The longest value of a query parameter.
+pub const MAX_VALUE_BYTES: usize = 256;
+/// The longest `X-Forwarded-Method` read (longer ones are recorded as `?`).
+const MAX_METHOD_BYTES: usize = 16;
+
+pub const USER_ID: &str = "x-auth-user-id";
+pub const SESSION_ID: &str = "x-auth-session-id";
+pub const ORG_ID: &str = "x-auth-org-id";
+pub const ORG_SLUG: &str = "x-auth-org-slug";
+pub const ORG_ROLE: &str = "x-auth-org-role";
+pub const ORG_PERMISSIONS: &str = "x-auth-org-permissions";
+pub const PRINCIPAL: &str = "x-auth-principal";
+pub const ASSERTION: &str = "x-auth-assertion";
+
+/// A 403 of this route: the error shape, or Clerk's reverification hint (documentation only; the
+/// bodies are written by `ApiError`).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ForbiddenBody {
+    Error(crate::http::error::ErrorBody<'static>),
+    Reverification(ReverificationError),
+}
+
+/// @clerk/shared's `reverificationError(missingConfig)`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ReverificationError {
+    pub clerk_error: ClerkReverificationError,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ClerkReverificationError {
+    /// Always `forbidden`.
+    #[serde(rename = "type")]
+    #[schema(pattern = "^forbidden$")]
+    pub kind: String,
+    /// Always `reverification-error`.
+    #[schema(pattern = "^reverification-error$")]
+    pub reason: String,
+    pub metadata: ReverificationMetadata,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ReverificationMetadata {
+    pub reverification: MissingReverification,
+}
+
+/// What the user must do: verify `level` (`first_factor`, `second_factor`, `multi_factor`) within
+/// `afterMinutes`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingReverification {
+    pub level: String,
+    pub after_minutes: i64,
+}
+
+/// What the query asks beyond a valid credential.
+#[derive(Debug, Default, PartialEq)]
+struct Asked {
+    organization: bool,
+    requirements: Vec<Requirement>,
+}
+
+fn parse_query(query: &str) -> Result<Asked, ApiError> {
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(ApiError::bad_request(
+            "the query string is longer than 2048 bytes",
+        ));
+    }
+    let mut asked = Asked::default();
+    let mut role = None;
+    let mut permissions = 0;
+    let mut reverification = None;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if value.is_empty() || value.len() > MAX_VALUE_BYTES {
+            return Err(ApiError::bad_request(
+                "a query value is empty or longer than 256 bytes",
+            ));
+        }
+        match &*key {
+            "role" if role.is_none() => role = Some(value.into_owned()),
+            "role" => return Err(ApiError::bad_request("role is given more than once")),
+            "permission" if permissions < MAX_PERMISSIONS => {
+                permissions += 1;
+                asked.requirements.push(Requirement::permission(&value));
+            }
+            "permission" => {
+                return Err(ApiError::bad_request("more than 16 permission parameters"))
+            }
+            "org" if value == "required" && !asked.organization => asked.organization = true,
+            "org" => return Err(ApiError::bad_request("org takes one value: required")),
+            "reverification" if reverification.is_none() => {
+                reverification = Some(Reverification::preset(&value).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "reverification is one of strict_mfa, strict, moderate, lax",
+                    )
+                })?);
+            }
+            "reverification" => {
+                return Err(ApiError::bad_request(
+                    "reverification is given more than once",
+                ))
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "unknown query parameter (role, permission, org, reverification)",
+                ))
+            }
+        }
+    }
+    if let Some(role) = role {
+        asked.requirements.insert(0, Requirement::role(&role));
+    }
+    if let Some(reverification) = reverification {
+        asked
+            .requirements
+            .push(Requirement::reverification(reverification));
+    }
+    Ok(asked)
+}
+
+/// Verify a credential for a reverse proxy (forward authentication).
+///
+/// Any method. Authenticates as every route does (session token from `Authorization: Bearer` or the
+/// `__session` cookie, service key, Clerk machine token) and answers 200 with no body and the
+/// identity in `X-Auth-*` headers; a header without a value is absent, never empty. Requirements in
+/// the query: `role`, `permission` (repeatable, at most 16, all required), `org=required`,
+/// `reverification` (`strict_mfa`, `strict`, `moderate`, `lax`; unmet, a 403 in the body shape of
+/// @clerk/shared's `reverificationError`). `X-Forwarded-Method` and `X-Forwarded-Uri` /
+/// `X-Original-URI` are recorded in the audit trail. Never cached.
+#[utoipa::path(
+    method(get, head, post, put, patch, delete, options, trace),
+    path = "/api/auth/verify",
+    tag = "auth",
+    params(
+        ("role" = Option<String>, Query, description = "Required organization role, e.g. `org:admin`"),
+        ("permission" = Option<Vec<String>>, Query, explode = true,
+            description = "Required organization permission, e.g. `org:notes:delete`; repeatable (at most 16), all required"),
+        ("org" = Option<String>, Query, description = "`required`: an active organization is required"),
+        ("reverification" = Option<String>, Query,
+            description = "`strict_mfa`, `strict`, `moderate` or `lax`: a factor verified that recently (Clerk's presets)"),
+        ("X-Forwarded-Method" = Option<String>, Header, description = "The method the proxy was asked for (audit trail)"),
+        ("X-Forwarded-Uri" = Option<String>, Header, description = "The URI the proxy was asked for (audit trail, without query)"),
+        ("X-Original-URI" = Option<String>, Header, description = "nginx's name for the same"),
+    ),
+    security(("session_token" = []), ("session_cookie" = []), ("service_key" = [])),
+    responses(
+        (status = 200, description = "Authenticated and every requirement met; no body",
+            headers(
+                ("X-Auth-User-Id" = String, description = "The Clerk user (absent for service keys and machines acting for no user)"),
+                ("X-Auth-Session-Id" = String, description = "The Clerk session (users only)"),
+                ("X-Auth-Org-Id" = String, description = "The active organization, if any"),
+                ("X-Auth-Org-Slug" = String, description = "Its slug, if the token carries one"),
+                ("X-Auth-Org-Role" = String, description = "The role in it, e.g. `org:admin`"),
+                ("X-Auth-Org-Permissions" = String, description = "Comma-separated permissions (a key's or machine's scopes); absent when none"),
+                ("X-Auth-Principal" = String, description = "`user`, `service` or `machine`"),
+                ("X-Auth-Assertion" = String, description = "The same identity as a JWT (EdDSA, 30 s) signed by auth-core; keys at /.well-known/auth-core/jwks.json"),
+                ("Cache-Control" = String, description = "`no-store`"),
+            )),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 401, response = crate::api::responses::Unauthorized),
+        (status = 403, description = "A requirement is unmet: the error shape (`organization-required`, \
+            `membership-revoked`, `insufficient-permissions`), or for `reverification` exactly \
+            @clerk/shared's `reverificationError`: `{\"clerk_error\": {\"type\": \"forbidden\", \"reason\": \
+            \"reverification-error\", \"metadata\": {\"reverification\": {\"level\", \"afterMinutes\"}}}}`",
+            body = ForbiddenBody),
+        (status = 429, response = crate::api::responses::TooManyRequests),
+        (status = 503, response = crate::api::responses::ServiceUnavailable),
+    )
+)]
+pub async fn verify(req: HttpRequest, principal: Principal) -> Result<HttpResponse, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(ApiError::internal)?;
+    let asked = parse_query(req.query_string())?;
+    if let Some(claims) = principal.session() {
+        // As OrgScope and the guards: a deleted user, or one removed from the token's organization.
+        standing::of_request(&req, claims).await?.require_member()?;
+    }
+    if asked.organization && principal.organization_id().is_none() {
+        return Err(ApiError::organization_required());
+    }
+    guard::check(&req, &asked.requirements).await?;
+
+    let identity = identity_of(&principal);
+    state.assertion_keys.reload_if_due();
+    let assertion = state.assertion_keys.assert(&identity).map_err(|error| {
+        log::error!("identity assertion not signed: {error}");
+        ApiError::internal()
+    })?;
+    let mut response = HttpResponse::Ok();
+    let permissions = identity
+        .org_permissions
+        .iter()
+        // A comma would split one permission into two for the upstream: such a name is left out.
+        .filter(|p| !p.contains(','))
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
+    let values = [
+        (USER_ID, principal.user_id()),
+        (SESSION_ID, identity.sid.as_deref()),
+        (ORG_ID, identity.org_id.as_deref()),
+        (ORG_SLUG, identity.org_slug.as_deref()),
+        (ORG_ROLE, identity.org_role.as_deref()),
+        (ORG_PERMISSIONS, Some(permissions.as_str())),
+        (PRINCIPAL, Some(identity.principal)),
+        (ASSERTION, Some(&*assertion)),
+    ];
+    for (name, value) in values {
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        // Values come from a verified credential; one that cannot be a header (a control
+        // character) fails the check rather than reach the upstream without it.
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            log::error!("forward auth: the {name} of this identity cannot be sent as a header");
+            ApiError::internal()
+        })?;
+        response.insert_header((HeaderName::from_static(name), value));
+    }
+    Ok(response.finish())
+}
+
+fn identity_of(principal: &Principal) -> Identity {
+    match principal {
+        Principal::User(token) => {
+            let claims = &token.claims;
+            let org = claims.organization.as_ref();
+            Identity {
+                sub: claims.user_id.clone(),
+                sid: Some(claims.session_id.clone()),
+                org_id: org.map(|o| o.id.clone()),
+                org_slug: org.and_then(|o| o.slug.clone()),
+                org_role: org.and_then(|o| o.role.clone()),
+                org_permissions: org.map(|o| o.permissions.clone()).unwrap_or_default(),
+                principal: "user",
+            }
+        }
+        Principal::ServiceKey(key) => Identity {
+            sub: key.id.clone(),
+            sid: None,
+            org_id: key.organization_id.clone(),
+            org_slug: None,
+            org_role: None,
+            org_permissions: key.scopes.clone(),
+            principal: "service",
+        },
+        Principal::MachineToken(machine) => Identity {
+            sub: machine.info.subject.clone(),
+            sid: None,
+            org_id: machine.organization_id().map(str::to_owned),
+            org_slug: None,
+            org_role: None,
+            org_permissions: machine.info.scopes.clone(),
+            principal: "machine",
+        },
+    }
+}
+
+/// `forwarded GET /notes/7`: the proxied request, for the audit trail's `detail`.
+fn forwarded_target(headers: &HeaderMap) -> Option<String> {
+    let uri = ["x-forwarded-uri", "x-original-uri"]
+        .iter()
+        .find_map(|name| headers.get(*name))?;
+    let uri = String::from_utf8_lossy(uri.as_bytes());
+    let path = uri.split(['?', '#']).next().unwrap_or_default();
+    let method = headers
+        .get("x-forwarded-method")
+        .map(HeaderValue::as_bytes)
+        .filter(|m| {
+            !m.is_empty() && m.len() <= MAX_METHOD_BYTES && m.iter().all(u8::is_ascii_alphabetic)
+        })
+        .map_or("?", |m| std::str::from_utf8(m).unwrap_or("?"));
+    let printable = path.chars().fold(String::new(), |mut out, c| {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+        out
+    });
+    Some(format!(
+        "forwarded {method} {}",
+        bounds::fit(&printable, bounds::PATH)
+    ))
+}
+
+/// Around the route, outside authentication: notes the forwarded target for the audit trail, turns
+/// a refusal into a response here (so the audit recorder still sees the request and its note), and
+/// marks every answer `Cache-Control: no-store`.
+pub async fn around(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if let Some(target) = forwarded_target(req.headers()) {
+        crate::audit::note(req.request(), |note| note.detail = Some(target));
+    }
+    let request = req.request().clone();
+    let mut response = match next.call(req).await {
+        Ok(response) => response.map_into_boxed_body(),
+        Err(error) => ServiceResponse::from_err(error, request),
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn query_requirements() {
+        let asked = parse_query(
+            "role=admin&permission=org:a:read&permission=b:c&org=required&reverification=strict",
+        )
+        .unwrap();
+        assert!(asked.organization);
+        assert_eq!(
+            asked.requirements,
+            [
+                Requirement::role("admin"),
+                Requirement::permission("org:a:read"),
+                Requirement::permission("b:c"),
+                Requirement::reverification(Reverification::Strict),
+            ]
+        );
+        assert_eq!(parse_query("").unwrap(), Asked::default());
+    }
+
+    #[test]
+    fn bad_queries_are_refused_not_ignored() {
+        let many = vec!["permission=x"; MAX_PERMISSIONS + 1].join("&");
+        let long = format!("role={}", "a".repeat(MAX_VALUE_BYTES + 1));
+        let huge = format!("permission={}", "a".repeat(MAX_QUERY_BYTES));
+        for query in [
+            "rol=admin",
+            "role=a&role=b",
+            "org=optional",
+            "org=required&org=required",
+            "reverification=sometimes",
+            "reverification=lax&reverification=strict",
+            "role=",
+            many.as_str(),
+            long.as_str(),
+            huge.as_str(),
+        ] {
+            let error = parse_query(query).unwrap_err();
+            assert_eq!(error.status, 400, "{query}");
+        }
+        let sixteen = vec!["permission=x"; MAX_PERMISSIONS].join("&");
+        assert_eq!(parse_query(&sixteen).unwrap().requirements.len(), 16);
+    }
+
+    #[test]
+    fn the_forwarded_target_is_bounded_and_printable() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(forwarded_target(&headers), None);
+        headers.insert(
+            HeaderName::from_static("x-original-uri"),
+            HeaderValue::from_static("/notes/7?token=secret"),
+        );
+        assert_eq!(forwarded_target(&headers).unwrap(), "forwarded ? /notes/7");
+        headers.insert(
+            HeaderName::from_static("x-forwarded-method"),
+            HeaderValue::from_static("DELETE"),
+        );
+        headers.insert(
+            HeaderName::from_static("x-forwarded-uri"),
+            // A tab (the one control character a header value may hold) and a byte that is not UTF-8.
+            HeaderValue::from_bytes(b"/a\tb\xff").unwrap(),
+        );
+        assert_eq!(
+            forwarded_target(&headers).unwrap(),
+            "forwarded DELETE /a\\tb\u{fffd}"
+        );
+        headers.insert(
+            HeaderName::from_static("x-forwarded-method"),
+            HeaderValue::from_static("GET\tX"),
+        );
+        let long = format!("/{}", "a".repeat(10_000));
+        headers.insert(
+            HeaderName::from_static("x-forwarded-uri"),
+            HeaderValue::from_str(&long).unwrap(),
+        );
+        let target = forwarded_target(&headers).unwrap();
+        assert!(target.starts_with("forwarded ? /aaa"), "{target}");
+        assert!(target.len() <= bounds::PATH + 12);
+    }
+}

@@ -1,0 +1,425 @@
+//! The identity assertion of `/api/auth/verify` (`X-Auth-Assertion`): a JWT signed with auth-core's
+//! own Ed25519 key (`alg: EdDSA`), so an upstream behind a proxy can check that the identity came from
+//! auth-core and not from a client that reached it directly. Public keys are served at
+//! `/.well-known/auth-core/jwks.json`.
+//!
+//! Invariants this module keeps:
+//! - The warm path makes no database round trip: the keys are loaded at start-up (the first one
+//!   created there, insert-if-absent, so instances on one database agree) and reloaded in the
+//!   background at most every [`RELOAD_INTERVAL_MS`], triggered by the requests themselves
+//!   ([`AssertionKeys::reload_if_due`]); signing uses key pairs parsed once, at load.
+//! - A rotated key is published [`ROTATION_LEAD_MS`] before any instance signs with it (longer than
+//!   a reload plus the JWKS document's `max-age`), so an upstream never sees a `kid` its fresh JWKS
+//!   lacks; the keys before it stay published until every assertion they signed has expired.
+//! - An assertion lives [`LIFETIME_SECS`]; the same identity gets the same signed assertion for at
+//!   most [`REUSE_SECS`] (a signature per request is the one cost a cached credential still has),
+//!   so every assertion handed out has at least `LIFETIME_SECS - REUSE_SECS` left.
+//! - Claims: `iss` is always [`ISSUER`] (a fixed name, not a URL: auth-core has no public-URL setting
+//!   and upstreams pin it); no `aud` (the assertion is for whatever upstream the proxy forwards to;
+//!   an upstream that must not accept another's assertions is a deployment with its own database).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+use crate::db::assertion_keys::{self as stored, NewKey, StoredKey};
+use crate::db::{Db, DbError};
+
+/// The `iss` of every assertion.
+pub const ISSUER: &str = "auth-core";
+/// How long an assertion is valid (`exp - iat`).
+pub const LIFETIME_SECS: i64 = 30;
+/// How long one signed assertion is handed out again for the same identity.
+pub const REUSE_SECS: i64 = 5;
+/// How often a running instance reads the keys again (a rotation reaches it within this).
+pub const RELOAD_INTERVAL_MS: i64 = 60_000;
+/// `Cache-Control: max-age` of the JWKS document, in seconds.
+pub const JWKS_MAX_AGE_SECS: i64 = 300;
+/// How long after `rotate` the new key starts signing: every instance has reloaded, and every
+/// upstream's cached JWKS has expired, by then.
+pub const ROTATION_LEAD_MS: i64 = RELOAD_INTERVAL_MS + JWKS_MAX_AGE_SECS * 1000;
+/// How long a replaced key stays published after its successor starts signing: its last
+/// assertions' lifetime, plus a reload interval for instances whose clocks lag.
+pub const RETIREMENT_DELAY_MS: i64 = LIFETIME_SECS * 1000 + RELOAD_INTERVAL_MS;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AssertionKeyError {
+    #[error("assertion keys: {0}")]
+    Database(#[from] DbError),
+    #[error("the operating system's random source failed while generating an assertion key")]
+    Random,
+    #[error("stored assertion key {kid} cannot be read ({why}); rotate with `auth-core assertion-keys rotate --immediately`")]
+    Unreadable { kid: String, why: &'static str },
+    #[error("no assertion key is active yet")]
+    NoActiveKey,
+    #[error("an assertion or key set could not be encoded as JSON")]
+    Encoding,
+}
+
+/// Who an assertion is about: the identity `/api/auth/verify` answers with, as claims.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Identity {
+    pub sub: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_slug: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_role: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub org_permissions: Vec<String>,
+    /// `user`, `service` or `machine`.
+    pub principal: &'static str,
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'static str,
+    iat: i64,
+    exp: i64,
+    #[serde(flatten)]
+    identity: &'a Identity,
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    alg: &'static str,
+    typ: &'static str,
+    kid: &'a str,
+}
+
+/// A freshly generated key pair, in the stored form.
+pub struct GeneratedKey {
+    pub kid: String,
+    pub private_key: String,
+    pub public_key: String,
+}
+
+/// Generates an Ed25519 key pair; its `kid` is its RFC 7638 JWK thumbprint.
+pub fn generate() -> Result<GeneratedKey, AssertionKeyError> {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+        .map_err(|_| AssertionKeyError::Random)?;
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| AssertionKeyError::Random)?;
+    let public_key = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+    Ok(GeneratedKey {
+        kid: thumbprint(&public_key),
+        private_key: URL_SAFE_NO_PAD.encode(pkcs8.as_ref()),
+        public_key,
+    })
+}
+
+/// RFC 7638: SHA-256 of the required members in lexicographic order, without whitespace.
+fn thumbprint(x: &str) -> String {
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+struct LoadedKey {
+    kid: String,
+    pair: Ed25519KeyPair,
+    activates_at: i64,
+}
+
+/// The keys as last loaded, and the JWKS document made from them.
+struct KeySet {
+    /// Oldest generation first.
+    keys: Vec<LoadedKey>,
+    jwks: actix_web::web::Bytes,
+}
+
+impl KeySet {
+    fn from_stored(rows: Vec<StoredKey>) -> Result<Self, AssertionKeyError> {
+        let mut keys = Vec::with_capacity(rows.len());
+        let mut jwks = Vec::with_capacity(rows.len());
+        for row in rows {
+            let unreadable = |why| AssertionKeyError::Unreadable {
+                kid: row.kid.clone(),
+                why,
+            };
+            let der = URL_SAFE_NO_PAD
+                .decode(&row.private_key)
+                .map_err(|_| unreadable("not base64url"))?;
+            let pair = Ed25519KeyPair::from_pkcs8(&der)
+                .map_err(|_| unreadable("not an Ed25519 PKCS#8 key"))?;
+            if URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()) != row.public_key {
+                return Err(unreadable("the public key does not match the private key"));
+            }
+            jwks.push(serde_json::json!({
+                "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+                "kid": row.kid, "x": row.public_key,
+            }));
+            keys.push(LoadedKey {
+                kid: row.kid,
+                pair,
+                activates_at: row.activates_at,
+            });
+        }
+        let jwks = serde_json::to_vec(&serde_json::json!({ "keys": jwks }))
+            .map_err(|_| AssertionKeyError::Encoding)?;
+        Ok(Self {
+            keys,
+            jwks: jwks.into(),
+        })
+    }
+
+    /// The newest key whose activation has come.
+    fn signing_key(&self, now_ms: i64) -> Option<&LoadedKey> {
+        self.keys.iter().rev().find(|k| k.activates_at <= now_ms)
+    }
+}
+
+/// auth-core's assertion keys, in memory, with the signed assertions recently handed out.
+pub struct AssertionKeys {
+    db: Db,
+    clock: Clock,
+    current: RwLock<Arc<KeySet>>,
+    next_reload_ms: AtomicI64,
+    /// Identity → (assertion, `iat`): the same identity within [`REUSE_SECS`] gets the same one.
+    recent: moka::sync::Cache<Identity, (Arc<str>, i64)>,
+}
+
+impl AssertionKeys {
+    /// At start-up (blocking): creates the first key if the database has none, then loads the keys.
+    pub fn load_or_create(db: Db, clock: Clock) -> Result<Self, AssertionKeyError> {
+        let now = clock.now_ms();
+        let mut conn = db.get()?;
+        if stored::published(&mut conn, now)?.is_empty() {
+            let key = generate()?;
+            let written = stored::insert_first_if_absent(&mut conn, &new_key(&key), now)?;
+            if written {
+                log::info!("generated the first assertion key {} (Ed25519)", key.kid);
+            }
+        }
+        let set = KeySet::from_stored(stored::published(&mut conn, now)?)?;
+        drop(conn);
+        if set.signing_key(now).is_none() {
+            return Err(AssertionKeyError::NoActiveKey);
+        }
+        Ok(Self {
+            db,
+            clock,
+            current: RwLock::new(Arc::new(set)),
+            next_reload_ms: AtomicI64::new(now + RELOAD_INTERVAL_MS),
+            recent: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(REUSE_SECS.unsigned_abs()))
+                .build(),
+        })
+    }
+
+    fn set(&self) -> Arc<KeySet> {
+        match self.current.read() {
+            Ok(set) => set.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reads the keys again (blocking). Keeps the loaded ones if the database fails.
+    pub fn reload(&self) -> Result<(), AssertionKeyError> {
+        let rows = stored::published(&mut *self.db.get()?, self.clock.now_ms())?;
+        if rows.is_empty() {
+            // Every key deleted by hand: keep signing with the loaded ones rather than with none;
+            // the next start creates a new first key.
+            return Err(AssertionKeyError::NoActiveKey);
+        }
+        let set = Arc::new(KeySet::from_stored(rows)?);
+        match self.current.write() {
+            Ok(mut current) => *current = set,
+            Err(poisoned) => *poisoned.into_inner() = set,
+        }
+        Ok(())
+    }
+
+    /// Starts a background reload when the last one is older than [`RELOAD_INTERVAL_MS`]; at most
+    /// one runs at a time. Must be called on the Actix runtime (from a handler).
+    pub fn reload_if_due(self: &Arc<Self>) {
+        let now = self.clock.now_ms();
+        let due = self.next_reload_ms.load(Ordering::Relaxed);
+        if now < due
+            || self
+                .next_reload_ms
+                .compare_exchange(
+                    due,
+                    now + RELOAD_INTERVAL_MS,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return;
+        }
+        let keys = self.clone();
+        actix_web::rt::spawn(async move {
+            let reloaded = actix_web::rt::task::spawn_blocking(move || keys.reload()).await;
+            match reloaded {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => log::warn!("assertion keys not reloaded: {error}"),
+                Err(_) => log::warn!("assertion keys not reloaded: the reload task failed"),
+            }
+        });
+    }
+
+    /// The JWKS document: every published public key.
+    pub fn jwks(&self) -> actix_web::web::Bytes {
+        self.set().jwks.clone()
+    }
+
+    /// A signed assertion about `identity`, reused for [`REUSE_SECS`].
+    pub fn assert(&self, identity: &Identity) -> Result<Arc<str>, AssertionKeyError> {
+        let now_ms = self.clock.now_ms();
+        let now_s = now_ms.div_euclid(1000);
+        if let Some((token, iat)) = self.recent.get(identity) {
+            // The cache's own expiry runs on the system clock; the assertion's on auth-core's.
+            if (0..REUSE_SECS).contains(&(now_s - iat)) {
+                return Ok(token);
+            }
+        }
+        let token: Arc<str> = self.sign(identity, now_ms)?.into();
+        self.recent.insert(identity.clone(), (token.clone(), now_s));
+        Ok(token)
+    }
+
+    fn sign(&self, identity: &Identity, now_ms: i64) -> Result<String, AssertionKeyError> {
+        let set = self.set();
+        // Milliseconds, as the activation is stored: a key created this second signs at once.
+        let key = set
+            .signing_key(now_ms)
+            .ok_or(AssertionKeyError::NoActiveKey)?;
+        let now_s = now_ms.div_euclid(1000);
+        let header = Header {
+            alg: "EdDSA",
+            typ: "JWT",
+            kid: &key.kid,
+        };
+        let claims = Claims {
+            iss: ISSUER,
+            iat: now_s,
+            exp: now_s + LIFETIME_SECS,
+            identity,
+        };
+        let mut jwt = String::with_capacity(512);
+        for part in [serde_json::to_vec(&header), serde_json::to_vec(&claims)] {
+            let part = part.map_err(|_| AssertionKeyError::Encoding)?;
+            if !jwt.is_empty() {
+                jwt.push('.');
+            }
+            URL_SAFE_NO_PAD.encode_string(part, &mut jwt);
+        }
+        let signature = key.pair.sign(jwt.as_bytes());
+        jwt.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut jwt);
+        Ok(jwt)
+    }
+}
+
+fn new_key(key: &GeneratedKey) -> NewKey<'_> {
+    NewKey {
+        kid: &key.kid,
+        private_key: &key.private_key,
+        public_key: &key.public_key,
+    }
+}
+
+/// What `auth-core assertion-keys rotate` did.
+pub struct Rotated {
+    pub kid: String,
+    pub activates_at: i64,
+    pub previous_retire_at: i64,
+}
+
+/// Generates and stores the next key (blocking, for the command line). Normally it signs from
+/// [`ROTATION_LEAD_MS`] from now and the keys before it are published until
+/// [`RETIREMENT_DELAY_MS`] after that; `immediately` (a key believed compromised) makes it sign at
+/// once and unpublishes the others now: running instances pick the new key up within
+/// [`RELOAD_INTERVAL_MS`], and assertions the old key signs until then fail verification (closed).
+pub fn rotate(db: &Db, now_ms: i64, immediately: bool) -> Result<Rotated, AssertionKeyError> {
+    let key = generate()?;
+    // With no key yet (rotated before any start), there is nothing to publish ahead of.
+    let first = stored::published(&mut *db.get()?, now_ms)?.is_empty();
+    let (activates_at, previous_retire_at) = if immediately || first {
+        (now_ms, now_ms)
+    } else {
+        let activates_at = now_ms + ROTATION_LEAD_MS;
+        (activates_at, activates_at + RETIREMENT_DELAY_MS)
+    };
+    stored::rotate(
+        &mut *db.get()?,
+        &new_key(&key),
+        now_ms,
+        activates_at,
+        previous_retire_at,
+    )?;
+    Ok(Rotated {
+        kid: key.kid,
+        activates_at,
+        previous_retire_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn thumbprint_is_rfc_7638() {
+        // RFC 8037 appendix A.3: the thumbprint of its Ed25519 example key.
+        assert_eq!(
+            thumbprint("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
+    }
+
+    #[test]
+    fn the_signing_key_is_the_newest_active_one() {
+        let rows = (1..=3)
+            .map(|generation| {
+                let key = generate().unwrap();
+                StoredKey {
+                    generation,
+                    kid: key.kid,
+                    private_key: key.private_key,
+                    public_key: key.public_key,
+                    created_at: 0,
+                    activates_at: i64::from(generation) * 100,
+                    retires_at: None,
+                }
+            })
+            .collect::<Vec<_>>();
+        let kids: Vec<String> = rows.iter().map(|r| r.kid.clone()).collect();
+        let set = KeySet::from_stored(rows).unwrap();
+        assert!(set.signing_key(99).is_none());
+        assert_eq!(set.signing_key(100).unwrap().kid, kids[0]);
+        assert_eq!(set.signing_key(299).unwrap().kid, kids[1]);
+        assert_eq!(set.signing_key(300).unwrap().kid, kids[2]);
+    }
+
+    #[test]
+    fn a_mismatched_public_key_is_refused() {
+        let a = generate().unwrap();
+        let b = generate().unwrap();
+        let row = StoredKey {
+            generation: 1,
+            kid: a.kid,
+            private_key: a.private_key,
+            public_key: b.public_key,
+            created_at: 0,
+            activates_at: 0,
+            retires_at: None,
+        };
+        assert!(matches!(
+            KeySet::from_stored(vec![row]),
+            Err(AssertionKeyError::Unreadable { .. })
+        ));
+    }
+}
