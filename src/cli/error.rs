@@ -4,6 +4,7 @@
 
 use crate::accounts::secret_key::SecretKeyError;
 use crate::auth::service_keys::KeyError;
+use crate::db::serve_lock::ServeLockError;
 use crate::db::DbError;
 use crate::settings::SettingsError;
 use crate::state::StartupError;
@@ -46,6 +47,8 @@ pub enum CliError {
     Healthcheck(#[from] HealthcheckError),
     #[error("{0}")]
     Sync(#[from] SyncCliError),
+    #[error("{0}")]
+    ServeLock(#[from] ServeLockError),
 }
 
 impl CliError {
@@ -57,6 +60,8 @@ impl CliError {
         }
         match self {
             Self::Settings(_) | Self::DotEnv(_) | Self::Usage(_) => 2,
+            // A second server on one SQLite file: a deployment to change, not a failure to retry.
+            Self::ServeLock(ServeLockError::Held { .. }) => 2,
             Self::Sync(SyncCliError::NoSecretKey) => 2,
             Self::Sync(SyncCliError::Busy(_)) => BUSY_EXIT_CODE,
             Self::Startup(StartupError::Verifier(_)) => 2,
