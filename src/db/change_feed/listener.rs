@@ -16,7 +16,8 @@ use diesel::pg::PgConnection;
 use super::CHANNEL;
 use crate::db::{Db, DbConnection, DbError};
 
-/// How the listening connection shows in `pg_stat_activity` (operators and tests find it by this).
+/// How the listening connection shows in `pg_stat_activity`, followed by the process id, so that
+/// operators (and tests) can tell the instances' listeners apart.
 pub const APPLICATION_NAME: &str = "auth-core listener";
 
 /// How often the socket is checked for notifications: the bound on what the check adds to a
@@ -42,8 +43,9 @@ impl Listener {
                 "the change feed needs PostgreSQL".to_owned(),
             ));
         };
+        let pid = std::process::id();
         conn.batch_execute(&format!(
-            "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}"
+            "SET application_name = '{APPLICATION_NAME} {pid}'; LISTEN {CHANNEL}"
         ))?;
         Ok(Self {
             conn,
