@@ -67,9 +67,7 @@ pub async fn follow(db: Db, status: Arc<FeedStatus>, sink: Arc<dyn ChangeSink>) 
             let waited = actix_web::rt::task::spawn_blocking(move || {
                 let result = listener.wait(WAIT).map(|payloads| {
                     counting.received(payloads.len() as u64);
-                    for payload in &payloads {
-                        applying.apply(&Change::decode(payload));
-                    }
+                    apply_batch(applying.as_ref(), payloads);
                 });
                 (listener, result)
             })
@@ -84,6 +82,23 @@ pub async fn follow(db: Db, status: Arc<FeedStatus>, sink: Arc<dyn ChangeSink>) 
         let pause = backoff.next_pause();
         log::warn!(target: "auth_core::change_feed", "change feed connection lost ({error}); caches follow their TTLs and polling until it is back; reconnecting in {} ms", pause.as_millis());
         actix_web::rt::time::sleep(pause).await;
+    }
+}
+
+/// Applies what one wait brought. Evictions are idempotent and commute, so a burst is applied once
+/// per distinct payload, and a payload this build cannot read makes one `forget_everything` stand
+/// for the whole batch: a flood of changes costs each instance at most one eviction per distinct
+/// change (and at most one reload of revoked sessions).
+fn apply_batch(sink: &dyn ChangeSink, mut payloads: Vec<String>) {
+    payloads.sort_unstable();
+    payloads.dedup();
+    let changes: Vec<Change> = payloads.iter().map(|p| Change::decode(p)).collect();
+    if changes.contains(&Change::Unknown) {
+        sink.forget_everything();
+        return;
+    }
+    for change in &changes {
+        sink.apply(change);
     }
 }
 
@@ -125,6 +140,36 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Default)]
+    struct Recorder(std::sync::Mutex<Vec<String>>);
+
+    impl ChangeSink for Recorder {
+        fn apply(&self, change: &Change) {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(change.encode());
+        }
+        fn forget_everything(&self) {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).push("everything".into());
+        }
+    }
+
+    fn applied(payloads: &[&str]) -> Vec<String> {
+        let sink = Recorder::default();
+        apply_batch(&sink, payloads.iter().map(|p| (*p).to_owned()).collect());
+        sink.0.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[test]
+    fn a_burst_is_applied_once_per_distinct_change_and_unknown_forgets_everything_once() {
+        assert_eq!(
+            applied(&["user:u1", "sessions:*", "user:u1", "sessions:*", "user:u2"]),
+            ["sessions:*", "user:u1", "user:u2"]
+        );
+        assert_eq!(
+            applied(&["user:u1", "from-the-future:1", "nonsense", "user:u2"]),
+            ["everything"]
+        );
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_its_cap_and_resets() {
