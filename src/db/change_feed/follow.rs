@@ -146,10 +146,16 @@ mod tests {
 
     impl ChangeSink for Recorder {
         fn apply(&self, change: &Change) {
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).push(change.encode());
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(change.encode());
         }
         fn forget_everything(&self) {
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).push("everything".into());
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push("everything".into());
         }
     }
 
