@@ -591,7 +591,10 @@ async fn service_key_lifecycle(db: TestDb) {
     if db.backend == auth_core::db::Backend::Postgres {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while w.get(&key, "/api/orgs/current").await.status == 200 {
-            assert!(std::time::Instant::now() < deadline, "the revocation was not heard");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the revocation was not heard"
+            );
         }
     } else {
         assert_eq!(
