@@ -484,3 +484,44 @@ fn a_second_server_on_one_sqlite_file_refuses_to_start() {
     again.signal("TERM");
     assert!(again.wait_exit(Duration::from_secs(30)).success());
 }
+
+/// A change is announced with its transaction: a rolled-back write announces nothing, a committed one
+/// its kind and id (a marker committed afterwards bounds the wait: notifications arrive in commit
+/// order).
+#[test]
+fn only_committed_changes_are_announced() {
+    use auth_core::db::change_feed::CHANNEL;
+    use auth_core::db::DbError;
+    use diesel::connection::SimpleConnection;
+    let Some(db) = TestDb::postgres("several_instances") else {
+        return;
+    };
+    let settings = db.settings(&[]);
+    auth_core::db::Db::open(&settings.database)
+        .unwrap()
+        .migrate()
+        .unwrap();
+    let mut listening = PgConnection::establish(&db.url).unwrap();
+    listening
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .unwrap();
+    let mut writer = DbConnection::Postgresql(PgConnection::establish(&db.url).unwrap());
+    let rolled_back = writer.transaction::<(), DbError, _>(|conn| {
+        auth_core::db::users::tombstone_user(conn, "user_rolled_back", 1)?;
+        Err(DbError::Cancelled)
+    });
+    assert!(matches!(rolled_back, Err(DbError::Cancelled)));
+    auth_core::db::users::tombstone_user(&mut writer, "user_committed", 1).unwrap();
+    auth_core::db::users::tombstone_user(&mut writer, "user_marker", 1).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut heard = Vec::new();
+    while !heard.iter().any(|p| p == "user:user_marker") {
+        for notification in listening.notifications_iter() {
+            heard.push(notification.unwrap().payload);
+        }
+        assert!(Instant::now() < deadline, "heard only {heard:?}");
+        // Nothing to wait on but the socket: a query reads what has arrived.
+        listening.batch_execute("SELECT 1").unwrap();
+    }
+    assert_eq!(heard, ["user:user_committed", "user:user_marker"]);
+}
