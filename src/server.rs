@@ -24,6 +24,7 @@ pub fn bind(state: AppState, bind: &str, workers: usize) -> std::io::Result<Boun
         actix_web::rt::spawn(async move { keys.prefetch().await });
     }
     actix_web::rt::spawn(sync_revoked_sessions(state.clone()));
+    state.follow_changes();
     state.audit.start_writer(state.db.clone());
     if let Some(max_age) = state.settings.audit.retention {
         actix_web::rt::spawn(crate::audit::retention::run(

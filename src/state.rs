@@ -18,8 +18,11 @@ use crate::clerk::backend_api::BackendApi;
 use crate::clerk::webhook::signature::SigningKey;
 use crate::clock::Clock;
 use crate::db::audit::BatchFormat;
+use crate::db::change_feed::follow::{follow, ChangeSink};
+use crate::db::change_feed::status::FeedStatus;
+use crate::db::change_feed::Change;
 use crate::db::revoked_sessions;
-use crate::db::{Db, DbError};
+use crate::db::{Backend, Db, DbError};
 use crate::http::metrics::Metrics;
 use crate::settings::Settings;
 use crate::sync::users::ProfileFetcher;
@@ -49,6 +52,8 @@ pub struct AppState {
     pub password_workers: Arc<PasswordWorkers>,
     /// auth-core's own keys for `/api/auth/verify`'s identity assertion, loaded at start-up.
     pub assertion_keys: Arc<AssertionKeys>,
+    /// Whether this instance hears the other instances' changes (PostgreSQL's change feed).
+    pub change_feed: Arc<FeedStatus>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +134,9 @@ impl AppState {
             FailedCredentials::new(clock.clone(), settings.auth.failed_credential_budget);
         let password_workers = PasswordWorkers::start(settings.admin.password_threads)
             .map_err(StartupError::PasswordThreads)?;
+        let change_feed = Arc::new(FeedStatus::new(db.backend() == Backend::Postgres));
         let state = Self {
+            change_feed,
             password_workers: Arc::new(password_workers),
             settings: Arc::new(settings),
             db,
@@ -175,6 +182,15 @@ impl AppState {
         }
     }
 
+    /// Listens to the other instances' changes for the life of the server (PostgreSQL only; a
+    /// SQLite file is served by one instance). Must run inside the Actix system.
+    pub fn follow_changes(&self) {
+        if self.db.backend() == Backend::Postgres {
+            let sink: Arc<dyn ChangeSink> = Arc::new(self.clone());
+            actix_web::rt::spawn(follow(self.db.clone(), self.change_feed.clone(), sink));
+        }
+    }
+
     /// Loads the sessions revoked by webhooks (here or on other instances) and purges expired ones.
     pub fn reload_revoked_sessions(&self) -> Result<(), DbError> {
         let now = self.clock.now_ms();
@@ -183,6 +199,66 @@ impl AppState {
         let active = revoked_sessions::active(&mut conn, now)?;
         self.verifier.revoked_sessions().merge(active, now);
         Ok(())
+    }
+}
+
+/// A change another instance (or this one) announced: the same evictions as a webhook applied here.
+impl ChangeSink for AppState {
+    fn apply(&self, change: &Change) {
+        use crate::sync::webhooks::Effects;
+        let effects = match change {
+            Change::User(id) => Effects {
+                users: vec![id.clone()],
+                ..Effects::default()
+            },
+            Change::AllUsers => Effects {
+                all_users: true,
+                ..Effects::default()
+            },
+            Change::OrganizationDeleted(id) => Effects {
+                all_users: true,
+                deleted_organization: Some(id.clone()),
+                ..Effects::default()
+            },
+            Change::SessionRevoked {
+                session_id,
+                until_ms,
+            } => Effects {
+                revoked_session: Some((session_id.clone(), *until_ms)),
+                ..Effects::default()
+            },
+            Change::RevokedSessions => {
+                if let Err(error) = self.reload_revoked_sessions() {
+                    log::warn!(target: "auth_core::change_feed", "revoked sessions not reloaded: {error}");
+                }
+                return;
+            }
+            Change::ServiceKeyRevoked(_) => {
+                self.service_keys.forget_all();
+                return;
+            }
+            // Nothing is remembered of a key before it exists; the console reads its accounts and
+            // sessions from the database on every request.
+            Change::ServiceKeyCreated(_) | Change::AdminAccount(_) | Change::AdminSessions(_) => {
+                return
+            }
+            Change::Unknown => {
+                self.forget_everything();
+                return;
+            }
+        };
+        self.apply_webhook_effects(&effects);
+    }
+
+    fn forget_everything(&self) {
+        self.users.forget_all();
+        self.service_keys.forget_all();
+        if let Some(machine_tokens) = &self.machine_tokens {
+            machine_tokens.forget_all();
+        }
+        if let Err(error) = self.reload_revoked_sessions() {
+            log::warn!(target: "auth_core::change_feed", "revoked sessions not reloaded: {error}");
+        }
     }
 }
 

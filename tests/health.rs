@@ -20,9 +20,31 @@ fn with_pem_key(db: &TestDb, env: &[(&str, &str)]) -> auth_core::settings::Setti
     db.settings(&all)
 }
 
+/// The change feed's detail once it settles: listening on PostgreSQL (waited for, bounded), nothing
+/// to listen to on SQLite.
+async fn change_feed_of(app: &TestApp, backend: &str) -> serde_json::Value {
+    if backend == "sqlite" {
+        return json!({"status": "single_instance"});
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let feed = app.get("/api/auth/health").await.json()["checks"]["change_feed"].clone();
+        if feed["status"] == "listening" {
+            assert_eq!(feed["without_listener_ms"], 0);
+            assert_eq!(feed["reconnects"], 0);
+            return feed;
+        }
+        assert_eq!(feed["status"], "connecting");
+        assert!(std::time::Instant::now() < deadline, "{feed}");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 async fn readiness_reports_the_database_up(db: TestDb) {
     let backend = db.backend.name();
     let app = TestApp::spawn(with_pem_key(&db, &[])).await;
+    // Settled first: once listening, the figures stay as they are.
+    let change_feed = change_feed_of(&app, backend).await;
     let res = app.get("/api/auth/health").await;
     assert_eq!(res.status, 200);
     assert_eq!(
@@ -30,6 +52,7 @@ async fn readiness_reports_the_database_up(db: TestDb) {
         json!({"status": "healthy", "checks": {
             "database": {"status": "up", "backend": backend},
             "signing_keys": {"status": "up", "source": "pem", "keys": "configured"},
+            "change_feed": change_feed,
         }})
     );
     let live = app.get("/healthz").await;

@@ -33,6 +33,49 @@ pub struct Readiness {
 pub struct Checks {
     pub database: DatabaseCheck,
     pub signing_keys: SigningKeysCheck,
+    pub change_feed: ChangeFeedCheck,
+}
+
+/// Whether this instance hears the other instances' changes (PostgreSQL's change feed). Detail only:
+/// without it the instance still serves, with caches that follow their TTLs and polling, so it never
+/// makes the instance unhealthy.
+#[derive(Serialize, ToSchema)]
+pub struct ChangeFeedCheck {
+    /// `listening`; `connecting` (since start-up, not yet listening); `reconnecting` (the listening
+    /// connection was lost); or `single_instance` (SQLite: nothing to listen to).
+    pub status: &'static str,
+    /// Milliseconds without a listener so far in the current gap (0 while listening).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub without_listener_ms: Option<u64>,
+    /// Milliseconds without a listener since start, start-up included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_without_listener_ms: Option<u64>,
+    /// Listening connections opened again after one was lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconnects: Option<u64>,
+}
+
+fn change_feed_check(state: &AppState) -> ChangeFeedCheck {
+    let feed = state.change_feed.read();
+    if !feed.used {
+        return ChangeFeedCheck {
+            status: "single_instance",
+            without_listener_ms: None,
+            total_without_listener_ms: None,
+            reconnects: None,
+        };
+    }
+    let status = match (feed.listening, feed.ever_listened) {
+        (true, _) => "listening",
+        (false, true) => "reconnecting",
+        (false, false) => "connecting",
+    };
+    ChangeFeedCheck {
+        status,
+        without_listener_ms: Some(feed.current_gap_ms),
+        total_without_listener_ms: Some(feed.total_gap_ms),
+        reconnects: Some(feed.reconnects),
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -105,6 +148,7 @@ pub async fn readiness(state: web::Data<AppState>, request_id: RequestId) -> Htt
     let checks = Checks {
         database,
         signing_keys,
+        change_feed: change_feed_check(&state),
     };
     if down.is_empty() {
         return HttpResponse::Ok().json(Readiness {

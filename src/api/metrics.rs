@@ -5,7 +5,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::http::error::ApiError;
-use crate::http::metrics::Gauges;
+use crate::http::metrics::{ChangeFeedGauges, Gauges};
 use crate::state::AppState;
 
 /// Prometheus metrics.
@@ -50,6 +50,15 @@ pub async fn metrics(
         log_dropped: crate::logging::dropped_lines(),
         db_connections: connections,
         db_idle_connections: idle,
+        change_feed: Some(state.change_feed.read())
+            .filter(|feed| feed.used)
+            .map(|feed| ChangeFeedGauges {
+                listening: feed.listening,
+                current_gap_ms: feed.current_gap_ms,
+                total_gap_ms: feed.total_gap_ms,
+                reconnects: feed.reconnects,
+                notifications: feed.notifications,
+            }),
     };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

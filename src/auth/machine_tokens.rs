@@ -75,7 +75,7 @@ impl MachineTokenVerifier {
         kind: MachineKind,
         token: &str,
     ) -> Result<Arc<MachinePrincipal>, Reason> {
-        let epoch = self.verified.epoch();
+        let ticket = self.verified.ticket(token);
         let info = match self.api.verify_machine_token(kind, token).await {
             Ok(info) => info,
             Err(BackendApiError::NotFound) => return Err(Reason::TokenInvalid),
@@ -111,7 +111,7 @@ impl MachineTokenVerifier {
         }
         let until = expires.map_or(now + MAX_CACHE_MS, |e| e.min(now + MAX_CACHE_MS));
         self.verified
-            .insert(Arc::from(token), (principal.clone(), until), epoch);
+            .insert(Arc::from(token), (principal.clone(), until), ticket);
         Ok(principal)
     }
 

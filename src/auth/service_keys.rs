@@ -188,7 +188,7 @@ impl ServiceKeyVerifier {
         let now = self.clock.now_ms();
         let (prefix, secret) = parse(key).ok_or(Reason::ServiceKeyInvalid)?;
         let (prefix, secret) = (prefix.to_owned(), secret.to_owned());
-        let epoch = self.verified.epoch();
+        let ticket = self.verified.ticket(key);
         let row = self
             .db
             .run(move |conn| {
@@ -213,7 +213,7 @@ impl ServiceKeyVerifier {
         let (verdict, expires) = row.ok_or(Reason::ServiceKeyInvalid)?;
         let principal = Arc::new(verdict?);
         self.verified
-            .insert(Arc::from(key), (principal.clone(), now, expires), epoch);
+            .insert(Arc::from(key), (principal.clone(), now, expires), ticket);
         Ok(principal)
     }
 

@@ -3,6 +3,9 @@
 //! placeholder row, from a verified token) on first sight; a profile not yet received from Clerk is
 //! completed in the background by the write side (`sync::users`), which the state hands in as a
 //! [`CompleteProfile`] (auth and sync do not use each other).
+//!
+//! A profile read from the database before its user was forgotten (a webhook here, a change
+//! announced by another instance) is never put back after the forgetting: see [`Forgettable`].
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +15,7 @@ use std::time::Duration;
 use futures_util::future::LocalBoxFuture;
 use moka::sync::Cache;
 
+use super::forgettable::Forgettable;
 use crate::clock::Clock;
 use crate::db::users::{self, MembershipRow, Memberships, UserRow};
 use crate::db::{Db, DbError};
@@ -33,7 +37,7 @@ pub struct UserDirectory {
     clock: Clock,
     /// Present when Clerk's Backend API is configured (`CLERK_SECRET_KEY`).
     complete: Option<CompleteProfile>,
-    cache: Cache<String, Arc<UserProfile>>,
+    cache: Forgettable<String, Arc<UserProfile>>,
     /// Users whose profile fetch is under way, so that one runs per user.
     fetching: Mutex<HashSet<String>>,
     /// Announces the id of each user whose profile a background fetch has written.
@@ -54,10 +58,12 @@ impl UserDirectory {
             db,
             clock,
             complete,
-            cache: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl)
-                .build(),
+            cache: Forgettable::new(
+                Cache::builder()
+                    .max_capacity(capacity)
+                    .time_to_live(ttl)
+                    .build(),
+            ),
             fetching: Mutex::new(HashSet::new()),
             updates: tokio::sync::broadcast::channel(64).0,
             lookups: AtomicU64::new(0),
@@ -83,6 +89,7 @@ impl UserDirectory {
         if let Some(hit) = self.cache.get(user_id) {
             return Ok(hit);
         }
+        let ticket = self.cache.ticket(user_id);
         let id = user_id.to_owned();
         let now = self.clock.now_ms();
         let profile = self
@@ -111,18 +118,19 @@ impl UserDirectory {
             self.complete_in_background(user_id);
         }
         let profile = Arc::new(profile);
-        self.cache.insert(user_id.to_owned(), profile.clone());
+        self.cache
+            .insert(user_id.to_owned(), profile.clone(), ticket);
         Ok(profile)
     }
 
     /// Drops a user from memory (their data changed in the database).
     pub fn forget(&self, user_id: &str) {
-        self.cache.invalidate(user_id);
+        self.cache.forget(user_id);
     }
 
     /// Drops every user from memory (an organization changed: any cached membership may show it).
     pub fn forget_all(&self) {
-        self.cache.invalidate_all();
+        self.cache.forget_all();
     }
 
     fn complete_in_background(self: &Arc<Self>, user_id: &str) {

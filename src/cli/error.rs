@@ -5,6 +5,7 @@
 use crate::accounts::secret_key::SecretKeyError;
 use crate::auth::assertion::AssertionKeyError;
 use crate::auth::service_keys::KeyError;
+use crate::db::serve_lock::ServeLockError;
 use crate::db::DbError;
 use crate::settings::SettingsError;
 use crate::state::StartupError;
@@ -49,6 +50,8 @@ pub enum CliError {
     Sync(#[from] SyncCliError),
     #[error("{0}")]
     AssertionKeys(#[from] AssertionKeyError),
+    #[error("{0}")]
+    ServeLock(#[from] ServeLockError),
 }
 
 impl CliError {
@@ -60,6 +63,8 @@ impl CliError {
         }
         match self {
             Self::Settings(_) | Self::DotEnv(_) | Self::Usage(_) => 2,
+            // A second server on one SQLite file: a deployment to change, not a failure to retry.
+            Self::ServeLock(ServeLockError::Held { .. }) => 2,
             Self::Sync(SyncCliError::NoSecretKey) => 2,
             Self::Sync(SyncCliError::Busy(_)) => BUSY_EXIT_CODE,
             Self::Startup(StartupError::Verifier(_)) => 2,

@@ -12,6 +12,8 @@ pub fn run(settings: Settings, args: ServeArgs) -> Result<(), CliError> {
     let bind = args.bind.unwrap_or_else(|| settings.server.bind.clone());
     let workers = args.workers.unwrap_or(settings.server.workers);
     let json_logs = settings.log.json;
+    // Held until this function returns, i.e. for as long as this process serves.
+    let _serving = crate::db::serve_lock::acquire(&settings.database.url)?;
     let state = AppState::prepare(settings)?;
     actix_web::rt::System::new().block_on(async move {
         let signals = server::ShutdownSignals::install().map_err(CliError::Server)?;

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::change_feed::{self, Change};
 use super::schema::admin_accounts as admins;
 use super::{DbConnection, DbError};
 
@@ -90,19 +91,33 @@ pub fn record_login(conn: &mut DbConnection, id: i64, now_ms: i64) -> Result<(),
     Ok(())
 }
 
-/// Disables an enabled account; `false` when there was none to disable.
+/// Disables an enabled account, and announces it; `false` when there was none to disable.
 pub fn disable(conn: &mut DbConnection, id: i64, now_ms: i64) -> Result<bool, DbError> {
-    let changed = diesel::update(admins::table.find(id).filter(admins::disabled_at.is_null()))
-        .set((
-            admins::disabled_at.eq(now_ms),
-            admins::updated_at.eq(now_ms),
-        ))
-        .execute(conn)?;
-    Ok(changed == 1)
+    change_feed::in_transaction(conn, |conn| {
+        let changed = diesel::update(admins::table.find(id).filter(admins::disabled_at.is_null()))
+            .set((
+                admins::disabled_at.eq(now_ms),
+                admins::updated_at.eq(now_ms),
+            ))
+            .execute(conn)?;
+        announce_if(conn, changed == 1, id)
+    })
 }
 
-/// Enables a disabled account; `false` when there was none to enable.
+/// Publishes a change to account `id` when there was one; returns whether there was.
+fn announce_if(conn: &mut DbConnection, changed: bool, id: i64) -> Result<bool, DbError> {
+    if changed {
+        change_feed::publish(conn, &Change::AdminAccount(id))?;
+    }
+    Ok(changed)
+}
+
+/// Enables a disabled account, and announces it; `false` when there was none to enable.
 pub fn enable(conn: &mut DbConnection, id: i64, now_ms: i64) -> Result<bool, DbError> {
+    change_feed::in_transaction(conn, |conn| enable_unannounced(conn, id, now_ms))
+}
+
+fn enable_unannounced(conn: &mut DbConnection, id: i64, now_ms: i64) -> Result<bool, DbError> {
     let changed = diesel::update(
         admins::table
             .find(id)
@@ -113,7 +128,7 @@ pub fn enable(conn: &mut DbConnection, id: i64, now_ms: i64) -> Result<bool, DbE
         admins::updated_at.eq(now_ms),
     ))
     .execute(conn)?;
-    Ok(changed == 1)
+    announce_if(conn, changed == 1, id)
 }
 
 pub fn set_password(
@@ -122,12 +137,14 @@ pub fn set_password(
     password_hash: &str,
     now_ms: i64,
 ) -> Result<(), DbError> {
-    diesel::update(admins::table.find(id))
-        .set((
-            admins::password_hash.eq(password_hash),
-            admins::password_changed_at.eq(now_ms),
-            admins::updated_at.eq(now_ms),
-        ))
-        .execute(conn)?;
-    Ok(())
+    change_feed::in_transaction(conn, |conn| {
+        let changed = diesel::update(admins::table.find(id))
+            .set((
+                admins::password_hash.eq(password_hash),
+                admins::password_changed_at.eq(now_ms),
+                admins::updated_at.eq(now_ms),
+            ))
+            .execute(conn)?;
+        announce_if(conn, changed == 1, id).map(|_| ())
+    })
 }

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use super::admin_accounts::AdminRow;
+use super::change_feed::{self, Change};
 use super::schema::{admin_accounts, admin_sessions as sessions};
 use super::{DbConnection, DbError};
 
@@ -61,15 +62,21 @@ pub fn touch(conn: &mut DbConnection, id_hash: &str, now_ms: i64) -> Result<(), 
     Ok(())
 }
 
+/// Ends one session, and announces it (without naming it: its id is a secret's hash).
 pub fn end(conn: &mut DbConnection, id_hash: &str, now_ms: i64) -> Result<(), DbError> {
-    diesel::update(
-        sessions::table
-            .find(id_hash)
-            .filter(sessions::ended_at.is_null()),
-    )
-    .set(sessions::ended_at.eq(now_ms))
-    .execute(conn)?;
-    Ok(())
+    change_feed::in_transaction(conn, |conn| {
+        let ended = diesel::update(
+            sessions::table
+                .find(id_hash)
+                .filter(sessions::ended_at.is_null()),
+        )
+        .set(sessions::ended_at.eq(now_ms))
+        .execute(conn)?;
+        if ended > 0 {
+            change_feed::publish(conn, &Change::AdminSessions(None))?;
+        }
+        Ok(())
+    })
 }
 
 /// Ends every open session of an account except `keep` (its own, after a password change).
@@ -83,10 +90,15 @@ pub fn end_all_of(
         .filter(sessions::admin_id.eq(admin_id))
         .filter(sessions::ended_at.is_null())
         .filter(sessions::id_hash.ne(keep.unwrap_or("")));
-    diesel::update(open)
-        .set(sessions::ended_at.eq(now_ms))
-        .execute(conn)
-        .map_err(DbError::from)
+    change_feed::in_transaction(conn, |conn| {
+        let ended = diesel::update(open)
+            .set(sessions::ended_at.eq(now_ms))
+            .execute(conn)?;
+        if ended > 0 {
+            change_feed::publish(conn, &Change::AdminSessions(Some(admin_id)))?;
+        }
+        Ok(ended)
+    })
 }
 
 /// Deletes sessions that ended or started before `before_ms`.

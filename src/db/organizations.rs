@@ -4,6 +4,7 @@
 
 use diesel::prelude::*;
 
+use super::change_feed::{self, Change};
 use super::schema::{organization_memberships, organizations};
 use super::{batch, DbConnection, DbError};
 
@@ -70,6 +71,21 @@ pub fn upsert_organizations(
     records: &[OrganizationRecord],
     now_ms: i64,
 ) -> Result<usize, DbError> {
+    change_feed::in_transaction(conn, |conn| {
+        let written = upsert_organizations_unannounced(conn, records, now_ms)?;
+        // Profiles show their organizations: any cached one may be stale.
+        if written > 0 {
+            change_feed::publish(conn, &Change::AllUsers)?;
+        }
+        Ok(written)
+    })
+}
+
+fn upsert_organizations_unannounced(
+    conn: &mut DbConnection,
+    records: &[OrganizationRecord],
+    now_ms: i64,
+) -> Result<usize, DbError> {
     let written = batch::upsert_newer!(conn, organizations, records,
         |org| id: &org.id, version: org.clerk_updated_at,
         insert_only { created_at: now_ms }
@@ -91,6 +107,17 @@ pub fn upsert_organizations(
 
 /// Marks an organization deleted (a tombstone if never seen), and its memberships.
 pub fn tombstone_organization(
+    conn: &mut DbConnection,
+    id: &str,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    change_feed::in_transaction(conn, |conn| {
+        tombstone_organization_unannounced(conn, id, now_ms)?;
+        change_feed::publish(conn, &Change::OrganizationDeleted(id.to_owned()))
+    })
+}
+
+fn tombstone_organization_unannounced(
     conn: &mut DbConnection,
     id: &str,
     now_ms: i64,
@@ -154,6 +181,21 @@ pub fn organization_is_deleted(conn: &mut DbConnection, id: &str) -> Result<bool
 /// (one `UPDATE` per deletion time). A stored tombstone is never brought back. Returns how many rows
 /// were created or changed (data and deletion each counted).
 pub fn upsert_memberships(
+    conn: &mut DbConnection,
+    memberships: &[(MembershipRecord, Option<i64>)],
+    now_ms: i64,
+) -> Result<usize, DbError> {
+    change_feed::in_transaction(conn, |conn| {
+        let written = upsert_memberships_unannounced(conn, memberships, now_ms)?;
+        if written > 0 {
+            let members = memberships.iter().map(|(m, _)| m.user_id.as_str());
+            change_feed::publish_users(conn, members)?;
+        }
+        Ok(written)
+    })
+}
+
+fn upsert_memberships_unannounced(
     conn: &mut DbConnection,
     memberships: &[(MembershipRecord, Option<i64>)],
     now_ms: i64,

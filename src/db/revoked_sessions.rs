@@ -2,10 +2,11 @@
 
 use diesel::prelude::*;
 
+use super::change_feed::{self, Change};
 use super::schema::revoked_sessions;
 use super::{DbConnection, DbError};
 
-/// Remembers a session as revoked until `expires_at` (kept if already remembered).
+/// Remembers a session as revoked until `expires_at` (kept if already remembered), and announces it.
 pub fn insert(
     conn: &mut DbConnection,
     session_id: &str,
@@ -21,12 +22,18 @@ pub fn insert(
         revoked_sessions::revoked_at.eq(now_ms),
         revoked_sessions::expires_at.eq(expires_at),
     );
-    crate::per_backend!(conn, |c| diesel::insert_into(revoked_sessions::table)
-        .values(row)
-        .on_conflict(revoked_sessions::session_id)
-        .do_nothing()
-        .execute(c))?;
-    Ok(())
+    change_feed::in_transaction(conn, |conn| {
+        crate::per_backend!(&mut *conn, |c| diesel::insert_into(revoked_sessions::table)
+            .values(row)
+            .on_conflict(revoked_sessions::session_id)
+            .do_nothing()
+            .execute(c))?;
+        let change = Change::SessionRevoked {
+            session_id: session_id.to_owned(),
+            until_ms: expires_at,
+        };
+        change_feed::publish(conn, &change)
+    })
 }
 
 /// Sessions still remembered at `now_ms`, with the time each is remembered until.

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::change_feed::{self, Change};
 use super::schema::service_api_keys as keys;
 use super::{DbConnection, DbError};
 
@@ -35,6 +36,17 @@ pub struct NewServiceKey {
 }
 
 pub fn insert(conn: &mut DbConnection, key: &NewServiceKey, now_ms: i64) -> Result<(), DbError> {
+    change_feed::in_transaction(conn, |conn| {
+        insert_unannounced(conn, key, now_ms)?;
+        change_feed::publish(conn, &Change::ServiceKeyCreated(key.id.clone()))
+    })
+}
+
+fn insert_unannounced(
+    conn: &mut DbConnection,
+    key: &NewServiceKey,
+    now_ms: i64,
+) -> Result<(), DbError> {
     diesel::insert_into(keys::table)
         .values((
             keys::id.eq(&key.id),
@@ -71,16 +83,22 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<ServiceKeyRow>, DbError> {
         .map_err(DbError::from)
 }
 
-/// Revokes by id or prefix; `false` when no live key matched.
+/// Revokes by id or prefix, and announces it; `false` when no live key matched.
 pub fn revoke(conn: &mut DbConnection, id_or_prefix: &str, now_ms: i64) -> Result<bool, DbError> {
-    let changed = diesel::update(
-        keys::table
-            .filter(keys::id.eq(id_or_prefix).or(keys::prefix.eq(id_or_prefix)))
-            .filter(keys::revoked_at.is_null()),
-    )
-    .set(keys::revoked_at.eq(now_ms))
-    .execute(conn)?;
-    Ok(changed > 0)
+    change_feed::in_transaction(conn, |conn| {
+        let changed = diesel::update(
+            keys::table
+                .filter(keys::id.eq(id_or_prefix).or(keys::prefix.eq(id_or_prefix)))
+                .filter(keys::revoked_at.is_null()),
+        )
+        .set(keys::revoked_at.eq(now_ms))
+        .execute(conn)?;
+        if changed > 0 {
+            let change = Change::ServiceKeyRevoked(id_or_prefix.to_owned());
+            change_feed::publish(conn, &change)?;
+        }
+        Ok(changed > 0)
+    })
 }
 
 pub fn touch(conn: &mut DbConnection, id: &str, now_ms: i64) -> Result<(), DbError> {

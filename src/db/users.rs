@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use diesel::prelude::*;
 
+use super::change_feed::{self, Change};
 use super::schema::{organization_memberships, organizations, users};
 use super::{batch, DbConnection, DbError};
 
@@ -205,6 +206,17 @@ pub fn insert_user_stubs(
 
 /// Marks a user deleted (creating the tombstone if the user was never seen), and their memberships.
 pub fn tombstone_user(conn: &mut DbConnection, id: &str, now_ms: i64) -> Result<(), DbError> {
+    change_feed::in_transaction(conn, |conn| {
+        tombstone_user_unannounced(conn, id, now_ms)?;
+        change_feed::publish(conn, &Change::User(id.to_owned()))
+    })
+}
+
+fn tombstone_user_unannounced(
+    conn: &mut DbConnection,
+    id: &str,
+    now_ms: i64,
+) -> Result<(), DbError> {
     insert_placeholder_user(conn, id, now_ms)?;
     diesel::update(
         users::table
@@ -240,6 +252,20 @@ pub fn write_user(
 /// the columns written: Clerk never reuses an id), while its data still converges to the newest
 /// version. Returns how many rows were created or changed.
 pub fn upsert_users(
+    conn: &mut DbConnection,
+    records: &[UserRecord],
+    now_ms: i64,
+) -> Result<usize, DbError> {
+    change_feed::in_transaction(conn, |conn| {
+        let written = upsert_users_unannounced(conn, records, now_ms)?;
+        if written > 0 {
+            change_feed::publish_users(conn, records.iter().map(|user| user.id.as_str()))?;
+        }
+        Ok(written)
+    })
+}
+
+fn upsert_users_unannounced(
     conn: &mut DbConnection,
     records: &[UserRecord],
     now_ms: i64,

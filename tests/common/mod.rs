@@ -216,7 +216,26 @@ impl TestApp {
         .await
         .unwrap()
         .expect("app state");
-        Self::serve(state)
+        let app = Self::serve(state);
+        app.change_feed_listening().await;
+        app
+    }
+
+    /// On PostgreSQL, waits (bounded) until the app listens to the change feed: it drops every
+    /// cache when it starts listening, which would otherwise race with a test's first requests. Not
+    /// for an app started on a database it cannot reach (it will not listen).
+    pub async fn change_feed_listening(&self) {
+        if self.state.db.backend() != Backend::Postgres || self.state.db.ping().await.is_err() {
+            return;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !self.state.change_feed.read().listening {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the change feed is not listening"
+            );
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     /// As `spawn_with_clock`, with a manual clock set to `now_ms`; returns the handle that moves it.

@@ -56,7 +56,7 @@ pub struct SyncRunFigures {
 const SYNC_CHANGES: [&str; 3] = ["created", "updated", "tombstoned"];
 
 /// Counters set from a value read at scrape time: (name, help).
-const SCRAPED_COUNTERS: [(&str, &str); 6] = [
+const SCRAPED_COUNTERS: [(&str, &str); 8] = [
     ("auth_core_jwks_fetches_total", "JWKS fetch attempts."),
     (
         "auth_core_jwks_fetch_failures_total",
@@ -78,10 +78,18 @@ const SCRAPED_COUNTERS: [(&str, &str); 6] = [
         "auth_core_log_dropped_lines_total",
         "Log lines dropped because the log writer was log.buffer_lines behind.",
     ),
+    (
+        "auth_core_change_feed_reconnects_total",
+        "Change feed listening connections opened again after one was lost (PostgreSQL).",
+    ),
+    (
+        "auth_core_change_feed_notifications_total",
+        "Changes heard from the change feed, this instance's own included (PostgreSQL).",
+    ),
 ];
 
 /// Gauges set at scrape time: (name, help).
-const SCRAPED_GAUGES: [(&str, &str); 9] = [
+const SCRAPED_GAUGES: [(&str, &str); 12] = [
     (
         "auth_core_audit_queue_depth",
         "Audit events waiting for the writer.",
@@ -111,6 +119,19 @@ const SCRAPED_GAUGES: [(&str, &str); 9] = [
     ("process_open_fds", "Open file descriptors."),
     ("process_max_fds", "Limit of open file descriptors."),
     ("process_threads", "Operating-system threads."),
+    (
+        "auth_core_change_feed_listening",
+        "1 while this instance listens to the change feed, else 0 (absent on SQLite).",
+    ),
+    (
+        "auth_core_change_feed_without_listener_seconds",
+        "Seconds without a change feed listener in the current gap (0 while listening).",
+    ),
+    // Cumulative, fractional: a gauge named _total, as process_cpu_seconds_total.
+    (
+        "auth_core_change_feed_without_listener_seconds_total",
+        "Seconds without a change feed listener since start, start-up included.",
+    ),
 ];
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
@@ -127,6 +148,18 @@ pub struct Gauges {
     pub log_dropped: u64,
     pub db_connections: u32,
     pub db_idle_connections: u32,
+    /// `None` on SQLite (no change feed).
+    pub change_feed: Option<ChangeFeedGauges>,
+}
+
+/// What the change feed reports at a scrape.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeFeedGauges {
+    pub listening: bool,
+    pub current_gap_ms: u64,
+    pub total_gap_ms: u64,
+    pub reconnects: u64,
+    pub notifications: u64,
 }
 
 struct Exporter {
@@ -253,18 +286,23 @@ impl Metrics {
     /// The text exposition of every metric, with `gauges` and the process's own figures as of now.
     pub fn render(&self, gauges: &Gauges) -> String {
         let recorder = &self.exporter.recorder;
+        let feed = gauges.change_feed.as_ref();
         let counters = [
-            gauges.jwks_fetches,
-            gauges.jwks_fetch_failures,
-            gauges.audit_dropped,
-            gauges.audit_reduced,
-            gauges.audit_rejected,
-            gauges.log_dropped,
+            Some(gauges.jwks_fetches),
+            Some(gauges.jwks_fetch_failures),
+            Some(gauges.audit_dropped),
+            Some(gauges.audit_reduced),
+            Some(gauges.audit_rejected),
+            Some(gauges.log_dropped),
+            feed.map(|f| f.reconnects),
+            feed.map(|f| f.notifications),
         ];
         for ((name, _), value) in SCRAPED_COUNTERS.iter().zip(counters) {
-            recorder
-                .register_counter(&Key::from_static_name(name), &METADATA)
-                .absolute(value);
+            if let Some(value) = value {
+                recorder
+                    .register_counter(&Key::from_static_name(name), &METADATA)
+                    .absolute(value);
+            }
         }
         let stats = process::read();
         let values = [
@@ -277,6 +315,9 @@ impl Metrics {
             stats.open_fds.map(|n| n as f64),
             stats.max_fds.map(|n| n as f64),
             stats.threads.map(|n| n as f64),
+            feed.map(|f| if f.listening { 1.0 } else { 0.0 }),
+            feed.map(|f| f.current_gap_ms as f64 / 1000.0),
+            feed.map(|f| f.total_gap_ms as f64 / 1000.0),
         ];
         for ((name, _), value) in SCRAPED_GAUGES.iter().zip(values) {
             if let Some(value) = value {
