@@ -17,6 +17,7 @@ use crate::clerk::backend_api::BackendApi;
 use crate::clerk::webhook::signature::SigningKey;
 use crate::clock::Clock;
 use crate::db::audit::BatchFormat;
+use crate::db::migrations::MigrationSet;
 use crate::db::revoked_sessions;
 use crate::db::{Db, DbError};
 use crate::http::metrics::Metrics;
@@ -68,6 +69,16 @@ impl AppState {
 
     /// As [`AppState::prepare`], with a given clock (tests move a manual one).
     pub fn prepare_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        Self::prepare_with_migrations(settings, clock, &[])
+    }
+
+    /// As [`AppState::prepare_with_clock`], applying an embedding application's own migrations after
+    /// auth-core's (when the settings say to migrate).
+    pub fn prepare_with_migrations(
+        settings: Settings,
+        clock: Clock,
+        extra_migrations: &[MigrationSet],
+    ) -> Result<Self, StartupError> {
         let verifier = SessionVerifier::from_settings(&settings, clock.clone())?;
         crate::auth::startup_log::log_session_token_setup(&settings);
         let cookie_suffix = settings
@@ -75,7 +86,7 @@ impl AppState {
             .publishable_key
             .as_ref()
             .map(|pk| token_source::cookie_suffix(&pk.raw));
-        let db = open_database(&settings.database)?;
+        let db = open_database(&settings.database, extra_migrations)?;
         // After the migrations: without SECRET_KEY, the key is kept in the database.
         let admin_cookie_key = settings
             .admin
@@ -180,10 +191,13 @@ impl AppState {
 }
 
 /// Opens the database, and applies the migrations when the settings say so.
-fn open_database(settings: &crate::settings::DatabaseSettings) -> Result<Db, StartupError> {
+fn open_database(
+    settings: &crate::settings::DatabaseSettings,
+    extra_migrations: &[MigrationSet],
+) -> Result<Db, StartupError> {
     let db = Db::open(settings)?;
     if settings.run_migrations {
-        let applied = db.migrate()?;
+        let applied = db.migrate_with(extra_migrations)?;
         if applied.is_empty() {
             log::info!("database {} is up to date", db.describe());
         } else {

@@ -21,6 +21,7 @@ mod pool;
 pub mod reconcile;
 pub mod revoked_sessions;
 pub mod schema;
+pub mod scoped;
 pub mod secret_key;
 pub mod service_keys;
 pub mod status_range;

@@ -258,8 +258,18 @@ impl TestApp {
             .secret
     }
 
+    /// Serves `state` with auth-core's routes only and starts its background tasks (as
+    /// `embed::AuthCore` does; tests that need a state prepared their own way come here).
     pub fn serve(state: AppState) -> Self {
-        let bound = server::bind(state.clone(), "127.0.0.1:0", 1).unwrap();
+        let bound = server::bind(
+            state.clone(),
+            auth_core::app::TeamRoutes::default(),
+            "127.0.0.1:0",
+            1,
+        )
+        .unwrap();
+        // Left running until the test's runtime ends, as the server's threads are.
+        drop(auth_core::background::BackgroundTasks::start(&state));
         let base = format!("http://{}", bound.addrs[0]);
         let handle = bound.server.handle();
         actix_web::rt::spawn(bound.server);
