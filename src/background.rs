@@ -35,12 +35,18 @@ impl BackgroundTasks {
         tasks.spawn("revoked-session sync", sync_revoked_sessions(state.clone()));
         if let Some(max_age) = state.settings.audit.retention {
             let (db, clock) = (state.db.clone(), state.clock.clone());
-            tasks.spawn("audit retention", crate::audit::retention::run(db, clock, max_age));
+            tasks.spawn(
+                "audit retention",
+                crate::audit::retention::run(db, clock, max_age),
+            );
         }
         if state.settings.admin.enabled {
             let (db, clock) = (state.db.clone(), state.clock.clone());
             let admin = state.settings.admin.clone();
-            tasks.spawn("console housekeeping", crate::accounts::housekeeping::run(db, clock, admin));
+            tasks.spawn(
+                "console housekeeping",
+                crate::accounts::housekeeping::run(db, clock, admin),
+            );
         }
         tasks
     }

@@ -111,7 +111,10 @@ impl AuthCore {
     /// Adds routes behind authentication (and the rest of the middleware stack). Handlers take
     /// `Principal`, `OrgScope` and wrap `Require` guards as auth-core's own do. Can be called more
     /// than once; every call shares the credential kinds of [`AuthCore::accepts`].
-    pub fn configure(mut self, routes: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static) -> Self {
+    pub fn configure(
+        mut self,
+        routes: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static,
+    ) -> Self {
         self.team.authenticated.push(Arc::new(routes));
         self
     }
@@ -233,11 +236,12 @@ impl Prepared {
 
     /// Inside an Actix system: listens and starts the background tasks.
     pub fn serve(self) -> Result<Running, EmbedError> {
-        let bound = server::bind(self.state.clone(), self.team, &self.bind, self.workers)
-            .map_err(|error| EmbedError::Bind {
+        let bound = server::bind(self.state.clone(), self.team, &self.bind, self.workers).map_err(
+            |error| EmbedError::Bind {
                 bind: self.bind.clone(),
                 error,
-            })?;
+            },
+        )?;
         let tasks = BackgroundTasks::start(&self.state);
         Ok(Running {
             state: self.state,

@@ -308,6 +308,9 @@ async fn an_embedding_app_serves_its_routes_and_auth_cores() {
     .await;
     assert_eq!(res.status(), 200);
     let res = test::call_service(&app, test::TestRequest::get().uri("/theirs").to_request()).await;
-    assert!(res.headers().contains_key("x-request-id"), "the middleware stack wraps it");
+    assert!(
+        res.headers().contains_key("x-request-id"),
+        "the middleware stack wraps it"
+    );
     assert_eq!(test::read_body(res).await, "their route");
 }

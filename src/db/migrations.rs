@@ -78,7 +78,11 @@ pub fn run_pending_with(
             with_migration_lock(pg, |pg| {
                 let mut applied = Vec::new();
                 for source in sources {
-                    applied.extend(pg.run_pending_migrations(source).map(versions).map_err(migration_error)?);
+                    applied.extend(
+                        pg.run_pending_migrations(source)
+                            .map(versions)
+                            .map_err(migration_error)?,
+                    );
                 }
                 Ok(applied)
             })
@@ -88,7 +92,12 @@ pub fn run_pending_with(
             check_distinct::<diesel::sqlite::Sqlite>(&sources)?;
             let mut applied = Vec::new();
             for source in sources {
-                applied.extend(sqlite.run_pending_migrations(source).map(versions).map_err(migration_error)?);
+                applied.extend(
+                    sqlite
+                        .run_pending_migrations(source)
+                        .map(versions)
+                        .map_err(migration_error)?,
+                );
             }
             Ok(applied)
         }

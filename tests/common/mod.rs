@@ -280,6 +280,20 @@ impl TestApp {
         }
     }
 
+    /// An application started with `AuthCore::start` (a team's routes and migrations, say), served
+    /// until the test ends; `service_key`, `get` and the webhook helpers work on it as on any other.
+    pub fn from_running(running: auth_core::embed::Running) -> Self {
+        let base = format!("http://{}", running.addrs()[0]);
+        let state = running.state().clone();
+        let handle = running.handle();
+        actix_web::rt::spawn(running.wait());
+        Self {
+            base,
+            state,
+            handle,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
