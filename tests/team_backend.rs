@@ -428,7 +428,7 @@ async fn team_migrations_follow_auth_cores(db: TestDb) {
     let applied = running
         .state()
         .db
-        .run(|c| auth_core::db::migrations::applied(c))
+        .run(auth_core::db::migrations::applied)
         .await
         .unwrap();
     let mut sorted = applied.clone();

@@ -80,6 +80,13 @@
 //!     db.run_scoped(tenant, |conn| Ok(notes::table.select(notes::title).load(conn)?)).await
 //! }
 //! ```
+//!
+//! Nor can a query be passed off as scoped:
+//!
+//! ```compile_fail,E0423
+//! diesel::table! { notes (id) { id -> BigInt, organization_id -> Text } }
+//! let forged = auth_core::db::scoped::Scoped(notes::table);
+//! ```
 
 use diesel::dsl;
 use diesel::query_builder::{InsertStatement, IntoUpdateTarget};
