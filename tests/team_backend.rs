@@ -248,8 +248,18 @@ async fn deleting_needs_org_admin(db: TestDb) {
     );
     assert_eq!(res.header("www-authenticate"), Some("Bearer"));
     // Spelled with a percent-encoded letter, which the router decodes: still authenticated first.
-    let res = Response::from(client().get(team.app.url("/api/n%6Ftes")).send().await.unwrap()).await;
-    assert_eq!((res.status, error_code(&res)), (401, json!("session-token-missing")));
+    let res = Response::from(
+        client()
+            .get(team.app.url("/api/n%6Ftes"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (res.status, error_code(&res)),
+        (401, json!("session-token-missing"))
+    );
     let res = team.call("PUT", &admin, "/api/notes", None).await;
     assert_eq!(res.status, 405);
     // A path no route has stays a JSON 404 without a credential, as without the team's routes.
