@@ -1,12 +1,16 @@
-//! The router: mounts the API's and the console's routes on an [`AppState`] and wraps them in the
-//! middleware stack. Tests and other Actix apps that mount auth-core use these functions; the command
-//! line (`cli::serve`) only adds the server around them.
+//! The router: mounts the API's and the console's routes on an [`AppState`], then an embedding
+//! application's ([`TeamRoutes`]), and wraps them all in one middleware stack ([`build`]). The server
+//! (`server`) runs it; `embed::AuthCore` is how both `auth-core serve` and a team's backend get there.
 
-use actix_web::body::MessageBody;
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{middleware, web, App};
 
 use crate::http::error::ApiError;
+use crate::request::authenticate::{authenticate, Accepts};
 use crate::state::AppState;
 use crate::{admin, api, http, request};
 
@@ -30,31 +34,34 @@ fn json_body_error(error: &actix_web::error::JsonPayloadError) -> ApiError {
     }
 }
 
-/// Adds auth-core's state and routes to a service config, for embedding in another App:
-///
-/// ```no_run
-/// use actix_web::{web, App, HttpServer};
-/// use auth_core::app::mount;
-/// use auth_core::state::AppState;
-/// use auth_core::settings::{Settings, SettingsSources};
-///
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let settings = Settings::load(&SettingsSources::from_process(None))?;
-/// let state = AppState::prepare(settings)?;
-/// actix_web::rt::System::new().block_on(async move {
-///     HttpServer::new(move || {
-///         App::new()
-///             .configure(mount(state.clone()))
-///             .route("/mine", web::get().to(|| async { "my own route" }))
-///     })
-///     .bind("127.0.0.1:8080")?
-///     .run()
-///     .await
-/// })?;
-/// # Ok(())
-/// # }
-/// ```
-pub fn mount(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
+/// A closure that registers routes, kept to be called once per server worker.
+pub type Configure = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// The routes of an application that embeds auth-core (see `embed::AuthCore`), registered after
+/// auth-core's own, inside the same middleware stack. `authenticated` routes are behind the
+/// authentication middleware, accepting the credential kinds of `accepts`; `public` ones are not
+/// (for public endpoints, or scopes that wrap `authenticate` with credential kinds of their own).
+#[derive(Clone)]
+pub struct TeamRoutes {
+    pub authenticated: Vec<Configure>,
+    pub accepts: Accepts,
+    pub public: Vec<Configure>,
+}
+
+impl Default for TeamRoutes {
+    fn default() -> Self {
+        Self {
+            authenticated: Vec::new(),
+            // As `/api/orgs`: users, service keys and machines alike; a handler that serves only
+            // some of them says so with its extractors or guards.
+            accepts: Accepts::ANY,
+            public: Vec::new(),
+        }
+    }
+}
+
+/// auth-core's state and routes, then the team's.
+fn mount(state: AppState, team: &TeamRoutes) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
     move |cfg| {
         let admin_routes = admin::routes(&state.settings, state.admin_cookie_key.clone());
         cfg.app_data(web::Data::new(state))
@@ -71,12 +78,48 @@ pub fn mount(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             )
             .configure(admin_routes)
             .configure(api::routes);
+        for routes in &team.public {
+            cfg.configure(|cfg| routes(cfg));
+        }
+        if !team.authenticated.is_empty() {
+            let accepts = team.accepts;
+            let mut scope = web::scope("").wrap(middleware::from_fn(move |req, next| {
+                authenticate_routed(accepts, req, next)
+            }));
+            for routes in &team.authenticated {
+                let routes = routes.clone();
+                scope = scope.configure(move |cfg| routes(cfg));
+            }
+            cfg.service(scope);
+        }
+    }
+}
+
+/// The team's authenticated routes share one scope with an empty prefix, which every path not
+/// routed before reaches: a path that no route matches passes through unauthenticated, to the JSON
+/// 404, as it would without the team's routes. The path is checked both as sent and as the router
+/// matches it (percent-decoded unreserved characters), and either match means authenticate: a
+/// spelling that reaches a handler cannot skip this.
+async fn authenticate_routed(
+    accepts: Accepts,
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, impl MessageBody>>, actix_web::Error> {
+    let routed = {
+        let map = req.request().resource_map();
+        map.has_resource(req.path()) || map.has_resource(req.match_info().as_str())
+    };
+    if routed {
+        Ok(authenticate(accepts, req, next).await?.map_into_left_body())
+    } else {
+        Ok(next.call(req).await?.map_into_right_body())
     }
 }
 
 /// The complete application: routes, a JSON 404 for everything else, and the middleware stack.
 pub fn build(
     state: AppState,
+    team: &TeamRoutes,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -88,7 +131,7 @@ pub fn build(
 > {
     let cors_origins = state.settings.cors.allowed_origins.clone();
     App::new()
-        .configure(mount(state))
+        .configure(mount(state, team))
         .default_service(web::to(api::not_found))
         .wrap(middleware::from_fn(request::audit::record))
         .wrap(http::cors::build(&cors_origins))

@@ -1,7 +1,8 @@
 //! auth-core: Clerk authentication, tenant scoping and user sync in front of a team's backend.
 //!
-//! The library builds the application ([`app::build`], or [`app::mount`] to embed it in another
-//! Actix App, both on an [`state::AppState`]); the `auth-core` binary is the command line around it.
+//! The library runs the application through one builder, [`embed::AuthCore`]: the `auth-core`
+//! binary is the command line around it, and a team's backend uses it to add routes of its own
+//! behind auth-core's middleware (`use auth_core::prelude::*;`, see `docs/embedding.md`).
 //! `ARCHITECTURE.md` at the repository's root follows one request through these modules.
 //!
 //! # Layers
@@ -11,7 +12,11 @@
 //!
 //! - `main.rs`: the binary: reads the settings, starts logging, hands over to `cli`.
 //! - `cli`: the command line, one module per command.
-//! - `server`: binds and runs the HTTP server, its background tasks and graceful stop.
+//! - `prelude`: the names a team's backend imports (re-exports only).
+//! - `embed`: `AuthCore`, the builder both `auth-core serve` and a team's backend run: routes,
+//!   migrations, server, background tasks, graceful stop.
+//! - `server`, `background`: binds the HTTP server and stops it on signals · the one list of
+//!   background tasks, started with the server and stopped (audit trail flushed) after it.
 //! - `app`: the router: mounts the routes on an `AppState` and wraps them in the middleware stack.
 //! - `api`, `admin`: handlers — the JSON API and the server-rendered console (which never calls `api`).
 //! - `request`: what runs around every handler: authentication, the audit recorder, the access log
@@ -37,6 +42,7 @@ pub mod api;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod background;
 pub mod bounds;
 pub mod clerk;
 pub mod cli;
@@ -44,8 +50,10 @@ pub mod client_ip;
 pub mod clock;
 pub mod constant_time;
 pub mod db;
+pub mod embed;
 pub mod http;
 pub mod logging;
+pub mod prelude;
 pub mod request;
 pub mod secret;
 pub mod server;
@@ -53,3 +61,5 @@ pub mod settings;
 pub mod state;
 pub mod sync;
 pub mod sync_runner;
+
+pub use embed::AuthCore;

@@ -1,4 +1,4 @@
-//! Binds and runs the HTTP server. The first SIGINT or SIGTERM stops it gracefully: listeners close
+//! Binds and runs the HTTP server (its background tasks are `background`'s). The first SIGINT or SIGTERM stops it gracefully: listeners close
 //! at once and in-flight requests get `server.shutdown_timeout_secs` to finish; a second signal
 //! stops it at once. (Actix's own handling treats SIGINT as a forced stop, so it is switched off.)
 
@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::HttpServer;
 
-use crate::app;
+use crate::app::{self, TeamRoutes};
 use crate::state::AppState;
 
 /// A bound server that has not started serving yet, with the addresses it listens on (port 0 in the
@@ -17,32 +17,16 @@ pub struct BoundServer {
     pub addrs: Vec<SocketAddr>,
 }
 
-/// Must run inside an Actix system: the key set is prefetched on it, in the background, so start-up
-/// never waits for (or fails on) Clerk.
-pub fn bind(state: AppState, bind: &str, workers: usize) -> std::io::Result<BoundServer> {
-    if let Some(keys) = state.verifier.key_store().cloned() {
-        actix_web::rt::spawn(async move { keys.prefetch().await });
-    }
-    actix_web::rt::spawn(sync_revoked_sessions(state.clone()));
-    state.follow_changes();
-    state.audit.start_writer(state.db.clone());
-    if let Some(max_age) = state.settings.audit.retention {
-        actix_web::rt::spawn(crate::audit::retention::run(
-            state.db.clone(),
-            state.clock.clone(),
-            max_age,
-        ));
-    }
-    if state.settings.admin.enabled {
-        actix_web::rt::spawn(crate::accounts::housekeeping::run(
-            state.db.clone(),
-            state.clock.clone(),
-            state.settings.admin.clone(),
-        ));
-    }
-    actix_web::rt::spawn(crate::sync_runner::periodic::run(state.clone()));
+/// Binds the application (auth-core's routes and `team`'s) on `bind`, with `workers` workers (0:
+/// one per core). Its background tasks are started by the caller (`background::BackgroundTasks`).
+pub fn bind(
+    state: AppState,
+    team: TeamRoutes,
+    bind: &str,
+    workers: usize,
+) -> std::io::Result<BoundServer> {
     let shutdown_timeout = state.settings.server.shutdown_timeout.as_secs();
-    let mut http = HttpServer::new(move || app::build(state.clone()))
+    let mut http = HttpServer::new(move || app::build(state.clone(), &team))
         .shutdown_timeout(shutdown_timeout)
         .disable_signals();
     if workers > 0 {
@@ -54,26 +38,6 @@ pub fn bind(state: AppState, bind: &str, workers: usize) -> std::io::Result<Boun
         server: http.run(),
         addrs,
     })
-}
-
-/// Reloads revoked sessions from the database periodically, so that a webhook received by another
-/// instance takes effect here within `auth.revocation_sync_secs`.
-async fn sync_revoked_sessions(state: AppState) {
-    // Start-up loaded them already: the first reload is one period later.
-    let period = state.settings.auth.revocation_sync;
-    let mut interval =
-        actix_web::rt::time::interval_at(actix_web::rt::time::Instant::now() + period, period);
-    loop {
-        interval.tick().await;
-        let reload = state.clone();
-        match actix_web::rt::task::spawn_blocking(move || reload.reload_revoked_sessions()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                log::warn!(target: "auth_core::auth", "revoked sessions not reloaded: {error}")
-            }
-            Err(_) => return,
-        }
-    }
 }
 
 /// SIGINT and SIGTERM handlers, installed before the server announces itself, so that a signal sent

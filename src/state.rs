@@ -21,6 +21,7 @@ use crate::db::audit::BatchFormat;
 use crate::db::change_feed::follow::{follow, ChangeSink};
 use crate::db::change_feed::status::FeedStatus;
 use crate::db::change_feed::Change;
+use crate::db::migrations::MigrationSet;
 use crate::db::revoked_sessions;
 use crate::db::{Backend, Db, DbError};
 use crate::http::metrics::Metrics;
@@ -78,6 +79,16 @@ impl AppState {
 
     /// As [`AppState::prepare`], with a given clock (tests move a manual one).
     pub fn prepare_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        Self::prepare_with_migrations(settings, clock, &[])
+    }
+
+    /// As [`AppState::prepare_with_clock`], applying an embedding application's own migrations after
+    /// auth-core's (when the settings say to migrate).
+    pub fn prepare_with_migrations(
+        settings: Settings,
+        clock: Clock,
+        extra_migrations: &[MigrationSet],
+    ) -> Result<Self, StartupError> {
         let verifier = SessionVerifier::from_settings(&settings, clock.clone())?;
         crate::auth::startup_log::log_session_token_setup(&settings);
         let cookie_suffix = settings
@@ -85,7 +96,7 @@ impl AppState {
             .publishable_key
             .as_ref()
             .map(|pk| token_source::cookie_suffix(&pk.raw));
-        let db = open_database(&settings.database)?;
+        let db = open_database(&settings.database, extra_migrations)?;
         // After the migrations: without SECRET_KEY, the key is kept in the database.
         let admin_cookie_key = settings
             .admin
@@ -182,13 +193,13 @@ impl AppState {
         }
     }
 
-    /// Listens to the other instances' changes for the life of the server (PostgreSQL only; a
-    /// SQLite file is served by one instance). Must run inside the Actix system.
-    pub fn follow_changes(&self) {
-        if self.db.backend() == Backend::Postgres {
+    /// The task that listens to the other instances' changes for the life of the server (PostgreSQL
+    /// only: a SQLite file is served by one instance); `background` runs it.
+    pub fn change_follower(&self) -> Option<impl std::future::Future<Output = ()> + 'static> {
+        (self.db.backend() == Backend::Postgres).then(|| {
             let sink: Arc<dyn ChangeSink> = Arc::new(self.clone());
-            actix_web::rt::spawn(follow(self.db.clone(), self.change_feed.clone(), sink));
-        }
+            follow(self.db.clone(), self.change_feed.clone(), sink)
+        })
     }
 
     /// Loads the sessions revoked by webhooks (here or on other instances) and purges expired ones.
@@ -263,10 +274,13 @@ impl ChangeSink for AppState {
 }
 
 /// Opens the database, and applies the migrations when the settings say so.
-fn open_database(settings: &crate::settings::DatabaseSettings) -> Result<Db, StartupError> {
+fn open_database(
+    settings: &crate::settings::DatabaseSettings,
+    extra_migrations: &[MigrationSet],
+) -> Result<Db, StartupError> {
     let db = Db::open(settings)?;
     if settings.run_migrations {
-        let applied = db.migrate()?;
+        let applied = db.migrate_with(extra_migrations)?;
         if applied.is_empty() {
             log::info!("database {} is up to date", db.describe());
         } else {

@@ -3,7 +3,6 @@
 
 mod common;
 
-use auth_core::state::AppState;
 use common::clerk::ClerkStandIn;
 use common::{client, Response, TestApp, TestDb};
 use serde_json::json;
@@ -305,22 +304,24 @@ async fn errors_are_json_with_code_message_and_request_id() {
     );
 }
 
-/// auth-core can be mounted inside another Actix app: its routes and state come along.
+/// An application built with `AuthCore` and `into_app` (as `actix_web::test` takes it): auth-core's
+/// routes and a public route of its own, side by side.
 #[actix_web::test]
-async fn mounts_inside_another_app() {
-    use actix_web::{test, web, App};
+async fn an_embedding_app_serves_its_routes_and_auth_cores() {
+    use actix_web::{test, web};
     let db = TestDb::sqlite();
     let settings = with_pem_key(&db, &[]);
-    let state = actix_web::rt::task::spawn_blocking(move || AppState::prepare(settings))
-        .await
-        .unwrap()
-        .unwrap();
-    let app = test::init_service(
-        App::new()
-            .configure(auth_core::app::mount(state))
-            .route("/theirs", web::get().to(|| async { "their route" })),
-    )
-    .await;
+    let prepared = actix_web::rt::task::spawn_blocking(move || {
+        auth_core::AuthCore::from_settings(settings)
+            .public_routes(|cfg| {
+                cfg.route("/theirs", web::get().to(|| async { "their route" }));
+            })
+            .prepare()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let app = test::init_service(prepared.into_app()).await;
     let res = test::call_service(
         &app,
         test::TestRequest::get()
@@ -330,5 +331,9 @@ async fn mounts_inside_another_app() {
     .await;
     assert_eq!(res.status(), 200);
     let res = test::call_service(&app, test::TestRequest::get().uri("/theirs").to_request()).await;
+    assert!(
+        res.headers().contains_key("x-request-id"),
+        "the middleware stack wraps it"
+    );
     assert_eq!(test::read_body(res).await, "their route");
 }

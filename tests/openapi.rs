@@ -1,7 +1,7 @@
 //! The OpenAPI document cannot drift from the code: it is served, it is OpenAPI 3.1, it describes
 //! exactly the routes the app serves (each one probed), and real responses have the documented
-//! shape. Also the app-wide JSON body limits, through an app that mounts auth-core (as `app::mount`
-//! documents), since no auth-core route reads a JSON body with an extractor.
+//! shape. Also the app-wide JSON body limits, through an application that embeds auth-core (`AuthCore`
+//! with a route of its own), since no auth-core route reads a JSON body with an extractor.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -307,31 +307,24 @@ fn the_shape_check_refuses_mismatches() {
 }
 
 async fn json_bodies_over_the_limit_or_malformed_get_json_errors(db: TestDb) {
-    // An embedding app's route behind `mount`: auth-core's limits and error shape apply to it.
-    let state = actix_web::rt::task::spawn_blocking({
-        let settings = db.settings(&[]);
-        move || auth_core::state::AppState::prepare(settings)
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new()
-            .configure(auth_core::app::mount(state.clone()))
-            .route(
+    // An embedding application's route: auth-core's limits and error shape apply to it.
+    let running = auth_core::AuthCore::from_settings(db.settings(&[]))
+        .public_routes(|cfg| {
+            cfg.route(
                 "/echo",
                 actix_web::web::post().to(|body: actix_web::web::Json<Value>| async move {
                     actix_web::HttpResponse::Ok().json(body.into_inner())
                 }),
-            )
-    })
-    .workers(1)
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let url = format!("http://{}/echo", server.addrs()[0]);
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+            );
+        })
+        .bind("127.0.0.1:0")
+        .workers(1)
+        .start()
+        .await
+        .unwrap();
+    let url = format!("http://{}/echo", running.addrs()[0]);
+    let handle = running.handle();
+    actix_web::rt::spawn(running.wait());
 
     let post = |content_type: &'static str, body: Vec<u8>| {
         let url = url.clone();

@@ -1,7 +1,13 @@
 //! Migrations, embedded in the binary: one folder per backend (`migrations/postgres`,
 //! `migrations/sqlite`), since DDL differs between them in small ways (auto-increment ids, booleans).
+//! An application embedding auth-core adds its own [`MigrationSet`], applied after auth-core's under
+//! the same lock ([`run_pending_with`]); both are recorded in Diesel's one migrations table, so their
+//! versions must differ (checked before anything is applied).
 
-use diesel::migration::MigrationVersion;
+use std::collections::BTreeSet;
+
+use diesel::backend::Backend;
+use diesel::migration::{Migration, MigrationSource, MigrationVersion};
 use diesel::pg::PgConnection;
 use diesel::RunQueryDsl;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -24,19 +30,93 @@ fn migration_error(e: impl std::fmt::Display) -> DbError {
     DbError::Migration(super::error::one_line(&e.to_string()))
 }
 
+/// A set of migrations, one folder per backend: auth-core's, or an embedding application's own
+/// (`MigrationSet::new(&POSTGRES, &SQLITE)` with two `embed_migrations!` constants).
+#[derive(Clone, Copy)]
+pub struct MigrationSet {
+    postgres: &'static EmbeddedMigrations,
+    sqlite: &'static EmbeddedMigrations,
+}
+
+impl MigrationSet {
+    pub const fn new(
+        postgres: &'static EmbeddedMigrations,
+        sqlite: &'static EmbeddedMigrations,
+    ) -> Self {
+        Self { postgres, sqlite }
+    }
+}
+
+/// Borrows an embedded set as a source (Diesel implements the trait for the owned value only).
+struct Source(&'static EmbeddedMigrations);
+
+impl<DB: Backend> MigrationSource<DB> for Source {
+    fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<DB>>>> {
+        MigrationSource::<DB>::migrations(self.0)
+    }
+}
+
 /// Applies every pending migration and returns the versions applied, oldest first.
 pub fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
+    run_pending_with(conn, &[])
+}
+
+/// Applies auth-core's pending migrations, then each of `extra` in order, all under the one lock;
+/// returns the versions applied, in that order. Refuses, before applying anything, an extra version
+/// that another set also has: Diesel would take it for applied and silently skip it.
+pub fn run_pending_with(
+    conn: &mut DbConnection,
+    extra: &[MigrationSet],
+) -> Result<Vec<String>, DbError> {
+    let sets: Vec<MigrationSet> = std::iter::once(MigrationSet::new(&POSTGRES, &SQLITE))
+        .chain(extra.iter().copied())
+        .collect();
     match conn {
-        DbConnection::Postgresql(pg) => with_migration_lock(pg, |pg| {
-            pg.run_pending_migrations(POSTGRES)
-                .map(versions)
-                .map_err(migration_error)
-        }),
-        DbConnection::Sqlite(sqlite) => sqlite
-            .run_pending_migrations(SQLITE)
-            .map(versions)
-            .map_err(migration_error),
+        DbConnection::Postgresql(pg) => {
+            let sources: Vec<Source> = sets.iter().map(|s| Source(s.postgres)).collect();
+            check_distinct::<diesel::pg::Pg>(&sources)?;
+            with_migration_lock(pg, |pg| {
+                let mut applied = Vec::new();
+                for source in sources {
+                    applied.extend(
+                        pg.run_pending_migrations(source)
+                            .map(versions)
+                            .map_err(migration_error)?,
+                    );
+                }
+                Ok(applied)
+            })
+        }
+        DbConnection::Sqlite(sqlite) => {
+            let sources: Vec<Source> = sets.iter().map(|s| Source(s.sqlite)).collect();
+            check_distinct::<diesel::sqlite::Sqlite>(&sources)?;
+            let mut applied = Vec::new();
+            for source in sources {
+                applied.extend(
+                    sqlite
+                        .run_pending_migrations(source)
+                        .map(versions)
+                        .map_err(migration_error)?,
+                );
+            }
+            Ok(applied)
+        }
     }
+}
+
+fn check_distinct<DB: Backend>(sources: &[Source]) -> Result<(), DbError> {
+    let mut seen = BTreeSet::new();
+    for source in sources {
+        for migration in MigrationSource::<DB>::migrations(source).map_err(migration_error)? {
+            let version = migration.name().version().to_string();
+            if !seen.insert(version.clone()) {
+                return Err(DbError::Migration(format!(
+                    "migration version {version} is in two migration sets: give the application's migration another timestamp"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Versions not yet applied.

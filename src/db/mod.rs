@@ -23,6 +23,7 @@ mod pool;
 pub mod reconcile;
 pub mod revoked_sessions;
 pub mod schema;
+pub mod scoped;
 pub mod secret_key;
 pub mod serve_lock;
 pub mod service_keys;

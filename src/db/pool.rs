@@ -135,6 +135,11 @@ impl Db {
         migrations::run_pending(&mut *self.get()?)
     }
 
+    /// As [`Db::migrate`], then an embedding application's own sets, under the same lock.
+    pub fn migrate_with(&self, extra: &[migrations::MigrationSet]) -> Result<Vec<String>, DbError> {
+        migrations::run_pending_with(&mut *self.get()?, extra)
+    }
+
     /// Connections open and idle, for health and metrics.
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();

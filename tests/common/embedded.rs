@@ -1,16 +1,17 @@
 //! auth-core mounted in an application with routes of its own, as a team's backend embeds it: served
 //! on a loopback port with one worker, on a manual clock set to `now_s`, keys from the Clerk stand-in.
 
-use actix_web::{web, App, HttpServer};
-use auth_core::app::mount;
+use actix_web::web;
 use auth_core::clock::{Clock, ManualClock};
 use auth_core::state::AppState;
+use auth_core::AuthCore;
 
 use super::clerk::{ClerkStandIn, ISSUER};
 use super::{client, Response, TestDb};
 
-/// Starts the application: auth-core's routes plus those `routes` adds. Returns its base URL, the
-/// shared state and the clock's handle.
+/// Starts the application: auth-core's routes plus those `routes` adds (with the middleware stack;
+/// `routes` wraps its own `authenticate`, to choose the credential kinds per scope). Returns its base
+/// URL, the shared state and the clock's handle.
 pub async fn start(
     db: &TestDb,
     clerk: &ClerkStandIn,
@@ -23,23 +24,17 @@ pub async fn start(
         ("AUTH_CORE__AUTH__ISSUER", ISSUER),
     ]);
     let (clock, handle) = Clock::manual(now_s * 1000);
-    let state =
-        actix_web::rt::task::spawn_blocking(move || AppState::prepare_with_clock(settings, clock))
-            .await
-            .unwrap()
-            .unwrap();
-    let shared = state.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .configure(mount(shared.clone()))
-            .configure(routes)
-    })
-    .workers(1)
-    .disable_signals()
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let base = format!("http://{}", server.addrs()[0]);
-    actix_web::rt::spawn(server.run());
+    let running = AuthCore::from_settings(settings)
+        .clock(clock)
+        .public_routes(routes)
+        .bind("127.0.0.1:0")
+        .workers(1)
+        .start()
+        .await
+        .unwrap();
+    let base = format!("http://{}", running.addrs()[0]);
+    let state = running.state().clone();
+    actix_web::rt::spawn(running.wait());
     (base, state, handle)
 }
 

@@ -277,11 +277,35 @@ impl TestApp {
             .secret
     }
 
+    /// Serves `state` with auth-core's routes only and starts its background tasks (as
+    /// `embed::AuthCore` does; tests that need a state prepared their own way come here).
     pub fn serve(state: AppState) -> Self {
-        let bound = server::bind(state.clone(), "127.0.0.1:0", 1).unwrap();
+        let bound = server::bind(
+            state.clone(),
+            auth_core::app::TeamRoutes::default(),
+            "127.0.0.1:0",
+            1,
+        )
+        .unwrap();
+        // Left running until the test's runtime ends, as the server's threads are.
+        drop(auth_core::background::BackgroundTasks::start(&state));
         let base = format!("http://{}", bound.addrs[0]);
         let handle = bound.server.handle();
         actix_web::rt::spawn(bound.server);
+        Self {
+            base,
+            state,
+            handle,
+        }
+    }
+
+    /// An application started with `AuthCore::start` (a team's routes and migrations, say), served
+    /// until the test ends; `service_key`, `get` and the webhook helpers work on it as on any other.
+    pub fn from_running(running: auth_core::embed::Running) -> Self {
+        let base = format!("http://{}", running.addrs()[0]);
+        let state = running.state().clone();
+        let handle = running.handle();
+        actix_web::rt::spawn(running.wait());
         Self {
             base,
             state,
