@@ -34,6 +34,8 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     DatabaseUnavailable,
+    /// The audit queue stayed full (`audit.when_full = wait`): refused unhandled.
+    AuditQueueFull,
     InternalError,
 }
 
@@ -55,6 +57,7 @@ impl ErrorCode {
                 Self::NotFound,
                 Self::MethodNotAllowed,
                 Self::DatabaseUnavailable,
+                Self::AuditQueueFull,
                 Self::InternalError,
             ])
     }
@@ -73,6 +76,7 @@ impl ErrorCode {
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::DatabaseUnavailable => "database-unavailable",
+            Self::AuditQueueFull => "audit-queue-full",
             Self::InternalError => "internal-error",
         }
     }
@@ -217,6 +221,16 @@ impl ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::DatabaseUnavailable,
             "the database is unavailable; retry shortly",
+        )
+    }
+
+    /// 503 `audit-queue-full` (with `Retry-After: 1`): the request was not handled, because its
+    /// audit event had no room for `audit.full_wait_ms`; retrying is safe.
+    pub fn audit_queue_full() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::AuditQueueFull,
+            "the server is overloaded; retry shortly",
         )
     }
 
