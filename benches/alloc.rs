@@ -61,7 +61,6 @@ where
         responses.push(test::call_service(app, req).await);
     }
     let stats = region.change();
-    drop(region);
     assert!(responses.iter().all(|r| r.status().as_u16() == expected));
     (
         stats.allocations as f64 / n,
@@ -83,14 +82,23 @@ fn main() {
     let env: HashMap<String, String> = [
         ("CLERK_JWT_KEY", fixture("rsa-2048-a.pub.pem")),
         ("CLERK_AUTHORIZED_PARTIES", "https://app.example.com".into()),
-        ("AUTH_CORE__AUTH__ISSUER", "https://clerk.example.com".into()),
+        (
+            "AUTH_CORE__AUTH__ISSUER",
+            "https://clerk.example.com".into(),
+        ),
         (
             "SECRET_KEY",
             "bench-secret-key-0123456789abcdef0123456789".into(),
         ),
-        ("AUTH_CORE__DATABASE__DATA_DIR", dir.path().display().to_string()),
+        (
+            "AUTH_CORE__DATABASE__DATA_DIR",
+            dir.path().display().to_string(),
+        ),
         // Room for every event of the run: the writer is not started, so nothing waits.
-        ("AUTH_CORE__AUDIT__QUEUE_CAPACITY", (4 * n + 1000).to_string()),
+        (
+            "AUTH_CORE__AUDIT__QUEUE_CAPACITY",
+            (4 * n + 1000).to_string(),
+        ),
         ("AUTH_CORE__AUDIT__BATCH_SIZE", "100000".into()),
     ]
     .into_iter()
@@ -124,12 +132,13 @@ fn main() {
         // Warm: the user is created just in time, the token and user caches filled.
         count(&app, me(50), 200).await;
         count(&app, healthz(50), 200).await;
-        let hello = test::init_service(
-            App::new().route("/", web::get().to(|| async { "Hello world!" })),
-        )
-        .await;
+        let hello =
+            test::init_service(App::new().route("/", web::get().to(|| async { "Hello world!" })))
+                .await;
         let hellos = |n: usize| -> Vec<actix_http::Request> {
-            (0..n).map(|_| TestRequest::get().uri("/").to_request()).collect()
+            (0..n)
+                .map(|_| TestRequest::get().uri("/").to_request())
+                .collect()
         };
         count(&hello, hellos(50), 200).await;
 

@@ -56,8 +56,7 @@ fn start_hello_world(cpu: &str) -> (std::process::Child, String) {
 fn hello_server() {
     actix_web::rt::System::new().block_on(async move {
         let server = actix_web::HttpServer::new(|| {
-            actix_web::App::new()
-                .route("/", actix_web::web::get().to(|| async { "Hello world!" }))
+            actix_web::App::new().route("/", actix_web::web::get().to(|| async { "Hello world!" }))
         })
         .workers(1)
         .bind("127.0.0.1:0")
@@ -261,7 +260,12 @@ fn main() {
     // Requests first: create the users just in time and fill the caches.
     let warm_up = (1 + users / 500).to_string();
     for target in targets.iter().filter(|t| t.authenticated) {
-        wrk(&format!("{}{}", target.base, target.path), &auth, &warm_up, "1");
+        wrk(
+            &format!("{}{}", target.base, target.path),
+            &auth,
+            &warm_up,
+            "1",
+        );
     }
 
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); targets.len()];

@@ -134,17 +134,19 @@ impl AuditLog {
         let permit = match self.room.try_acquire() {
             Ok(permit) => permit,
             // The timer is set only when there is no room (the common case costs one atomic).
-            Err(_) => match tokio::time::timeout(self.config.full_wait, self.room.acquire()).await {
-                Ok(Ok(permit)) => permit,
-                // Timed out, or (never: the semaphore is not closed) closed.
-                _ => {
-                    let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
-                    if self.refused_logged.ready() {
-                        log::warn!(target: "auth_core::audit", "audit queue full for {} ms: {refused} requests refused with 503 so far", self.config.full_wait.as_millis());
+            Err(_) => {
+                match tokio::time::timeout(self.config.full_wait, self.room.acquire()).await {
+                    Ok(Ok(permit)) => permit,
+                    // Timed out, or (never: the semaphore is not closed) closed.
+                    _ => {
+                        let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+                        if self.refused_logged.ready() {
+                            log::warn!(target: "auth_core::audit", "audit queue full for {} ms: {refused} requests refused with 503 so far", self.config.full_wait.as_millis());
+                        }
+                        return Err(QueueFull);
                     }
-                    return Err(QueueFull);
                 }
-            },
+            }
         };
         // The permit now belongs to the slot; the writer gives it back when it takes the batch.
         permit.forget();

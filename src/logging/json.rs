@@ -169,6 +169,7 @@ impl<'v> VisitValue<'v> for FieldValue<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::time::Duration;

@@ -119,23 +119,23 @@ pub async fn record(
     state.audit.record_reserved(
         reservation,
         &AuditEventRef {
-        occurred_at,
-        request_id: captured.request_id.as_ref().map(RequestId::as_str),
-        principal_type,
-        user_id: principal.and_then(Principal::user_id),
-        organization_id: principal.and_then(Principal::organization_id),
-        session_id: principal
-            .and_then(Principal::session)
-            .map(|s| s.session_id.as_str()),
-        method: captured.method.as_str(),
-        path: captured.uri.path(),
-        route: route.as_deref(),
-        status: i32::from(status),
-        duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
-        client_ip: client_ip.as_ref().map(IpText::as_str),
-        user_agent: captured.user_agent.as_ref().and_then(user_agent),
-        reason: reason.or(note.and_then(|n| n.reason)),
-        detail: detail.as_deref(),
+            occurred_at,
+            request_id: captured.request_id.as_ref().map(RequestId::as_str),
+            principal_type,
+            user_id: principal.and_then(Principal::user_id),
+            organization_id: principal.and_then(Principal::organization_id),
+            session_id: principal
+                .and_then(Principal::session)
+                .map(|s| s.session_id.as_str()),
+            method: captured.method.as_str(),
+            path: captured.uri.path(),
+            route: route.as_deref(),
+            status: i32::from(status),
+            duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+            client_ip: client_ip.as_ref().map(IpText::as_str),
+            user_agent: captured.user_agent.as_ref().and_then(user_agent),
+            reason: reason.or(note.and_then(|n| n.reason)),
+            detail: detail.as_deref(),
         },
     );
     drop(extensions);

@@ -13,7 +13,7 @@ use super::sources::{
 use super::{
     invalid, AdminSettings, AuditSettings, AuthSettings, ClerkInstance, ClerkSettings,
     CorsSettings, DatabaseSettings, LogSettings, MetricsSettings, SecuritySettings, ServerSettings,
-    Settings, SettingsError, WhenFull, WebhookSettings,
+    Settings, SettingsError, WebhookSettings, WhenFull,
 };
 use crate::clerk::jwt::AzpPolicy;
 use crate::secret::Secret;
