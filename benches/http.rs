@@ -1,17 +1,22 @@
-//! End-to-end throughput, measured in one run on loopback with `wrk` (Debian package `wrk`):
-//! a bare actix-web hello-world, auth-core's `GET /healthz`, and `GET /api/auth/me` with a valid
-//! session token (verified-token and user caches warm). Run: `cargo bench --bench http`.
+//! End-to-end throughput and latency, measured in one run on loopback with `wrk` (Debian package
+//! `wrk`), as issue 19's table reports it: a bare actix-web hello world, auth-core's `GET /healthz`,
+//! and `GET /api/auth/me` with a valid session token (verified-token and user caches warm) with the
+//! default settings (access log at `info`, audit trail on, embedded SQLite) and in variants: `RUST_LOG=warn`,
+//! the audit trail off, both, and the access log as JSON at `info` (issue 18's budget is against
+//! `warn`). Run: `cargo bench --bench http`. It prints a Markdown table and writes it into
+//! `docs/performance.md` between the `bench:http` markers (BENCH_WRITE_DOCS=0 leaves the file alone).
 //!
-//! Each server gets one worker thread and wrk one thread, so both fit the 2 cores these machines
-//! have. Rounds alternate between targets and the median per target is reported, with ratios: these
-//! machines are noisy, ratios measured side by side are what compare. Settings (environment):
-//! BENCH_SECONDS (default 8 per round), BENCH_ROUNDS (3), BENCH_CONNECTIONS (64),
-//! BENCH_LOG_LEVEL (warn: the access log line per request is not what is being measured),
-//! BENCH_USERS (1: every request carries the same token; N: N users in 50 organizations take turns,
-//! which is what the audit trail's indexes see in production).
+//! Every server (each its own process, one worker) is pinned to core 0 with `taskset`, and wrk (one
+//! thread) to core 1, so server and load generator do not compete for a core; the audit writer and
+//! SQLite share core 0 with the serving thread, as on a one-core container. Rounds alternate between
+//! targets and the median per target is reported, with ratios to hello world: these machines are
+//! shared and noisy, ratios measured side by side are what compare (the load average is printed with
+//! the table). Settings (environment): BENCH_SECONDS (default 5 per round), BENCH_ROUNDS (3),
+//! BENCH_CONNECTIONS (32), BENCH_USERS (1: every request carries the same token; N: N users in 50
+//! organizations take turns, which is what the audit trail's indexes see in production),
+//! BENCH_SERVER_CPU (0) and BENCH_WRK_CPU (1).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,24 +36,34 @@ fn fixture(name: &str) -> String {
     .unwrap()
 }
 
-/// A bare actix-web hello-world with one worker, on its own thread.
-fn start_hello_world() -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let server = actix_web::HttpServer::new(|| {
-                actix_web::App::new()
-                    .route("/", actix_web::web::get().to(|| async { "Hello world!" }))
-            })
-            .workers(1)
-            .disable_signals()
-            .bind("127.0.0.1:0")
-            .unwrap();
-            tx.send(format!("http://{}/", server.addrs()[0])).unwrap();
-            server.run().await.unwrap();
-        });
+/// A bare actix-web hello world with one worker: this bench binary run again (`hello-server`),
+/// pinned to `cpu` like the auth-core servers; it prints its address on the first line.
+fn start_hello_world(cpu: &str) -> (std::process::Child, String) {
+    let mut child = Command::new("taskset")
+        .args(["-c", cpu])
+        .arg(std::env::current_exe().unwrap())
+        .arg("hello-server")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_owned())
+}
+
+fn hello_server() {
+    actix_web::rt::System::new().block_on(async move {
+        let server = actix_web::HttpServer::new(|| {
+            actix_web::App::new().route("/", actix_web::web::get().to(|| async { "Hello world!" }))
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        println!("http://{}", server.addrs()[0]);
+        server.run().await.unwrap();
     });
-    rx.recv().unwrap()
 }
 
 /// Requests per second reported by one wrk run, and how many requests it made.
@@ -95,51 +110,95 @@ fn auth_args(tokens: &[String], dir: &std::path::Path) -> Vec<String> {
     vec!["-s".into(), path.display().to_string()]
 }
 
-/// CPU time (user + system, in clock ticks of 10 ms) used so far by each named thread of a process.
-fn thread_cpu(pid: u32) -> BTreeMap<String, u64> {
-    let mut by_name = BTreeMap::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
-        let Ok(stat) = std::fs::read_to_string(task.unwrap().path().join("stat")) else {
-            continue; // the thread ended
-        };
-        let (head, tail) = stat.rsplit_once(')').unwrap();
-        let name = head.split_once('(').unwrap().1.to_owned();
-        let fields: Vec<&str> = tail.split_whitespace().collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        *by_name.entry(name).or_insert(0) += ticks;
-    }
-    by_name
+/// What one target is: its label, how its server is started, which path is loaded.
+struct Target {
+    label: &'static str,
+    /// The server's process, whose CPU time is read around each run.
+    pid: u32,
+    base: String,
+    path: &'static str,
+    authenticated: bool,
 }
 
-/// Runs wrk against `url` and adds the server's CPU per thread and the request count to `cpu`.
-fn measured_wrk(
+/// One wrk run's figures.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    non_2xx: u64,
+    /// The server process's CPU time (all its threads: the audit writer and SQLite included) per
+    /// request, in µs. Steadier than the rate on a loaded machine: it does not count waiting.
+    cpu_us: f64,
+}
+
+/// User + system CPU time of a process so far, in clock ticks (10 ms).
+fn process_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// A wrk latency such as `246.00us`, `1.20ms` or `2.01s`, in milliseconds.
+fn millis(text: &str) -> f64 {
+    let text = text.trim();
+    let (number, scale) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        panic!("unknown latency unit in {text:?}")
+    };
+    number.parse::<f64>().unwrap() * scale
+}
+
+/// Runs wrk pinned to `cpu` with latency percentiles.
+fn wrk_pinned(
     pid: u32,
-    cpu: &mut (BTreeMap<String, u64>, u64),
     url: &str,
     auth: &[String],
     seconds: &str,
     connections: &str,
-) -> f64 {
-    let before = thread_cpu(pid);
-    let (rate, requests) = wrk(url, auth, seconds, connections);
-    for (name, ticks) in thread_cpu(pid) {
-        let used = ticks.saturating_sub(before.get(&name).copied().unwrap_or(0));
-        *cpu.0.entry(name).or_insert(0) += used;
+    cpu: &str,
+) -> Run {
+    let ticks_before = process_ticks(pid);
+    let out = Command::new("taskset")
+        .args(["-c", cpu, "wrk", "--latency", "-t1", "-c", connections])
+        .args(["-d", &format!("{seconds}s"), url])
+        .args(auth)
+        .output()
+        .expect("taskset and wrk are needed: apt-get install util-linux wrk");
+    let ticks = process_ticks(pid) - ticks_before;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let requests: f64 = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in wrk output:\n{text}"));
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(str::trim))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no {prefix} in wrk output:\n{text}"))
+    };
+    Run {
+        rate: field("Requests/sec:").parse().unwrap(),
+        p50_ms: millis(&field("50%")),
+        p99_ms: millis(&field("99%")),
+        non_2xx: text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+            .map_or(0, |n| n.trim().parse().unwrap()),
+        cpu_us: ticks as f64 * 10_000.0 / requests,
     }
-    cpu.1 += requests;
-    rate
-}
-
-/// CPU microseconds per request for each server thread that did work, as one line.
-fn cpu_line(label: &str, cpu: &(BTreeMap<String, u64>, u64)) -> String {
-    let per_request = |ticks: u64| ticks as f64 * 10_000.0 / cpu.1 as f64;
-    let parts: Vec<String> = cpu
-        .0
-        .iter()
-        .filter(|(_, ticks)| per_request(**ticks) >= 0.05)
-        .map(|(name, ticks)| format!("{name} {:.2}", per_request(*ticks)))
-        .collect();
-    format!("{label:<40} {}", parts.join(", "))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -147,17 +206,68 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 fn main() {
-    let seconds = env_or("BENCH_SECONDS", "8");
+    if std::env::args().nth(1).as_deref() == Some("hello-server") {
+        return hello_server();
+    }
+    let seconds = env_or("BENCH_SECONDS", "5");
     let rounds: usize = env_or("BENCH_ROUNDS", "3").parse().unwrap();
-    let connections = env_or("BENCH_CONNECTIONS", "64");
+    let connections = env_or("BENCH_CONNECTIONS", "32");
     let users: usize = env_or("BENCH_USERS", "1").parse().unwrap();
+    let server_cpu = env_or("BENCH_SERVER_CPU", "0");
+    let wrk_cpu = env_or("BENCH_WRK_CPU", "1");
     assert!(users >= 1, "BENCH_USERS must be at least 1");
-    // Two servers, identical but for the audit trail, so its cost is measured in the same run.
-    let (dir, mut child, base) = start_auth_core(&[]);
-    let (_dir_off, mut child_off, base_off) =
-        start_auth_core(&[("AUTH_CORE__AUDIT__ENABLED", "false")]);
-    let hello = start_hello_world();
+    let load_before = load_average();
+
+    let variants: [(&str, &[(&str, &str)]); 5] = [
+        ("auth-core `/api/auth/me`, default settings", &[]),
+        ("  with `RUST_LOG=warn`", &[("RUST_LOG", "warn")]),
+        ("  audit off", &[("AUTH_CORE__AUDIT__ENABLED", "false")]),
+        (
+            "  both (`RUST_LOG=warn`, audit off)",
+            &[("RUST_LOG", "warn"), ("AUTH_CORE__AUDIT__ENABLED", "false")],
+        ),
+        (
+            "  access log as JSON at `info` (`log.format=json`)",
+            &[("AUTH_CORE__LOG__FORMAT", "json")],
+        ),
+    ];
+    let mut servers = Vec::new();
+    let mut targets = Vec::new();
+    let (mut hello_child, hello) = start_hello_world(&server_cpu);
+    targets.push(Target {
+        label: "actix-web hello world (no auth)",
+        pid: hello_child.id(),
+        base: hello,
+        path: "/",
+        authenticated: false,
+    });
+    for (i, (label, env)) in variants.iter().enumerate() {
+        let (dir, child, base) = start_auth_core(env, &server_cpu);
+        if i == 0 {
+            targets.push(Target {
+                label: "auth-core `/healthz`",
+                pid: child.id(),
+                base: base.clone(),
+                path: "/healthz",
+                authenticated: false,
+            });
+        }
+        targets.push(Target {
+            label,
+            pid: child.id(),
+            base,
+            path: "/api/auth/me",
+            authenticated: true,
+        });
+        servers.push((dir, child));
+    }
 
     let now = i64::try_from(
         SystemTime::now()
@@ -183,101 +293,150 @@ fn main() {
         .collect();
     let scripts = tempfile::tempdir().unwrap();
     let auth = auth_args(&tokens, scripts.path());
-    let me = format!("{base}/api/auth/me");
-    let me_off = format!("{base_off}/api/auth/me");
-    let healthz = format!("{base}/healthz");
     // Requests first: create the users just in time and fill the caches.
     let warm_up = (1 + users / 500).to_string();
-    wrk(&me, &auth, &warm_up, "1");
-    wrk(&me_off, &auth, &warm_up, "1");
+    for target in targets.iter().filter(|t| t.authenticated) {
+        wrk(
+            &format!("{}{}", target.base, target.path),
+            &auth,
+            &warm_up,
+            "1",
+        );
+    }
 
-    let (mut h, mut z, mut m, mut o) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    // CPU of each server's threads during its /api/auth/me rounds, and the requests it answered.
-    let (mut cpu_on, mut cpu_off) = ((BTreeMap::new(), 0), (BTreeMap::new(), 0));
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); targets.len()];
     for round in 0..rounds {
         // Alternate the order so drift in machine load does not favour one target.
-        let order: [u8; 4] = if round % 2 == 0 {
-            [0, 1, 2, 3]
-        } else {
-            [3, 2, 1, 0]
-        };
-        for target in order {
-            match target {
-                0 => h.push(wrk(&hello, &[], &seconds, &connections).0),
-                1 => z.push(wrk(&healthz, &[], &seconds, &connections).0),
-                2 => m.push(measured_wrk(
-                    child.id(),
-                    &mut cpu_on,
-                    &me,
-                    &auth,
-                    &seconds,
-                    &connections,
-                )),
-                _ => o.push(measured_wrk(
-                    child_off.id(),
-                    &mut cpu_off,
-                    &me_off,
-                    &auth,
-                    &seconds,
-                    &connections,
-                )),
-            }
+        let mut order: Vec<usize> = (0..targets.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let target = &targets[i];
+            let args: &[String] = if target.authenticated { &auth } else { &[] };
+            let url = format!("{}{}", target.base, target.path);
+            runs[i].push(wrk_pinned(
+                target.pid,
+                &url,
+                args,
+                &seconds,
+                &connections,
+                &wrk_cpu,
+            ));
         }
     }
-    let cpu_lines = [
-        cpu_line("  audited", &cpu_on),
-        cpu_line("  audit trail off", &cpu_off),
-    ];
-    // A writer that fell behind drops events, which would make auditing look cheaper than it is.
-    let dropped = metric(&base, "auth_core_audit_dropped_events_total");
-    for child in [&mut child, &mut child_off] {
+    // A writer that fell behind drops events (with audit.when_full=drop) or makes requests wait and
+    // be refused (wait, the default): either shows here, so auditing cannot look cheaper than it is.
+    let audited = &targets[2].base;
+    let dropped = metric(audited, "auth_core_audit_dropped_events_total");
+    let refused = metric(audited, "auth_core_audit_refused_requests_total");
+    let _ = hello_child.kill();
+    let _ = hello_child.wait();
+    for (_, child) in &mut servers {
         let _ = child.kill();
         let _ = child.wait();
     }
-    let audited_rows = count_audit_rows(dir.path());
-    let (h, z, m, o) = (median(h), median(z), median(m), median(o));
-    println!("\nrequests/s (median of {rounds} rounds of {seconds}s, {connections} connections, 1 server worker, 1 wrk thread, {users} user(s))");
-    println!("{:<40} {:>10.0}", "bare actix-web hello world", h);
-    println!(
-        "{:<40} {:>10.0}   {:>5.1}% of hello world",
-        "auth-core GET /healthz",
-        z,
-        100.0 * z / h
+    let audited_rows = count_audit_rows(servers[0].0.path());
+
+    let hello_rate = median(runs[0].iter().map(|r| r.rate).collect());
+    let warn_rate = median(runs[3].iter().map(|r| r.rate).collect());
+    let mut table = format!(
+        "Measured {} (load average {load_before} before, {} after; 2 cores shared with other \
+         sessions): each server one worker pinned to core {server_cpu}, `wrk -t1 -c{connections}` \
+         pinned to core {wrk_cpu}, median of {rounds} rounds of {seconds} s, {users} user(s).\n\n\
+         | server | req/s | p50 ms | p99 ms | vs hello world | server CPU µs/req |\n|---|---:|---:|---:|---:|---:|\n",
+        utc_now(),
+        load_average()
     );
-    println!(
-        "{:<40} {:>10.0}   {:>5.1}% of /healthz, {:>5.1}% of hello world",
-        "auth-core GET /api/auth/me (token)",
-        m,
-        100.0 * m / z,
-        100.0 * m / h
-    );
-    println!(
-        "{:<40} {:>10.0}   {:>5.1}% of /healthz; auditing costs {:.1}% ({audited_rows} audit rows written, {dropped} dropped)",
-        "  same, audit trail off",
-        o,
-        100.0 * o / z,
-        100.0 * (o - m) / o
-    );
-    println!("\nCPU µs per /api/auth/me request, by server thread (actix-rt|system… serves requests; the audit writer runs on tokio's blocking pool)");
-    for line in cpu_lines {
-        println!("{line}");
+    for (target, runs) in targets.iter().zip(&runs) {
+        let rate = median(runs.iter().map(|r| r.rate).collect());
+        let p50 = median(runs.iter().map(|r| r.p50_ms).collect());
+        let p99 = median(runs.iter().map(|r| r.p99_ms).collect());
+        let non_2xx: u64 = runs.iter().map(|r| r.non_2xx).sum();
+        let cpu = median(runs.iter().map(|r| r.cpu_us).collect());
+        let note = if non_2xx > 0 {
+            format!(" ({non_2xx} non-2xx)")
+        } else {
+            String::new()
+        };
+        table.push_str(&format!(
+            "| {}{note} | {} | {p50:.2} | {p99:.2} | {:.2} | {cpu:.1} |\n",
+            target.label,
+            thousands(rate),
+            rate / hello_rate
+        ));
+    }
+    let json_rate = median(runs[6].iter().map(|r| r.rate).collect());
+    let cpu_of = |i: usize| median(runs[i].iter().map(|r| r.cpu_us).collect());
+    table.push_str(&format!(
+        "\nThe JSON access log at `info` costs {:.1} % of `/api/auth/me` throughput against `RUST_LOG=warn` \
+         (issue 18's budget: 5 %); by the server's CPU per request, {:.1} % (a server pinned to one \
+         core and kept busy answers in proportion to 1 / CPU per request). The audited server wrote \
+         {audited_rows} audit rows; {dropped} events dropped, {refused} requests refused for a full \
+         audit queue.\n",
+        100.0 * (warn_rate - json_rate) / warn_rate,
+        100.0 * (1.0 - cpu_of(3) / cpu_of(6))
+    ));
+    println!("\n{table}");
+    if env_or("BENCH_WRITE_DOCS", "1") != "0" {
+        write_into_docs(&table);
     }
 }
 
-/// Starts the real binary on a free port in a temp dir; returns the dir, the process and its base URL.
-fn start_auth_core(extra: &[(&str, &str)]) -> (tempfile::TempDir, std::process::Child, String) {
+/// Replaces what is between the `bench:http` markers of docs/performance.md with `table`.
+fn write_into_docs(table: &str) {
+    let path = format!("{}/docs/performance.md", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = ("<!-- bench:http:begin -->", "<!-- bench:http:end -->");
+    let (Some(b), Some(e)) = (text.find(begin), text.find(end)) else {
+        println!("docs/performance.md has no {begin} … {end} markers: not written");
+        return;
+    };
+    let updated = format!("{}{begin}\n{table}{}", &text[..b], &text[e..]);
+    std::fs::write(&path, updated).unwrap();
+    println!("written into docs/performance.md");
+}
+
+fn thousands(rate: f64) -> String {
+    let digits = format!("{:.0}", rate);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The current UTC date and time, from `date` (no date crate for one line).
+fn utc_now() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Starts the real binary, pinned to `cpu`, with its default settings but for `extra`, on a free
+/// port in a temp dir; returns the dir, the process and its base URL. Its log goes to /dev/null.
+fn start_auth_core(
+    extra: &[(&str, &str)],
+    cpu: &str,
+) -> (tempfile::TempDir, std::process::Child, String) {
     let dir = tempfile::tempdir().unwrap();
     // BENCH_AUTH_CORE_BIN runs another build (say, main's) under the same bench, for A/B runs.
     let bin = std::env::var("BENCH_AUTH_CORE_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_auth-core").to_owned());
-    let mut child = Command::new(bin)
+    let mut child = Command::new("taskset")
+        .args(["-c", cpu])
+        .arg(bin)
         .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
         .current_dir(dir.path())
         .env_clear()
         .env("CLERK_JWT_KEY", fixture("rsa-2048-a.pub.pem"))
         .env("CLERK_AUTHORIZED_PARTIES", "https://app.example.com")
         .env("AUTH_CORE__AUTH__ISSUER", "https://clerk.example.com")
-        .env("AUTH_CORE__LOG__LEVEL", env_or("BENCH_LOG_LEVEL", "warn"))
         .env("SECRET_KEY", "bench-secret-key-0123456789abcdef0123456789")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -136,6 +136,8 @@ impl AppState {
                 queue_capacity: settings.audit.queue_capacity,
                 batch_size: settings.audit.batch_size,
                 linger: settings.audit.linger,
+                when_full: settings.audit.when_full,
+                full_wait: settings.audit.full_wait,
             },
             BatchFormat::for_backend(db.backend()),
         );

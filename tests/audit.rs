@@ -1,6 +1,7 @@
 //! The audit trail over real HTTP: one row per authenticated request and per failure class, with
-//! every field; nothing lost through a database outage while the queue has room; overflow counted,
-//! requests never blocked; everything written on SIGTERM; retention.
+//! every field; nothing lost through a database outage while the queue has room; a flood waits for
+//! room and loses no row, past the wait it is refused with 503 (counted); with `when_full = drop`
+//! overflow is counted and requests never blocked; everything written on SIGTERM; retention.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
 mod common;
@@ -200,6 +201,7 @@ async fn overflow_is_counted_and_requests_never_block(db: TestDb) {
             ("AUTH_CORE__AUDIT__QUEUE_CAPACITY", "3"),
             ("AUTH_CORE__AUDIT__BATCH_SIZE", "2"),
             ("AUTH_CORE__AUDIT__LINGER_MS", "1"),
+            ("AUTH_CORE__AUDIT__WHEN_FULL", "drop"),
             ("AUTH_CORE__DATABASE__MAX_CONNECTIONS", "1"),
             ("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "200"),
         ],
@@ -234,6 +236,124 @@ async fn overflow_is_counted_and_requests_never_block(db: TestDb) {
         21,
         "written {written} + dropped {dropped}"
     );
+}
+
+/// 503 `audit-queue-full`, as overload answers it: `Retry-After: 1`, the error body's code.
+fn assert_refused_for_overload(res: &Response) {
+    assert_eq!(res.status, 503, "{}", String::from_utf8_lossy(&res.body));
+    assert_eq!(res.header("retry-after"), Some("1"));
+    assert_eq!(res.json()["error"]["code"], "audit-queue-full");
+}
+
+fn refused_metric(text: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("auth_core_audit_refused_requests_total "))
+        .unwrap_or_else(|| panic!("no refused counter in {text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// `audit.when_full = wait` (the default): a flood of concurrent requests far above the writer's
+/// rate (a queue of one event, one event per statement, so nearly every request finds it full) waits
+/// for room instead of dropping events: every 2xx answer has exactly its row, nothing is dropped,
+/// and anything else is the overload's 503 (counted).
+async fn a_flood_loses_no_audit_row(db: TestDb) {
+    let clerk = ClerkStandIn::start(&["a"]);
+    let app = app_on(
+        &db,
+        &clerk,
+        &[
+            ("AUTH_CORE__AUDIT__QUEUE_CAPACITY", "1"),
+            ("AUTH_CORE__AUDIT__BATCH_SIZE", "1"),
+            ("AUTH_CORE__AUDIT__LINGER_MS", "1"),
+            ("AUTH_CORE__AUDIT__FULL_WAIT_MS", "2000"),
+        ],
+    )
+    .await;
+    let token = Minter::a().mint(&session_claims(NOW_S, json!({})));
+    let clients = 32;
+    let each = 20;
+    let tasks = (0..clients).map(|_| {
+        let (app, token) = (&app, &token);
+        async move {
+            let mut answers = Vec::new();
+            for _ in 0..each {
+                answers.push(get(app, Some(token), "/api/auth/me").await);
+            }
+            answers
+        }
+    });
+    let answers: Vec<Response> = futures_util::future::join_all(tasks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(answers.len(), clients * each);
+    let ok = answers.iter().filter(|r| r.status == 200).count();
+    for refused in answers.iter().filter(|r| r.status != 200) {
+        assert_refused_for_overload(refused);
+    }
+    assert!(ok > 0);
+    flush(&app).await;
+    assert_eq!(rows_count(&app).await, i64::try_from(ok).unwrap());
+    assert_eq!(app.state.audit.dropped(), 0);
+    let refused = u64::try_from(answers.len() - ok).unwrap();
+    assert_eq!(app.state.audit.refused(), refused);
+    let text = String::from_utf8(app.get("/metrics").await.body).unwrap();
+    assert_eq!(refused_metric(&text), refused);
+}
+
+/// With the writer stalled (its only database connection held), the queue (one event) fills and
+/// stays full: a request waits `audit.full_wait_ms` and is then refused with 503 unhandled (no row,
+/// counted); once the writer moves again, requests are answered and recorded again. No row is
+/// missing for any 200.
+async fn past_the_wait_a_request_is_refused_unhandled(db: TestDb) {
+    let clerk = ClerkStandIn::start(&["a"]);
+    let app = app_on(
+        &db,
+        &clerk,
+        &[
+            ("AUTH_CORE__AUDIT__QUEUE_CAPACITY", "1"),
+            ("AUTH_CORE__AUDIT__BATCH_SIZE", "1"),
+            ("AUTH_CORE__AUDIT__LINGER_MS", "1"),
+            ("AUTH_CORE__AUDIT__FULL_WAIT_MS", "100"),
+            ("AUTH_CORE__DATABASE__MAX_CONNECTIONS", "1"),
+            ("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "200"),
+        ],
+    )
+    .await;
+    let text = String::from_utf8(app.get("/metrics").await.body).unwrap();
+    assert_eq!(refused_metric(&text), 0);
+    let token = Minter::a().mint(&session_claims(NOW_S, json!({})));
+    assert_eq!(get(&app, Some(&token), "/api/auth/me").await.status, 200);
+    flush(&app).await;
+    let pool = app.state.db.clone();
+    let held = actix_web::rt::task::spawn_blocking(move || pool.get().unwrap())
+        .await
+        .unwrap();
+    // At most two are answered: one event in the queue and one in the stalled writer's hands.
+    let mut ok = 1;
+    let refused = loop {
+        let res = get(&app, Some(&token), "/api/auth/me").await;
+        if res.status == 200 {
+            ok += 1;
+            assert!(ok <= 3, "{ok} answered with the writer stalled");
+        } else {
+            break res;
+        }
+    };
+    assert_refused_for_overload(&refused);
+    assert_eq!(app.state.audit.refused(), 1);
+    drop(held);
+    flush(&app).await;
+    assert_eq!(get(&app, Some(&token), "/api/auth/me").await.status, 200);
+    flush(&app).await;
+    let rows = rows(&app).await;
+    assert_eq!(rows.len(), ok + 1);
+    assert!(rows.iter().all(|r| r.7 == 200 && r.5 == "/api/auth/me"));
+    assert_eq!(app.state.audit.dropped(), 0);
+    let text = String::from_utf8(app.get("/metrics").await.body).unwrap();
+    assert_eq!(refused_metric(&text), 1);
 }
 
 /// Retention deletes old events in batches and keeps recent ones.
@@ -653,6 +773,8 @@ db_test!(
     batches_round_trip_exactly_in_order,
     nothing_is_lost_through_a_database_outage,
     overflow_is_counted_and_requests_never_block,
+    a_flood_loses_no_audit_row,
+    past_the_wait_a_request_is_refused_unhandled,
     retention_deletes_old_events_only,
 );
 

@@ -1,10 +1,20 @@
 //! The audit log: a bounded in-memory buffer, drained by one background writer in batches.
 //!
-//! Requests never wait and never wake anyone: recording encodes the event straight into the batch
-//! being filled, under a short lock (a cross-thread wake-up per request would cost more than the
-//! request itself, and so did an owned copy of every field: allocated by the request's thread,
-//! freed by the writer's); when the buffer is full the event is dropped and counted (logged once a
-//! minute). The writer wakes every `linger`, takes the oldest batch (at most `batch_size` events)
+//! Recording wakes no one: it encodes the event straight into the batch being filled, under a short
+//! lock (a cross-thread wake-up per request would cost more than the request itself, and so did an
+//! owned copy of every field: allocated by the request's thread, freed by the writer's).
+//!
+//! Room in the buffer is a semaphore of `queue_capacity` permits: an event holds one from the moment
+//! its request reserves it until the writer takes its batch. With `audit.when_full = wait` (the
+//! default) a request reserves its slot *before* it is handled ([`AuditLog::reserve`]): while the
+//! buffer has room that is one atomic operation; when it is full the request waits, asynchronously
+//! (its worker thread serves others meanwhile) and in arrival order, up to `full_wait` for the writer
+//! to make room, and past that is refused (503, counted) without having been handled. So every
+//! answered request has its row: the trail does not thin out exactly when traffic is abnormal. With
+//! `when_full = drop` requests never wait, and an event that finds the buffer full is dropped and
+//! counted (logged once a minute).
+//!
+//! The writer wakes every `linger`, takes the oldest batch (at most `batch_size` events)
 //! and inserts it in one statement; while the database is unavailable it keeps the batch and
 //! retries with backoff, so nothing is lost while the buffer has room (memory holds at most
 //! `queue_capacity + batch_size` events); a batch the database refuses for another reason is split
@@ -17,13 +27,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::batch_writer::{self, Refusals};
 use super::limits;
 use super::log_throttle::LogThrottle;
 use crate::db::audit::{AuditEventRef, BatchFormat, EncodedBatch, SealedBatch};
 use crate::db::Db;
+pub use crate::settings::WhenFull;
 
 #[derive(Debug, Clone, Copy)]
 pub struct AuditConfig {
@@ -31,6 +42,29 @@ pub struct AuditConfig {
     pub batch_size: usize,
     /// How often the writer looks for events.
     pub linger: Duration,
+    pub when_full: WhenFull,
+    /// How long a request waits for room with [`WhenFull::Wait`].
+    pub full_wait: Duration,
+}
+
+/// The buffer had no room for `full_wait`: the request is refused unhandled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the audit queue stayed full")]
+pub struct QueueFull;
+
+/// A slot in the buffer held for one request's event ([`AuditLog::reserve`]); given back if the
+/// request ends without recording (its future dropped when the client went away).
+pub struct Reservation<'a> {
+    log: &'a AuditLog,
+    held: bool,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            self.log.room.add_permits(1);
+        }
+    }
 }
 
 /// Events waiting for the writer, as encoded batches (oldest first; only the last one is filled).
@@ -43,10 +77,15 @@ struct Pending {
 
 pub struct AuditLog {
     pending: Mutex<Pending>,
+    /// One permit per free slot of the buffer; a queued event's permit is given back when the writer
+    /// takes its batch.
+    room: Semaphore,
     format: BatchFormat,
     config: AuditConfig,
     dropped: AtomicU64,
+    refused: AtomicU64,
     drop_logged: LogThrottle,
+    refused_logged: LogThrottle,
     refusals: Refusals,
     flushes: mpsc::Sender<oneshot::Sender<()>>,
     flush_receiver: Mutex<Option<mpsc::Receiver<oneshot::Sender<()>>>>,
@@ -66,19 +105,81 @@ impl AuditLog {
                 events: 0,
                 spare: None,
             }),
+            room: Semaphore::new(config.queue_capacity.min(Semaphore::MAX_PERMITS)),
             format,
             config,
             dropped: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
             drop_logged: LogThrottle::default(),
+            refused_logged: LogThrottle::default(),
             refusals: Refusals::default(),
             flushes,
             flush_receiver: Mutex::new(Some(flush_receiver)),
         }
     }
 
+    /// Holds a slot for the event of a request about to be handled. With [`WhenFull::Wait`]: at once
+    /// while the buffer has room, otherwise after waiting (asynchronously, in arrival order) up to
+    /// `full_wait` for the writer to make room, or [`QueueFull`] (counted in
+    /// [`refused`](Self::refused)). With [`WhenFull::Drop`] it holds nothing and never waits: the
+    /// event takes its chance in [`record`](Self::record).
+    pub async fn reserve(&self) -> Result<Reservation<'_>, QueueFull> {
+        let mut reservation = Reservation {
+            log: self,
+            held: false,
+        };
+        if self.config.when_full == WhenFull::Drop {
+            return Ok(reservation);
+        }
+        let permit = match self.room.try_acquire() {
+            Ok(permit) => permit,
+            // The timer is set only when there is no room (the common case costs one atomic).
+            Err(_) => {
+                match tokio::time::timeout(self.config.full_wait, self.room.acquire()).await {
+                    Ok(Ok(permit)) => permit,
+                    // Timed out, or (never: the semaphore is not closed) closed.
+                    _ => {
+                        let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+                        if self.refused_logged.ready() {
+                            log::warn!(target: "auth_core::audit", "audit queue full for {} ms: {refused} requests refused with 503 so far", self.config.full_wait.as_millis());
+                        }
+                        return Err(QueueFull);
+                    }
+                }
+            }
+        };
+        // The permit now belongs to the slot; the writer gives it back when it takes the batch.
+        permit.forget();
+        reservation.held = true;
+        Ok(reservation)
+    }
+
+    /// Buffers the event of a request that reserved its slot (with [`WhenFull::Drop`]: if the buffer
+    /// has room, else it is dropped and counted), its fields cut to their bounds ([`limits`]).
+    pub fn record_reserved(&self, mut reservation: Reservation<'_>, event: &AuditEventRef<'_>) {
+        let held = std::mem::replace(&mut reservation.held, false);
+        self.record_with(held, event);
+    }
+
     /// Buffers an event without waiting, its fields cut to their bounds ([`limits`]); a full
     /// buffer drops it (counted).
     pub fn record(&self, event: &AuditEventRef<'_>) {
+        self.record_with(false, event);
+    }
+
+    fn record_with(&self, held: bool, event: &AuditEventRef<'_>) {
+        if !held {
+            match self.room.try_acquire() {
+                Ok(permit) => permit.forget(),
+                Err(_) => {
+                    let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                    if self.drop_logged.ready() {
+                        log::warn!(target: "auth_core::audit", "audit queue full: {dropped} events dropped so far");
+                    }
+                    return;
+                }
+            }
+        }
         if limits::fits(event) {
             self.enqueue(event);
         } else {
@@ -87,29 +188,28 @@ impl AuditLog {
         }
     }
 
+    /// Appends an event whose slot is already held.
     fn enqueue(&self, event: &AuditEventRef<'_>) {
-        {
-            let mut pending = lock(&self.pending);
-            if pending.events < self.config.queue_capacity {
-                let pending = &mut *pending;
-                let full = |b: &EncodedBatch| b.len() >= self.config.batch_size;
-                if pending.batches.back().is_none_or(full) {
-                    let buffer = pending.spare.take().unwrap_or_default();
-                    pending
-                        .batches
-                        .push_back(EncodedBatch::new(self.format, buffer));
-                }
-                if let Some(batch) = pending.batches.back_mut() {
-                    batch.push(event);
-                    pending.events += 1;
-                    return;
-                }
-            }
+        let mut pending = lock(&self.pending);
+        let pending = &mut *pending;
+        let full = |b: &EncodedBatch| b.len() >= self.config.batch_size;
+        if pending.batches.back().is_none_or(full) {
+            let buffer = pending.spare.take().unwrap_or_default();
+            pending
+                .batches
+                .push_back(EncodedBatch::new(self.format, buffer));
         }
-        let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.drop_logged.ready() {
-            log::warn!(target: "auth_core::audit", "audit queue full: {dropped} events dropped so far");
+        if let Some(batch) = pending.batches.back_mut() {
+            batch.push(event);
+            pending.events += 1;
         }
+    }
+
+    /// Requests refused unhandled because the buffer stayed full for `full_wait`
+    /// ([`WhenFull::Wait`]). Their events are not in the trail (there was no room for them), which
+    /// is why they are counted here.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Events dropped because the buffer was full.
@@ -154,6 +254,8 @@ impl AuditLog {
         let batch = pending.batches.pop_front()?;
         pending.events -= batch.len();
         drop(pending);
+        // Its events' slots are free again: waiting requests are let in, oldest first.
+        self.room.add_permits(batch.len());
         Some(batch.seal())
     }
 

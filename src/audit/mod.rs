@@ -7,7 +7,7 @@ pub mod log;
 mod log_throttle;
 pub mod retention;
 
-pub use log::{AuditConfig, AuditLog};
+pub use log::{AuditConfig, AuditLog, QueueFull, Reservation, WhenFull};
 
 /// What a handler outside the JSON API (the admin console) tells the audit trail about its request:
 /// the administrator acting, a failure reason code, and what was done. The audit middleware reads it

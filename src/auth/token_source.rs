@@ -10,6 +10,8 @@
 //! suffix>`), then `__session`, then, when the suffix is unknown (no publishable key), a lone
 //! `__session_*` cookie.
 
+use std::borrow::Cow;
+
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::HttpRequest;
 use base64::engine::general_purpose::URL_SAFE;
@@ -42,7 +44,12 @@ pub fn cookie_suffix(publishable_key: &str) -> String {
 }
 
 /// The token and where it came from; `Ok(None)` when the request carries none.
-pub fn find(req: &HttpRequest, suffix: Option<&str>) -> Result<Option<(String, Carrier)>, Reason> {
+///
+/// A header's token is borrowed from the request (no copy on the usual path); a cookie's is owned.
+pub fn find<'r>(
+    req: &'r HttpRequest,
+    suffix: Option<&str>,
+) -> Result<Option<(Cow<'r, str>, Carrier)>, Reason> {
     if let Some(header) = req.headers().get(AUTHORIZATION) {
         let value = header.to_str().map_err(|_| Reason::TokenInvalid)?.trim();
         let token = match value.split_once([' ', '\t']) {
@@ -51,9 +58,9 @@ pub fn find(req: &HttpRequest, suffix: Option<&str>) -> Result<Option<(String, C
             None if value.eq_ignore_ascii_case("bearer") => "",
             None => value,
         };
-        return Ok((!token.is_empty()).then(|| (token.to_owned(), Carrier::Header)));
+        return Ok((!token.is_empty()).then_some((Cow::Borrowed(token), Carrier::Header)));
     }
-    Ok(session_cookie(req, suffix).map(|token| (token, Carrier::Cookie)))
+    Ok(session_cookie(req, suffix).map(|token| (Cow::Owned(token), Carrier::Cookie)))
 }
 
 fn session_cookie(req: &HttpRequest, suffix: Option<&str>) -> Option<String> {
@@ -92,6 +99,7 @@ mod tests {
 
     fn found(req: TestRequest, suffix: Option<&str>) -> Result<Option<(String, Carrier)>, Reason> {
         find(&req.to_http_request(), suffix)
+            .map(|found| found.map(|(token, carrier)| (token.into_owned(), carrier)))
     }
 
     #[test]

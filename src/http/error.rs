@@ -37,6 +37,8 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     DatabaseUnavailable,
+    /// The audit queue stayed full (`audit.when_full = wait`): refused unhandled.
+    AuditQueueFull,
     InternalError,
 }
 
@@ -59,6 +61,7 @@ impl ErrorCode {
                 Self::NotFound,
                 Self::MethodNotAllowed,
                 Self::DatabaseUnavailable,
+                Self::AuditQueueFull,
                 Self::InternalError,
             ])
     }
@@ -79,6 +82,7 @@ impl ErrorCode {
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::DatabaseUnavailable => "database-unavailable",
+            Self::AuditQueueFull => "audit-queue-full",
             Self::InternalError => "internal-error",
         }
     }
@@ -244,6 +248,16 @@ impl ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::DatabaseUnavailable,
             "the database is unavailable; retry shortly",
+        )
+    }
+
+    /// 503 `audit-queue-full` (with `Retry-After: 1`): the request was not handled, because its
+    /// audit event had no room for `audit.full_wait_ms`; retrying is safe.
+    pub fn audit_queue_full() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::AuditQueueFull,
+            "the server is overloaded; retry shortly",
         )
     }
 

@@ -38,7 +38,11 @@ impl RequestId {
     }
 
     pub fn generate() -> Self {
-        Self(Arc::from(uuid::Uuid::new_v4().hyphenated().to_string()))
+        // Encoded on the stack: one allocation (the Arc), not a String copied into one.
+        let mut text = uuid::Uuid::encode_buffer();
+        Self(Arc::from(
+            &*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text),
+        ))
     }
 
     pub fn as_str(&self) -> &str {

@@ -1,6 +1,7 @@
-//! Where log lines go. `log` stays the facade and env_logger filters and formats each record on the
-//! thread that logs it; the finished line is then handed to a bounded buffer that one writer thread
-//! drains to stderr. A serving thread never waits for stderr: when the writer has fallen
+//! Where log lines go. `log` stays the facade; each record is filtered (env_logger's filter syntax)
+//! and formatted on the thread that logs it — text by env_logger, JSON by [`json::JsonLogger`], which
+//! writes straight into the line it hands over — and the finished line is handed to a bounded buffer
+//! that one writer thread drains to stderr. A serving thread never waits for stderr: when the writer has fallen
 //! `buffer_lines` behind (a slow terminal, a blocked pipe, a log shipper that stopped reading),
 //! further lines are dropped and counted ([`dropped_lines`], exported as
 //! `auth_core_log_dropped_lines_total`).
@@ -40,30 +41,34 @@ pub fn structured() -> bool {
 /// A second call does nothing (the `log` facade takes one logger per process).
 pub fn init(filter: &str, json: bool, buffer_lines: usize) {
     let writer = WRITER.get_or_init(|| writer::Writer::spawn(buffer_lines));
-    let mut builder = env_logger::Builder::new();
-    match std::env::var("RUST_LOG") {
-        Ok(from_env) if !from_env.trim().is_empty() => builder.parse_filters(&from_env),
-        _ => builder.parse_filters(filter),
+    let spec = match std::env::var("RUST_LOG") {
+        Ok(from_env) if !from_env.trim().is_empty() => from_env,
+        _ => filter.to_owned(),
     };
     if json {
-        builder.format(json::format);
-        // JSON lines carry no terminal styles, so there is nothing to strip: any other style makes
-        // env_logger scan every line for escape codes on the logging thread (anstream's stripper
-        // was 3.7 % of a serving thread's samples under load).
-        builder.write_style(env_logger::WriteStyle::Always);
-    } else {
-        builder.format_timestamp_millis();
-        // Text keeps the readable message alone: key-values repeat what it says.
-        builder.format_key_values(|_, _| Ok(()));
-        if std::io::stderr().is_terminal() {
-            // A pipe target is uncoloured unless asked; stderr on a terminal was coloured before.
-            builder.write_style(env_logger::WriteStyle::Always);
+        let logger = json::JsonLogger::new(
+            env_filter::Builder::new().parse(&spec).build(),
+            writer.sender(),
+        );
+        let max_level = logger.max_level();
+        if log::set_boxed_logger(Box::new(logger)).is_ok() {
+            log::set_max_level(max_level);
+            STRUCTURED.store(true, Ordering::Relaxed);
         }
+        return;
+    }
+    let mut builder = env_logger::Builder::new();
+    builder.parse_filters(&spec);
+    builder.format_timestamp_millis();
+    // Text keeps the readable message alone: key-values repeat what it says.
+    builder.format_key_values(|_, _| Ok(()));
+    if std::io::stderr().is_terminal() {
+        // A pipe target is uncoloured unless asked; stderr on a terminal was coloured before.
+        builder.write_style(env_logger::WriteStyle::Always);
     }
     builder.target(env_logger::Target::Pipe(Box::new(writer.sender())));
-    if builder.try_init().is_ok() {
-        STRUCTURED.store(json, Ordering::Relaxed);
-    }
+    // Text: `structured()` stays false.
+    let _ = builder.try_init();
 }
 
 /// Waits (at most two seconds) until every line logged so far has been written: at exit, so that

@@ -59,15 +59,22 @@ pub struct LineSender {
     queue: SyncSender<Message>,
 }
 
-impl Write for LineSender {
-    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
-        // env_logger writes one whole formatted record per call (`write_all` of its buffer).
-        match self.queue.try_send(Message::Line(line.to_vec())) {
+impl LineSender {
+    /// Hands over a finished line (no copy), or drops and counts it.
+    pub fn send(&self, line: Vec<u8>) {
+        match self.queue.try_send(Message::Line(line)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 DROPPED.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+}
+
+impl Write for LineSender {
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        // env_logger writes one whole formatted record per call (`write_all` of its buffer).
+        self.send(line.to_vec());
         Ok(line.len())
     }
 

@@ -69,6 +69,17 @@ pub async fn record(
         return next.call(req).await;
     };
     let started = Instant::now();
+    // The event's slot is held before the request is handled: a request answered is a request
+    // recorded. Refused here (queue full past `audit.full_wait_ms`), the request was not handled and
+    // has no row: there is no room for one, which is why it is counted instead (a metric and a
+    // warning at most once a minute).
+    let reservation = match state.audit.reserve().await {
+        Ok(reservation) => reservation,
+        Err(_) => {
+            state.metrics.record_audit_refused();
+            return Err(ApiError::audit_queue_full().into());
+        }
+    };
     let occurred_at = state.clock.now_ms();
     let captured = Captured::of(&req, &state);
 
@@ -105,25 +116,28 @@ pub async fn record(
     };
     let route = request.and_then(HttpRequest::match_pattern);
     let client_ip = captured.client_ip.map(IpText::new);
-    state.audit.record(&AuditEventRef {
-        occurred_at,
-        request_id: captured.request_id.as_ref().map(RequestId::as_str),
-        principal_type,
-        user_id: principal.and_then(Principal::user_id),
-        organization_id: principal.and_then(Principal::organization_id),
-        session_id: principal
-            .and_then(Principal::session)
-            .map(|s| s.session_id.as_str()),
-        method: captured.method.as_str(),
-        path: captured.uri.path(),
-        route: route.as_deref(),
-        status: i32::from(status),
-        duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
-        client_ip: client_ip.as_ref().map(IpText::as_str),
-        user_agent: captured.user_agent.as_ref().and_then(user_agent),
-        reason: reason.or(note.and_then(|n| n.reason)),
-        detail: detail.as_deref(),
-    });
+    state.audit.record_reserved(
+        reservation,
+        &AuditEventRef {
+            occurred_at,
+            request_id: captured.request_id.as_ref().map(RequestId::as_str),
+            principal_type,
+            user_id: principal.and_then(Principal::user_id),
+            organization_id: principal.and_then(Principal::organization_id),
+            session_id: principal
+                .and_then(Principal::session)
+                .map(|s| s.session_id.as_str()),
+            method: captured.method.as_str(),
+            path: captured.uri.path(),
+            route: route.as_deref(),
+            status: i32::from(status),
+            duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+            client_ip: client_ip.as_ref().map(IpText::as_str),
+            user_agent: captured.user_agent.as_ref().and_then(user_agent),
+            reason: reason.or(note.and_then(|n| n.reason)),
+            detail: detail.as_deref(),
+        },
+    );
     drop(extensions);
     result
 }

@@ -13,7 +13,7 @@ use super::sources::{
 use super::{
     invalid, AdminSettings, AuditSettings, AuthSettings, ClerkInstance, ClerkSettings,
     CorsSettings, DatabaseSettings, LogSettings, MetricsSettings, SecuritySettings, ServerSettings,
-    Settings, SettingsError, SyncSettings, WebhookSettings,
+    Settings, SettingsError, SyncSettings, WebhookSettings, WhenFull,
 };
 use crate::clerk::jwt::AzpPolicy;
 use crate::secret::Secret;
@@ -328,6 +328,18 @@ impl AuditSettings {
             queue_capacity: integer("audit.queue_capacity", &raw.queue_capacity, 1, 10_000_000)?,
             batch_size: integer("audit.batch_size", &raw.batch_size, 1, 100_000)?,
             linger: millis("audit.linger_ms", &raw.linger_ms, 1, 60_000)?,
+            when_full: match raw.when_full.trim() {
+                "wait" => WhenFull::Wait,
+                "drop" => WhenFull::Drop,
+                other => {
+                    return Err(invalid(
+                        "audit.when_full",
+                        format!("expected wait or drop, got {other:?}"),
+                    ))
+                }
+            },
+            // Bounded: a request is not held longer than a client would wait for an answer.
+            full_wait: millis("audit.full_wait_ms", &raw.full_wait_ms, 1, 60_000)?,
             retention: match integer::<u64>("audit.retention_days", &raw.retention_days, 0, 36_500)?
             {
                 0 => None,

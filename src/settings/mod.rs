@@ -210,8 +210,20 @@ pub struct AuditSettings {
     pub queue_capacity: usize,
     pub batch_size: usize,
     pub linger: Duration,
+    pub when_full: WhenFull,
+    /// How long a request waits for room in the audit queue with [`WhenFull::Wait`].
+    pub full_wait: Duration,
     /// `None`: kept forever.
     pub retention: Option<Duration>,
+}
+
+/// What a request does when the audit queue is full (`audit.when_full`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Wait (up to `audit.full_wait_ms`) for room before being handled; past it, refused with 503.
+    Wait,
+    /// Be handled at once; its event is dropped and counted.
+    Drop,
 }
 
 #[derive(Debug, Clone)]

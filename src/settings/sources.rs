@@ -174,6 +174,8 @@ pub struct RawAudit {
     pub queue_capacity: String,
     pub batch_size: String,
     pub linger_ms: String,
+    pub when_full: String,
+    pub full_wait_ms: String,
     pub retention_days: String,
 }
 

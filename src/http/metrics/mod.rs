@@ -54,6 +54,7 @@ pub struct SyncRunFigures {
 
 /// The changes of [`SyncRunFigures::rows`], in order.
 const SYNC_CHANGES: [&str; 3] = ["created", "updated", "tombstoned"];
+const AUDIT_REFUSED: &str = "auth_core_audit_refused_requests_total";
 
 /// Counters set from a value read at scrape time: (name, help).
 const SCRAPED_COUNTERS: [(&str, &str); 8] = [
@@ -192,13 +193,14 @@ impl Metrics {
     }
 
     pub fn record_request(&self, route: &str, status: u16, duration: Duration) {
-        let route = SharedString::from(route.to_owned());
+        // One allocation for the route, shared by both keys; the status text is static.
+        let route = SharedString::from(std::sync::Arc::<str>::from(route));
         let recorder = &self.exporter.recorder;
         let requests = Key::from_parts(
             REQUESTS,
             vec![
                 Label::new("route", route.clone()),
-                Label::new("status", status.to_string()),
+                Label::new("status", status_label(status)),
             ],
         );
         recorder.register_counter(&requests, &METADATA).increment(1);
@@ -283,6 +285,14 @@ impl Metrics {
             .increment(1);
     }
 
+    /// A request refused unhandled with 503 because the audit queue stayed full.
+    pub fn record_audit_refused(&self) {
+        self.exporter
+            .recorder
+            .register_counter(&Key::from_static_name(AUDIT_REFUSED), &METADATA)
+            .increment(1);
+    }
+
     /// The text exposition of every metric, with `gauges` and the process's own figures as of now.
     pub fn render(&self, gauges: &Gauges) -> String {
         let recorder = &self.exporter.recorder;
@@ -333,7 +343,11 @@ impl Metrics {
 impl Exporter {
     /// HELP lines, and the build_info gauge (constant for the life of the process).
     fn describe(&self) {
-        let help: [(&'static str, &'static str); 12] = [
+        let help: [(&'static str, &'static str); 13] = [
+            (
+                AUDIT_REFUSED,
+                "Requests refused unhandled (503) because the audit queue stayed full for audit.full_wait_ms.",
+            ),
             (REQUESTS, "HTTP requests by matched route and status."),
             (
                 DURATION,
@@ -391,6 +405,10 @@ impl Exporter {
             ],
         );
         self.recorder.register_gauge(&build, &METADATA).set(1.0);
+        // Shown at 0 from the start, so that an alert on its rate has a series before the first refusal.
+        self.recorder
+            .register_counter(&Key::from_static_name(AUDIT_REFUSED), &METADATA)
+            .absolute(0);
     }
 
     fn describe_one(&self, name: &'static str, text: &'static str, kind: Kind) {
@@ -408,6 +426,35 @@ impl Exporter {
             }
         }
     }
+}
+
+/// A status code as label text: the codes this service answers without an allocation.
+fn status_label(status: u16) -> SharedString {
+    let text = match status {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        301 => "301",
+        302 => "302",
+        303 => "303",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        409 => "409",
+        413 => "413",
+        415 => "415",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        other => return SharedString::from(other.to_string()),
+    };
+    SharedString::const_str(text)
 }
 
 enum Kind {
