@@ -638,3 +638,31 @@ fn assertion_keys_command_rotates_and_lists() {
         }
     }
 }
+
+/// A database unreadable at start-up does not stop the start (readiness reports it): no key is
+/// published yet and a check answers 503, never a forged or unsigned identity.
+#[actix_web::test]
+async fn an_unreadable_database_at_start_publishes_no_key() {
+    let db = TestDb::sqlite();
+    let dir = db.dir.path().join("not-a-file.sqlite3");
+    std::fs::create_dir(&dir).unwrap();
+    let pem = std::fs::read_to_string(common::target_dir_file(
+        "tests/fixtures/keys/rsa-2048-a.pub.pem",
+    ))
+    .unwrap();
+    let url = dir.display().to_string();
+    let settings = db.settings(&[
+        ("CLERK_JWT_KEY", pem.as_str()),
+        ("AUTH_CORE__AUTH__ISSUER", ISSUER),
+        ("DATABASE_URL", url.as_str()),
+        ("AUTH_CORE__DATABASE__RUN_MIGRATIONS", "false"),
+        ("AUTH_CORE__DATABASE__ACQUIRE_TIMEOUT_MS", "300"),
+    ]);
+    let (app, _clock) = TestApp::spawn_at(settings, NOW_S * 1000).await;
+    let jwks = app.get("/.well-known/auth-core/jwks.json").await;
+    assert_eq!((jwks.status, jwks.json()), (200, json!({"keys": []})));
+    let res = verify(&app, "", Some(&token(json!({})))).await;
+    assert_eq!(res.status, 503);
+    assert_eq!(res.json()["error"]["code"], "database-unavailable");
+    assert!(res.header("x-auth-assertion").is_none());
+}

@@ -22,7 +22,7 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpRequest, HttpResponse};
 
-use crate::auth::assertion::Identity;
+use crate::auth::assertion::{AssertionKeyError, Identity};
 use crate::auth::Principal;
 use crate::bounds;
 use crate::clerk::authorization::{Requirement, Reverification};
@@ -220,10 +220,19 @@ pub async fn verify(req: HttpRequest, principal: Principal) -> Result<HttpRespon
 
     let identity = identity_of(&principal);
     state.assertion_keys.reload_if_due();
-    let assertion = state.assertion_keys.assert(&identity).map_err(|error| {
-        log::error!("identity assertion not signed: {error}");
-        ApiError::internal()
-    })?;
+    let assertion = state
+        .assertion_keys
+        .assert(&identity)
+        .map_err(|error| match error {
+            // No key loaded yet: the database was unreadable since start-up (readiness says so).
+            AssertionKeyError::NoActiveKey if state.assertion_keys.is_empty() => {
+                ApiError::database_unavailable()
+            }
+            error => {
+                log::error!("identity assertion not signed: {error}");
+                ApiError::internal()
+            }
+        })?;
     let mut response = HttpResponse::Ok();
     let permissions = identity
         .org_permissions

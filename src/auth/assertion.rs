@@ -138,6 +138,13 @@ struct KeySet {
 }
 
 impl KeySet {
+    fn empty() -> Self {
+        Self {
+            keys: Vec::new(),
+            jwks: actix_web::web::Bytes::from_static(br#"{"keys":[]}"#),
+        }
+    }
+
     fn from_stored(rows: Vec<StoredKey>) -> Result<Self, AssertionKeyError> {
         let mut keys = Vec::with_capacity(rows.len());
         let mut jwks = Vec::with_capacity(rows.len());
@@ -190,26 +197,26 @@ pub struct AssertionKeys {
 
 impl AssertionKeys {
     /// At start-up (blocking): creates the first key if the database has none, then loads the keys.
+    /// A database that cannot be read now does not stop the start (readiness reports it): the keys
+    /// are then loaded by the first requests, and until they are, a check answers 503. A stored key
+    /// that cannot be read does stop it.
     pub fn load_or_create(db: Db, clock: Clock) -> Result<Self, AssertionKeyError> {
         let now = clock.now_ms();
-        let mut conn = db.get()?;
-        if stored::published(&mut conn, now)?.is_empty() {
-            let key = generate()?;
-            let written = stored::insert_first_if_absent(&mut conn, &new_key(&key), now)?;
-            if written {
-                log::info!("generated the first assertion key {} (Ed25519)", key.kid);
+        let (set, next_reload_ms) = match load(&db, now) {
+            Ok(set) => (set, now + RELOAD_INTERVAL_MS),
+            Err(AssertionKeyError::Database(error)) => {
+                log::warn!(
+                    "assertion keys not loaded yet ({error}); retrying on the next requests"
+                );
+                (KeySet::empty(), now)
             }
-        }
-        let set = KeySet::from_stored(stored::published(&mut conn, now)?)?;
-        drop(conn);
-        if set.signing_key(now).is_none() {
-            return Err(AssertionKeyError::NoActiveKey);
-        }
+            Err(error) => return Err(error),
+        };
         Ok(Self {
             db,
             clock,
             current: RwLock::new(Arc::new(set)),
-            next_reload_ms: AtomicI64::new(now + RELOAD_INTERVAL_MS),
+            next_reload_ms: AtomicI64::new(next_reload_ms),
             recent: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(REUSE_SECS.unsigned_abs()))
@@ -224,15 +231,15 @@ impl AssertionKeys {
         }
     }
 
-    /// Reads the keys again (blocking). Keeps the loaded ones if the database fails.
+    /// Whether no key is loaded (the database was unreadable since start-up).
+    pub fn is_empty(&self) -> bool {
+        self.set().keys.is_empty()
+    }
+
+    /// Reads the keys again (blocking), creating the first one if there is none. Keeps the loaded
+    /// ones if the database fails.
     pub fn reload(&self) -> Result<(), AssertionKeyError> {
-        let rows = stored::published(&mut *self.db.get()?, self.clock.now_ms())?;
-        if rows.is_empty() {
-            // Every key deleted by hand: keep signing with the loaded ones rather than with none;
-            // the next start creates a new first key.
-            return Err(AssertionKeyError::NoActiveKey);
-        }
-        let set = Arc::new(KeySet::from_stored(rows)?);
+        let set = Arc::new(load(&self.db, self.clock.now_ms())?);
         match self.current.write() {
             Ok(mut current) => *current = set,
             Err(poisoned) => *poisoned.into_inner() = set,
@@ -259,12 +266,24 @@ impl AssertionKeys {
             return;
         }
         let keys = self.clone();
+        let loading = self.clone();
         actix_web::rt::spawn(async move {
-            let reloaded = actix_web::rt::task::spawn_blocking(move || keys.reload()).await;
-            match reloaded {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => log::warn!("assertion keys not reloaded: {error}"),
-                Err(_) => log::warn!("assertion keys not reloaded: the reload task failed"),
+            let reloaded = actix_web::rt::task::spawn_blocking(move || loading.reload()).await;
+            let failed = match reloaded {
+                Ok(Ok(())) => false,
+                Ok(Err(error)) => {
+                    log::warn!("assertion keys not reloaded: {error}");
+                    true
+                }
+                Err(_) => {
+                    log::warn!("assertion keys not reloaded: the reload task failed");
+                    true
+                }
+            };
+            if failed && keys.is_empty() {
+                // Nothing to sign with yet: try again a second from now, not a minute.
+                let retry = keys.clock.now_ms() + 1000;
+                keys.next_reload_ms.store(retry, Ordering::Relaxed);
             }
         });
     }
@@ -322,6 +341,24 @@ impl AssertionKeys {
     }
 }
 
+/// The published keys, the first one created if there is none (insert-if-absent, then read).
+fn load(db: &Db, now: i64) -> Result<KeySet, AssertionKeyError> {
+    let mut conn = db.get()?;
+    if stored::published(&mut conn, now)?.is_empty() {
+        let key = generate()?;
+        if stored::insert_first_if_absent(&mut conn, &new_key(&key), now)? {
+            log::info!("generated the first assertion key {} (Ed25519)", key.kid);
+        }
+    }
+    let set = KeySet::from_stored(stored::published(&mut conn, now)?)?;
+    if set.signing_key(now).is_none() {
+        // Keys exist but none signs yet (generation 1 deleted by hand after a rotation): keep what
+        // is loaded rather than sign with nothing.
+        return Err(AssertionKeyError::NoActiveKey);
+    }
+    Ok(set)
+}
+
 fn new_key(key: &GeneratedKey) -> NewKey<'_> {
     NewKey {
         kid: &key.kid,
@@ -346,7 +383,10 @@ pub fn rotate(db: &Db, now_ms: i64, immediately: bool) -> Result<Rotated, Assert
     let key = generate()?;
     // With no key yet (rotated before any start), there is nothing to publish ahead of.
     let first = stored::published(&mut *db.get()?, now_ms)?.is_empty();
-    let (activates_at, previous_retire_at) = if immediately || first {
+    let (activates_at, previous_retire_at) = if first {
+        // As the first start's key: active since ever, whatever the clocks of the instances.
+        (0, now_ms)
+    } else if immediately {
         (now_ms, now_ms)
     } else {
         let activates_at = now_ms + ROTATION_LEAD_MS;

@@ -19,7 +19,7 @@ pub fn run(settings: &Settings, command: AssertionKeysCommand) -> Result<(), Cli
         AssertionKeysCommand::Rotate { immediately } => {
             let rotated = assertion::rotate(&db, now, immediately)?;
             println!("new assertion key {}", rotated.kid);
-            println!("signs from {}", format_ms(rotated.activates_at));
+            println!("signs from {}", format_ms(rotated.activates_at.max(now)));
             println!(
                 "keys before it are published until {}",
                 format_ms(rotated.previous_retire_at)
@@ -39,7 +39,7 @@ pub fn run(settings: &Settings, command: AssertionKeysCommand) -> Result<(), Cli
                         key.kid.clone(),
                         state(key, signing, now).to_owned(),
                         format_ms(key.created_at),
-                        format_ms(key.activates_at),
+                        format_ms(key.activates_at.max(key.created_at)),
                         key.retires_at.map_or("never".to_owned(), format_ms),
                     ]
                 })

@@ -26,9 +26,10 @@ pub struct NewKey<'a> {
     pub public_key: &'a str,
 }
 
-/// Stores `candidate` as generation 1 when there is no key at all, active at once. Whether this call
-/// wrote it: the second of two instances starting together waits for the first insert's commit and
-/// does nothing.
+/// Stores `candidate` as generation 1 when there is no key at all, active since ever (`activates_at`
+/// 0: an instance whose clock is behind the writer's must not find it not yet active). Whether this
+/// call wrote it: the second of two instances starting together waits for the first insert's commit
+/// and does nothing.
 pub fn insert_first_if_absent(
     conn: &mut DbConnection,
     candidate: &NewKey<'_>,
@@ -40,7 +41,7 @@ pub fn insert_first_if_absent(
         keys::private_key.eq(candidate.private_key),
         keys::public_key.eq(candidate.public_key),
         keys::created_at.eq(now_ms),
-        keys::activates_at.eq(now_ms),
+        keys::activates_at.eq(0),
     );
     let inserted = crate::per_backend!(conn, |c| diesel::insert_into(keys::table)
         .values(row)
