@@ -113,7 +113,11 @@ fn main() {
     let token = token();
     actix_web::rt::System::new().block_on(async move {
         let state = AppState::prepare(settings).unwrap();
-        let app = test::init_service(auth_core::app::build(state, &auth_core::app::TeamRoutes::default())).await;
+        let app = test::init_service(auth_core::app::build(
+            state,
+            &auth_core::app::TeamRoutes::default(),
+        ))
+        .await;
         let me = |n: usize| -> Vec<actix_http::Request> {
             (0..n)
                 .map(|_| {
