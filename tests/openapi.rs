@@ -102,9 +102,17 @@ async fn document_describes_exactly_the_served_routes(db: TestDb) {
             operation["responses"].get(&status).is_some(),
             "{method} {path} answered {status}, which is not documented"
         );
-        // Forward auth answers every method (a proxy's subrequest may keep the client's): there is
-        // no other method to refuse.
+        // Forward auth answers HTTP's eight methods (a proxy's subrequest may keep the client's);
+        // any other is refused, so a proxy fails closed on it.
         if path == "/api/auth/verify" {
+            let query = Method::from_bytes(b"QUERY").unwrap();
+            let res = send(&app, &query, path, Some(&token)).await;
+            assert_eq!(res.status, 405, "QUERY {path}");
+            assert_eq!(res.json()["error"]["code"], "method-not-allowed");
+            assert_eq!(
+                res.header("allow"),
+                Some("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE")
+            );
             continue;
         }
         // The resource exists: another method is a documented JSON 405, not a 404 (signed in, as

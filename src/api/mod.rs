@@ -40,14 +40,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(get("/.well-known/auth-core/jwks.json", jwks::jwks))
     // Before the `/api/auth` scope, which would otherwise take the path: forward auth accepts every
-    // kind of credential and any method.
+    // kind of credential and each of HTTP's eight methods (a proxy's subrequest may keep the client's).
     .service(
         web::resource("/api/auth/verify")
             .wrap(middleware::from_fn(|req, next| {
                 authenticate(Accepts::ANY, req, next)
             }))
             .wrap(middleware::from_fn(verify::around))
-            .route(web::route().to(verify::verify)),
+            .route(web::get().to(verify::verify))
+            .route(web::head().to(verify::verify))
+            .route(web::post().to(verify::verify))
+            .route(web::put().to(verify::verify))
+            .route(web::patch().to(verify::verify))
+            .route(web::delete().to(verify::verify))
+            .route(web::method(Method::OPTIONS).to(verify::verify))
+            .route(web::trace().to(verify::verify))
+            // A method outside HTTP's eight (QUERY, WebDAV's, an extension): 405, which a proxy
+            // treats as a failed check, so the request is refused rather than let through.
+            .default_service(allow_only(verify::METHODS)),
     )
     .service(
         web::scope("/api/auth")

@@ -331,6 +331,10 @@ fn forwarded_target(headers: &HeaderMap) -> Option<String> {
     ))
 }
 
+/// The methods `/api/auth/verify` answers (`Allow` of its 405): HTTP's eight, whichever a proxy's
+/// subrequest keeps of the client's.
+pub const METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE";
+
 /// Around the route, outside authentication: notes the forwarded target for the audit trail, turns
 /// a refusal into a response here (so the audit recorder still sees the request and its note), and
 /// marks every answer `Cache-Control: no-store`.

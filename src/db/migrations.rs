@@ -90,16 +90,23 @@ pub fn run_pending_with(
         DbConnection::Sqlite(sqlite) => {
             let sources: Vec<Source> = sets.iter().map(|s| Source(s.sqlite)).collect();
             check_distinct::<diesel::sqlite::Sqlite>(&sources)?;
-            let mut applied = Vec::new();
-            for source in sources {
-                applied.extend(
-                    sqlite
-                        .run_pending_migrations(source)
-                        .map(versions)
-                        .map_err(migration_error)?,
-                );
-            }
-            Ok(applied)
+            // One migrator at a time per file, as the advisory lock does on PostgreSQL: the write
+            // lock is taken before reading what is pending, so a second process (`migrate` beside a
+            // starting server) waits its busy timeout and then finds nothing left to apply, rather
+            // than applying the same migration twice. Each migration's own transaction becomes a
+            // savepoint inside this one.
+            sqlite.immediate_transaction(|sqlite| {
+                let mut applied = Vec::new();
+                for source in sources {
+                    applied.extend(
+                        sqlite
+                            .run_pending_migrations(source)
+                            .map(versions)
+                            .map_err(migration_error)?,
+                    );
+                }
+                Ok::<_, DbError>(applied)
+            })
         }
     }
 }
