@@ -7,6 +7,9 @@
 //! Run: `cargo bench --bench alloc` (BENCH_REQUESTS, default 2000).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::fixture;
+
 use std::alloc::System;
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,14 +25,6 @@ use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
 
 fn token() -> String {
     let now = i64::try_from(

@@ -8,38 +8,15 @@
 //! BENCH_LOG_LEVEL (warn).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{env_or, fixture, median, millis};
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-/// wrk's duration in milliseconds (`950.00us`, `1.23ms`, `2.00s`).
-fn millis(text: &str) -> f64 {
-    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
-        (n, 0.001)
-    } else if let Some(n) = text.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1000.0)
-    } else {
-        panic!("not a wrk duration: {text}")
-    };
-    number.parse::<f64>().unwrap() * factor
-}
 
 /// Requests per second and p99 latency (ms) of one wrk run.
 fn wrk(url: &str, token: &str, seconds: &str, connections: &str) -> (f64, f64) {
@@ -72,11 +49,6 @@ fn wrk(url: &str, token: &str, seconds: &str, connections: &str) -> (f64, f64) {
         .map(|v| millis(v.trim()))
         .unwrap_or_else(|| panic!("no 99% line in wrk output:\n{text}"));
     (rate, p99)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {

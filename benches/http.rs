@@ -17,24 +17,15 @@
 //! BENCH_SERVER_CPU (0) and BENCH_WRK_CPU (1).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{env_or, fixture, median, millis};
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
 
 /// A bare actix-web hello world with one worker: this bench binary run again (`hello-server`),
 /// pinned to `cpu` like the auth-core servers; it prints its address on the first line.
@@ -144,21 +135,6 @@ fn process_ticks(pid: u32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
-/// A wrk latency such as `246.00us`, `1.20ms` or `2.01s`, in milliseconds.
-fn millis(text: &str) -> f64 {
-    let text = text.trim();
-    let (number, scale) = if let Some(n) = text.strip_suffix("us") {
-        (n, 0.001)
-    } else if let Some(n) = text.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1000.0)
-    } else {
-        panic!("unknown latency unit in {text:?}")
-    };
-    number.parse::<f64>().unwrap() * scale
-}
-
 /// Runs wrk pinned to `cpu` with latency percentiles.
 fn wrk_pinned(
     pid: u32,
@@ -199,11 +175,6 @@ fn wrk_pinned(
             .map_or(0, |n| n.trim().parse().unwrap()),
         cpu_us: ticks as f64 * 10_000.0 / requests,
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn load_average() -> String {

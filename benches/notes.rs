@@ -10,6 +10,9 @@
 //! `postgres://` URL of an empty database measures PostgreSQL).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{env_or, fixture, median};
+
 #[path = "../examples/team_backend/notes.rs"]
 mod notes;
 
@@ -21,18 +24,6 @@ use auth_core::settings::{Settings, SettingsSources};
 use auth_core::AuthCore;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
 
 fn settings(dir: &std::path::Path) -> Settings {
     let mut env: HashMap<String, String> = HashMap::new();
@@ -121,11 +112,6 @@ fn micros(latency: &str) -> f64 {
             "s" => 1_000_000.0,
             other => panic!("unknown unit {other}"),
         }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {

@@ -11,6 +11,9 @@
 //! postgres://postgres@127.0.0.1:5432/postgres; the scratch database is dropped at the end).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{env_or, fixture};
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -24,25 +27,12 @@ use serde_json::json;
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const ISSUER: &str = "https://clerk.example.com";
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
 fn now_s() -> i64 {
     i64::try_from(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs(),
-    )
-    .unwrap()
-}
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/keys")
-            .join(name),
     )
     .unwrap()
 }

@@ -4,6 +4,9 @@
 //! A plain timing loop (no harness dependency): each figure is the median of 5 runs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::fixture;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,14 +17,6 @@ use auth_core::clock::Clock;
 use auth_core::settings::{Settings, SettingsSources};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
 
 fn token(now_s: i64) -> String {
     let claims = json!({

@@ -4,6 +4,9 @@
 //! dropped). BENCH_DELIVERIES (default 6000), BENCH_CONCURRENCY (32).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::env_or;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -14,10 +17,6 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
 
 fn user(i: usize, version: usize, now_ms: i64) -> serde_json::Value {
     json!({"object": "event", "type": if version == 0 { "user.created" } else { "user.updated" }, "data": {
