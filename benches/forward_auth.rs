@@ -20,35 +20,8 @@ use serde_json::json;
 
 /// Requests per second and p99 latency (ms) of one wrk run.
 fn wrk(url: &str, token: &str, seconds: &str, connections: &str) -> (f64, f64) {
-    let out = Command::new("wrk")
-        .args([
-            "-t1",
-            "-c",
-            connections,
-            "-d",
-            &format!("{seconds}s"),
-            "--latency",
-            url,
-        ])
-        .args(["-H", &format!("Authorization: Bearer {token}")])
-        .output()
-        .expect("wrk is not installed: apt-get install wrk");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        !text.contains("Non-2xx"),
-        "non-2xx responses from {url}:\n{text}"
-    );
-    let rate = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"));
-    let p99 = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("99%"))
-        .map(|v| millis(v.trim()))
-        .unwrap_or_else(|| panic!("no 99% line in wrk output:\n{text}"));
-    (rate, p99)
+    let (rate, p99) = common::wrk_bearer(url, token, seconds, connections);
+    (rate, millis(&p99))
 }
 
 fn main() {

@@ -69,35 +69,7 @@ fn start(settings: Settings) -> String {
 
 /// Requests/s and the 99th percentile latency (as wrk prints it) of one wrk run.
 fn wrk(url: &str, token: &str, seconds: &str, connections: &str) -> (f64, String) {
-    let out = Command::new("wrk")
-        .args([
-            "-t1",
-            "-c",
-            connections,
-            "-d",
-            &format!("{seconds}s"),
-            "--latency",
-            url,
-        ])
-        .args(["-H", &format!("Authorization: Bearer {token}")])
-        .output()
-        .expect("wrk is not installed: apt-get install wrk");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        !text.contains("Non-2xx"),
-        "non-2xx responses from {url}:\n{text}"
-    );
-    let rate = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"));
-    let p99 = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("99%"))
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_else(|| panic!("no 99% line in wrk output:\n{text}"));
-    (rate, p99)
+    common::wrk_bearer(url, token, seconds, connections)
 }
 
 /// wrk's latency text (`1.23ms`, `850.00us`, `1.02s`) in microseconds.

@@ -36,3 +36,37 @@ pub fn millis(text: &str) -> f64 {
     };
     number.parse::<f64>().unwrap() * scale
 }
+
+/// One wrk run (one thread, `--latency`) with a bearer token: requests/s and the 99th percentile
+/// latency as wrk prints it (`1.23ms`; [`millis`] reads it). Any non-2xx answer fails the bench.
+pub fn wrk_bearer(url: &str, token: &str, seconds: &str, connections: &str) -> (f64, String) {
+    let out = std::process::Command::new("wrk")
+        .args([
+            "-t1",
+            "-c",
+            connections,
+            "-d",
+            &format!("{seconds}s"),
+            "--latency",
+            url,
+        ])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .output()
+        .expect("wrk is not installed: apt-get install wrk");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains("Non-2xx"),
+        "non-2xx responses from {url}:\n{text}"
+    );
+    let rate = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"));
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| panic!("no 99% line in wrk output:\n{text}"));
+    (rate, p99)
+}
