@@ -687,6 +687,43 @@ async fn refused_rows_are_isolated_and_the_rest_written(db: TestDb) {
     assert_eq!(rows_count(&app).await, 5);
 }
 
+/// Events are written in slices of about 0.5 ms each (128 events before the writer has measured
+/// one), several slices to a transaction. A refused row in one slice rolls back the transaction;
+/// its slices are then written one by one and only the refused row is set apart: every other row is
+/// written once, in order.
+async fn a_refused_row_in_a_transaction_of_slices_costs_only_itself(db: TestDb) {
+    let clerk = ClerkStandIn::start(&["a"]);
+    // Everything in one transaction: the writer only writes when flushed.
+    let app = app_on(&db, &clerk, &[("AUTH_CORE__AUDIT__LINGER_MS", "60000")]).await;
+    refuse_marked_rows(&app).await;
+    const REQUESTS: usize = 300;
+    const REFUSED: usize = 200;
+    for i in 0..REQUESTS {
+        let user_agent = if i == REFUSED {
+            "refuse-me"
+        } else {
+            "audit-test/1.0"
+        };
+        let path = format!("/api/ordered/{i}");
+        assert_eq!(get_as(&app, user_agent, &path).await.status, 404);
+    }
+    flush(&app).await;
+    let rows = rows(&app).await;
+    let got: Vec<(String, Option<&str>)> =
+        rows.iter().map(|r| (r.5.clone(), r.9.as_deref())).collect();
+    let want: Vec<(String, Option<&str>)> = (0..REQUESTS)
+        .map(|i| {
+            let user_agent = (i != REFUSED).then_some("audit-test/1.0");
+            (format!("/api/ordered/{i}"), user_agent)
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        (app.state.audit.reduced(), app.state.audit.rejected()),
+        (1, 0)
+    );
+}
+
 async fn rows_count(app: &TestApp) -> i64 {
     app.state
         .db
@@ -767,6 +804,7 @@ db_test!(
     a_huge_path_cannot_jam_the_trail,
     console_details_are_bounded,
     refused_rows_are_isolated_and_the_rest_written,
+    a_refused_row_in_a_transaction_of_slices_costs_only_itself,
     shutdown_completes_after_a_huge_path,
     one_row_per_request_with_every_field,
     the_trail_can_be_switched_off,

@@ -1,5 +1,8 @@
-//! Writing one batch of the audit trail, so that no event can hold back the others.
+//! Writing the audit trail's slices, so that no event can hold back the others.
 //!
+//! - The slices of one transaction ([`write_slices`]) are written a statement each, the writer's
+//!   thread yielding the core between them ([`pace`](super::pace)); if the transaction is refused,
+//!   each slice is written on its own, as below.
 //! - While the database is unavailable ([`DbError::is_unavailable`]: no connection, a connection
 //!   lost under the statement, a locked SQLite file) the batch is kept and tried again with backoff:
 //!   nothing is lost and nothing is written twice.
@@ -11,14 +14,16 @@
 //! Capture bounds every field (`audit::limits`), so refusals should not happen at all; this is what
 //! keeps the trail moving if one does (a constraint added by an operator, a field the bounds missed).
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::Level;
 
 use super::limits;
 use super::log_throttle::LogThrottle;
+use super::pace::{self, Pace};
 use crate::bounds::fit;
 use crate::db::audit::{self, BatchFormat, EncodedBatch, NewAuditEvent, SealedBatch};
 use crate::db::{Db, DbError};
@@ -48,9 +53,61 @@ impl Refusals {
     }
 }
 
+/// Writes `slices` in one transaction, a statement each, yielding the core between them and
+/// teaching `pace` how long a slice takes; hands back the buffers of the slices written whole, for
+/// the next slices. A transaction the database refuses is written again a slice at a time, each
+/// slice as [`write`] writes it, so only the refused events are set apart.
+pub async fn write_slices(
+    db: &Db,
+    slices: Vec<SealedBatch>,
+    refusals: &Refusals,
+    pace: &Arc<Pace>,
+) -> Vec<Vec<u8>> {
+    let group: Arc<Vec<Arc<SealedBatch>>> = Arc::new(slices.into_iter().map(Arc::new).collect());
+    let events = group.iter().map(|slice| slice.len()).sum();
+    let outcome = while_unavailable(events, || {
+        let group = group.clone();
+        let pace = pace.clone();
+        db.run(move |conn| {
+            let last = group.len().saturating_sub(1);
+            let mut written = 0;
+            let mut started = Instant::now();
+            audit::insert_sealed_slices(conn, &group, |slice| {
+                pace.observe(slice.len(), started.elapsed());
+                if written < last {
+                    pace::yield_core();
+                }
+                written += 1;
+                started = Instant::now();
+            })
+        })
+    })
+    .await;
+    // The database task has finished with its clone, so this is normally the last one.
+    let slices = Arc::try_unwrap(group).unwrap_or_else(|shared| (*shared).clone());
+    let mut buffers = Vec::with_capacity(slices.len());
+    match outcome {
+        Ok(_) => buffers.extend(
+            slices
+                .into_iter()
+                .filter_map(|slice| Arc::try_unwrap(slice).ok())
+                .map(SealedBatch::into_buffer),
+        ),
+        Err(error) => {
+            if refusals.refused_logged.ready() {
+                log::warn!(target: "auth_core::audit", "a transaction of {events} audit events was refused ({}); writing its slices one by one", short(&error));
+            }
+            for slice in slices {
+                buffers.extend(write(db, slice, refusals).await);
+            }
+        }
+    }
+    buffers
+}
+
 /// Writes `batch`; hands back its buffer for the next batch when it was written whole.
-pub async fn write(db: &Db, batch: SealedBatch, refusals: &Refusals) -> Option<Vec<u8>> {
-    match insert(db, Arc::new(batch)).await {
+pub async fn write(db: &Db, batch: Arc<SealedBatch>, refusals: &Refusals) -> Option<Vec<u8>> {
+    match insert(db, batch).await {
         // The database task has finished with its clone, so this is normally the last one.
         Ok(batch) => Arc::try_unwrap(batch).ok().map(SealedBatch::into_buffer),
         Err((batch, error)) => {
@@ -133,32 +190,47 @@ async fn reduce_or_reject(db: &Db, refused: &SealedBatch, refusals: &Refusals) {
 
 type Refused = (Arc<SealedBatch>, DbError);
 
-/// Inserts `batch`, retrying with backoff (up to 5 s between attempts) while the database is
-/// unavailable; hands back the batch either way, with the error when it was refused.
+/// Inserts `batch`, retrying while the database is unavailable; hands back the batch either way,
+/// with the error when it was refused.
 async fn insert(db: &Db, batch: Arc<SealedBatch>) -> Result<Arc<SealedBatch>, Refused> {
+    let outcome = while_unavailable(batch.len(), || {
+        let events = batch.clone();
+        db.run(move |conn| audit::insert_sealed(conn, &events))
+    })
+    .await;
+    match outcome {
+        Ok(_) => Ok(batch),
+        Err(error) => Err((batch, error)),
+    }
+}
+
+/// Runs `attempt` (a write of `events` events) until it succeeds or fails for another reason than
+/// the database being unavailable, waiting between attempts with backoff (up to 5 s): while the
+/// database is away, events are kept, not lost, and not written twice.
+async fn while_unavailable<F, Fut>(events: usize, mut attempt: F) -> Result<usize, DbError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<usize, DbError>>,
+{
     let mut wait = Duration::from_millis(100);
     let mut failures = 0u32;
     loop {
-        let events = batch.clone();
-        match db
-            .run(move |conn| audit::insert_sealed(conn, &events))
-            .await
-        {
-            Ok(_) => {
+        match attempt().await {
+            Ok(written) => {
                 if failures > 0 {
                     log::info!(target: "auth_core::audit", "audit events written again after {failures} failed attempts");
                 }
-                return Ok(batch);
+                return Ok(written);
             }
             Err(error) if error.is_unavailable() => {
                 if failures == 0 {
-                    log::warn!(target: "auth_core::audit", "audit events not written ({}); retrying, {} kept", short(&error), batch.len());
+                    log::warn!(target: "auth_core::audit", "audit events not written ({}); retrying, {events} kept", short(&error));
                 }
                 failures += 1;
                 actix_web::rt::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(5));
             }
-            Err(error) => return Err((batch, error)),
+            Err(error) => return Err(error),
         }
     }
 }

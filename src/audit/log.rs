@@ -14,11 +14,14 @@
 //! `when_full = drop` requests never wait, and an event that finds the buffer full is dropped and
 //! counted (logged once a minute).
 //!
-//! The writer wakes every `linger`, takes the oldest batch (at most `batch_size` events)
-//! and inserts it in one statement; while the database is unavailable it keeps the batch and
-//! retries with backoff, so nothing is lost while the buffer has room (memory holds at most
-//! `queue_capacity + batch_size` events); a batch the database refuses for another reason is split
-//! so that one event never holds back the rest (see [`batch_writer`](super::batch_writer)).
+//! Events are grouped, as they are recorded, into slices small enough to write in about half a
+//! millisecond ([`pace`](super::pace)). The writer wakes every `linger`, takes the oldest slices (at
+//! most `batch_size` events, about 20 ms of its time) and inserts them in one transaction, a statement
+//! per slice, yielding the core between slices so that serving threads never wait long behind it.
+//! While the database is unavailable it keeps the slices and retries with backoff, so nothing is lost
+//! while the buffer has room (memory holds at most `queue_capacity + batch_size` events); a slice
+//! the database refuses for another reason is split so that one event never holds back the rest (see
+//! [`batch_writer`](super::batch_writer)).
 //! `flush` wakes the writer and waits until everything recorded before it is written (graceful
 //! shutdown calls it; tests use it instead of sleeping).
 
@@ -32,6 +35,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use super::batch_writer::{self, Refusals};
 use super::limits;
 use super::log_throttle::LogThrottle;
+use super::pace::{Pace, SLICES_PER_TRANSACTION};
 use crate::db::audit::{AuditEventRef, BatchFormat, EncodedBatch, SealedBatch};
 use crate::db::Db;
 pub use crate::settings::WhenFull;
@@ -67,13 +71,16 @@ impl Drop for Reservation<'_> {
     }
 }
 
-/// Events waiting for the writer, as encoded batches (oldest first; only the last one is filled).
+/// Events waiting for the writer, as encoded slices (oldest first; only the last one is filled).
 struct Pending {
     batches: VecDeque<EncodedBatch>,
     events: usize,
-    /// The buffer of the last batch written, reused by the next batch.
-    spare: Option<Vec<u8>>,
+    /// Buffers of slices written, reused by the next slices (at most [`SPARE_BUFFERS`]).
+    spare: Vec<Vec<u8>>,
 }
+
+/// Buffers kept for reuse: one transaction's slices, so a busy writer allocates none.
+const SPARE_BUFFERS: usize = SLICES_PER_TRANSACTION;
 
 pub struct AuditLog {
     pending: Mutex<Pending>,
@@ -87,6 +94,7 @@ pub struct AuditLog {
     drop_logged: LogThrottle,
     refused_logged: LogThrottle,
     refusals: Refusals,
+    pace: Arc<Pace>,
     flushes: mpsc::Sender<oneshot::Sender<()>>,
     flush_receiver: Mutex<Option<mpsc::Receiver<oneshot::Sender<()>>>>,
 }
@@ -103,7 +111,7 @@ impl AuditLog {
             pending: Mutex::new(Pending {
                 batches: VecDeque::new(),
                 events: 0,
-                spare: None,
+                spare: Vec::new(),
             }),
             room: Semaphore::new(config.queue_capacity.min(Semaphore::MAX_PERMITS)),
             format,
@@ -113,6 +121,7 @@ impl AuditLog {
             drop_logged: LogThrottle::default(),
             refused_logged: LogThrottle::default(),
             refusals: Refusals::default(),
+            pace: Arc::new(Pace::new(config.batch_size)),
             flushes,
             flush_receiver: Mutex::new(Some(flush_receiver)),
         }
@@ -192,9 +201,10 @@ impl AuditLog {
     fn enqueue(&self, event: &AuditEventRef<'_>) {
         let mut pending = lock(&self.pending);
         let pending = &mut *pending;
-        let full = |b: &EncodedBatch| b.len() >= self.config.batch_size;
+        let slice_events = self.pace.slice_events();
+        let full = |b: &EncodedBatch| b.len() >= slice_events;
         if pending.batches.back().is_none_or(full) {
-            let buffer = pending.spare.take().unwrap_or_default();
+            let buffer = pending.spare.pop().unwrap_or_default();
             pending
                 .batches
                 .push_back(EncodedBatch::new(self.format, buffer));
@@ -248,20 +258,37 @@ impl AuditLog {
         }
     }
 
-    /// Takes the oldest batch from the buffer.
-    fn take_batch(&self) -> Option<SealedBatch> {
+    /// Takes the oldest slices for one transaction: up to [`SLICES_PER_TRANSACTION`] of them and
+    /// `batch_size` events (always at least one slice when there is one).
+    fn take_slices(&self) -> Vec<SealedBatch> {
         let mut pending = lock(&self.pending);
-        let batch = pending.batches.pop_front()?;
-        pending.events -= batch.len();
+        let mut slices = Vec::new();
+        let mut events = 0;
+        while slices.len() < SLICES_PER_TRANSACTION {
+            let Some(next) = pending.batches.front() else {
+                break;
+            };
+            if !slices.is_empty() && events + next.len() > self.pace.max_events() {
+                break;
+            }
+            let Some(slice) = pending.batches.pop_front() else {
+                break;
+            };
+            events += slice.len();
+            slices.push(slice);
+        }
+        pending.events -= events;
         drop(pending);
-        // Its events' slots are free again: waiting requests are let in, oldest first.
-        self.room.add_permits(batch.len());
-        Some(batch.seal())
+        // Their events' slots are free again: waiting requests are let in, oldest first.
+        self.room.add_permits(events);
+        slices.into_iter().map(EncodedBatch::seal).collect()
     }
 
-    /// Keeps a written batch's buffer for the next batch.
-    fn recycle(&self, buffer: Vec<u8>) {
-        lock(&self.pending).spare = Some(buffer);
+    /// Keeps written slices' buffers for the next slices.
+    fn recycle(&self, buffers: Vec<Vec<u8>>) {
+        let mut pending = lock(&self.pending);
+        let room = SPARE_BUFFERS.saturating_sub(pending.spare.len());
+        pending.spare.extend(buffers.into_iter().take(room));
     }
 }
 
@@ -286,11 +313,14 @@ async fn write_loop(log: Arc<AuditLog>, mut flushes: mpsc::Receiver<oneshot::Sen
     }
 }
 
-/// Writes batches until the buffer is empty.
+/// Writes slices until the buffer is empty.
 async fn drain(log: &AuditLog, db: &Db) {
-    while let Some(batch) = log.take_batch() {
-        if let Some(buffer) = batch_writer::write(db, batch, &log.refusals).await {
-            log.recycle(buffer);
+    loop {
+        let slices = log.take_slices();
+        if slices.is_empty() {
+            return;
         }
+        let buffers = batch_writer::write_slices(db, slices, &log.refusals, &log.pace).await;
+        log.recycle(buffers);
     }
 }

@@ -5,6 +5,7 @@ pub mod batch_writer;
 pub mod limits;
 pub mod log;
 mod log_throttle;
+pub mod pace;
 pub mod retention;
 
 pub use log::{AuditConfig, AuditLog, QueueFull, Reservation, WhenFull};

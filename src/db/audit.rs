@@ -314,6 +314,33 @@ pub fn insert_sealed(conn: &mut DbConnection, batch: &SealedBatch) -> Result<usi
     Ok(inserted)
 }
 
+/// Inserts `slices` in one transaction, one statement each, in order, and calls `after_each` with
+/// each slice once its statement has run (the audit writer uses it to pace itself: see
+/// `audit::pace`). A single slice is one statement without a transaction of its own. On an error
+/// nothing of the group is written (the transaction is rolled back) and the error is returned.
+pub fn insert_sealed_slices<S: AsRef<SealedBatch>>(
+    conn: &mut DbConnection,
+    slices: &[S],
+    mut after_each: impl FnMut(&SealedBatch),
+) -> Result<usize, DbError> {
+    match slices {
+        [] => Ok(0),
+        [only] => {
+            let inserted = insert_sealed(conn, only.as_ref())?;
+            after_each(only.as_ref());
+            Ok(inserted)
+        }
+        _ => conn.transaction(|conn| {
+            let mut inserted = 0;
+            for slice in slices {
+                inserted += insert_sealed(conn, slice.as_ref())?;
+                after_each(slice.as_ref());
+            }
+            Ok(inserted)
+        }),
+    }
+}
+
 /// The page cache of a SQLite connection that writes audit batches: 64 MiB instead of SQLite's
 /// 2 MiB. With many active users a batch adds index entries on as many pages as there are users;
 /// once the changed pages outgrow the cache, SQLite spills them to the WAL mid-transaction and reads
