@@ -194,6 +194,24 @@ async fn echo(req: HttpRequest) -> HttpResponse {
     HttpResponse::Ok().json(json!({"path": req.path(), "headers": headers}))
 }
 
+/// Log lines through `eprintln!`, which the test harness captures (for the test's threads and
+/// the ones they start) and shows when the test fails.
+struct CapturedLog;
+
+impl log::Log for CapturedLog {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            eprintln!("[{} {}] {}", record.level(), record.target(), record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
 fn start_upstream() -> String {
     let server = HttpServer::new(|| App::new().default_service(web::to(echo)))
         .workers(1)
@@ -242,10 +260,9 @@ async fn nginx_auth_request_in_front_of_an_upstream(db: TestDb) {
     ]))
     .await;
     // auth-core's log in the captured output: a failure shows why a subrequest was answered so.
-    let _ = env_logger::builder()
-        .is_test(true)
-        .filter_level(log::LevelFilter::Info)
-        .try_init();
+    if log::set_logger(&CapturedLog).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
     let upstream = start_upstream();
     let auth_core = app.base.trim_start_matches("http://").to_owned();
     let nginx = start_nginx(&binary, &auth_core, &upstream);

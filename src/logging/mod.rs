@@ -1,10 +1,10 @@
-//! Where log lines go. `log` stays the facade; each record is filtered (env_logger's filter syntax)
-//! and formatted on the thread that logs it — text by env_logger, JSON by [`json::JsonLogger`], which
-//! writes straight into the line it hands over — and the finished line is handed to a bounded buffer
-//! that one writer thread drains to stderr. A serving thread never waits for stderr: when the writer has fallen
-//! `buffer_lines` behind (a slow terminal, a blocked pipe, a log shipper that stopped reading),
-//! further lines are dropped and counted ([`dropped_lines`], exported as
-//! `auth_core_log_dropped_lines_total`).
+//! Where log lines go. `log` stays the facade; one logger of auth-core's own ([`logger`]) filters
+//! each record (env_logger's filter syntax) and writes it, on the thread that logs it, into a line
+//! of its own — text ([`text`], the format env_logger gave it) or JSON ([`json`]) — which is
+//! handed to a bounded buffer that one writer thread drains to stderr. A serving thread never
+//! waits for stderr: when the writer has fallen `buffer_lines` behind (a slow terminal, a blocked
+//! pipe, a log shipper that stopped reading), further lines are dropped and counted
+//! ([`dropped_lines`], exported as `auth_core_log_dropped_lines_total`).
 //!
 //! With `log.format=json` each line is one JSON object; the key-values a record carries (the access
 //! log's `request_id`, `method`, `path`, …) become fields of that object rather than text in its
@@ -12,12 +12,18 @@
 
 pub mod fields;
 mod json;
+mod logger;
+mod text;
+mod timestamp;
 mod writer;
 
 use std::io::{IsTerminal, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
+
+use logger::{LineFormat, Logger};
+use text::Style;
 
 pub use writer::dropped_lines;
 
@@ -45,30 +51,24 @@ pub fn init(filter: &str, json: bool, buffer_lines: usize) {
         Ok(from_env) if !from_env.trim().is_empty() => from_env,
         _ => filter.to_owned(),
     };
-    if json {
-        let logger = json::JsonLogger::new(
-            env_filter::Builder::new().parse(&spec).build(),
-            writer.sender(),
-        );
-        let max_level = logger.max_level();
-        if log::set_boxed_logger(Box::new(logger)).is_ok() {
-            log::set_max_level(max_level);
-            STRUCTURED.store(true, Ordering::Relaxed);
-        }
-        return;
+    let format = if json {
+        LineFormat::Json
+    } else if std::io::stderr().is_terminal() {
+        // Coloured on a terminal, as env_logger wrote it there.
+        LineFormat::Text(Style::Coloured)
+    } else {
+        LineFormat::Text(Style::Plain)
+    };
+    let logger = Logger::new(
+        env_filter::Builder::new().parse(&spec).build(),
+        format,
+        writer.sender(),
+    );
+    let max_level = logger.max_level();
+    if log::set_boxed_logger(Box::new(logger)).is_ok() {
+        log::set_max_level(max_level);
+        STRUCTURED.store(json, Ordering::Relaxed);
     }
-    let mut builder = env_logger::Builder::new();
-    builder.parse_filters(&spec);
-    builder.format_timestamp_millis();
-    // Text keeps the readable message alone: key-values repeat what it says.
-    builder.format_key_values(|_, _| Ok(()));
-    if std::io::stderr().is_terminal() {
-        // A pipe target is uncoloured unless asked; stderr on a terminal was coloured before.
-        builder.write_style(env_logger::WriteStyle::Always);
-    }
-    builder.target(env_logger::Target::Pipe(Box::new(writer.sender())));
-    // Text: `structured()` stays false.
-    let _ = builder.try_init();
 }
 
 /// Waits (at most two seconds) until every line logged so far has been written: at exit, so that

@@ -38,7 +38,7 @@ impl Writer {
         Self { queue }
     }
 
-    /// What env_logger writes each formatted line into.
+    /// What the logger hands each finished line to.
     pub fn sender(&self) -> LineSender {
         LineSender {
             queue: self.queue.clone(),
@@ -68,19 +68,6 @@ impl LineSender {
                 DROPPED.fetch_add(1, Ordering::Relaxed);
             }
         }
-    }
-}
-
-impl Write for LineSender {
-    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
-        // env_logger writes one whole formatted record per call (`write_all` of its buffer).
-        self.send(line.to_vec());
-        Ok(line.len())
-    }
-
-    /// env_logger flushes after every line; the writer thread flushes when it runs out of lines.
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
