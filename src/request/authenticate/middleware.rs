@@ -32,7 +32,7 @@ impl Authenticate {
         }
     }
 
-    /// Authenticates only a request whose path a route matches ([`routed`]); any other passes
+    /// Authenticates only a request whose path a route matches (`routed`); any other passes
     /// through unauthenticated, to whatever answers it (the JSON 404).
     pub fn only_routed(self) -> Self {
         Self {
