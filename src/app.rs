@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{middleware, web, App};
+use actix_web::{web, App};
 
 use crate::http::error::ApiError;
-use crate::request::authenticate::{authenticate, Accepts};
+use crate::request::authenticate::{Accepts, Authenticate};
 use crate::state::AppState;
 use crate::{admin, api, http, request};
 
@@ -40,7 +39,7 @@ pub type Configure = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 /// The routes of an application that embeds auth-core (see `embed::AuthCore`), registered after
 /// auth-core's own, inside the same middleware stack. `authenticated` routes are behind the
 /// authentication middleware, accepting the credential kinds of `accepts`; `public` ones are not
-/// (for public endpoints, or scopes that wrap `authenticate` with credential kinds of their own).
+/// (for public endpoints, or scopes that wrap `Authenticate` with credential kinds of their own).
 #[derive(Clone)]
 pub struct TeamRoutes {
     pub authenticated: Vec<Configure>,
@@ -83,36 +82,14 @@ fn mount(state: AppState, team: &TeamRoutes) -> impl FnOnce(&mut web::ServiceCon
         }
         if !team.authenticated.is_empty() {
             let accepts = team.accepts;
-            let mut scope = web::scope("").wrap(middleware::from_fn(move |req, next| {
-                authenticate_routed(accepts, req, next)
-            }));
+            // An empty prefix, which every path not routed before reaches: see `only_routed`.
+            let mut scope = web::scope("").wrap(Authenticate::new(accepts).only_routed());
             for routes in &team.authenticated {
                 let routes = routes.clone();
                 scope = scope.configure(move |cfg| routes(cfg));
             }
             cfg.service(scope);
         }
-    }
-}
-
-/// The team's authenticated routes share one scope with an empty prefix, which every path not
-/// routed before reaches: a path that no route matches passes through unauthenticated, to the JSON
-/// 404, as it would without the team's routes. The path is checked both as sent and as the router
-/// matches it (percent-decoded unreserved characters), and either match means authenticate: a
-/// spelling that reaches a handler cannot skip this.
-async fn authenticate_routed(
-    accepts: Accepts,
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody, impl MessageBody>>, actix_web::Error> {
-    let routed = {
-        let map = req.request().resource_map();
-        map.has_resource(req.path()) || map.has_resource(req.match_info().as_str())
-    };
-    if routed {
-        Ok(authenticate(accepts, req, next).await?.map_into_left_body())
-    } else {
-        Ok(next.call(req).await?.map_into_right_body())
     }
 }
 
@@ -133,8 +110,8 @@ pub fn build(
     App::new()
         .configure(mount(state, team))
         .default_service(web::to(api::not_found))
-        .wrap(middleware::from_fn(request::audit::record))
+        .wrap(request::audit::Record)
         .wrap(http::cors::build(&cors_origins))
-        .wrap(middleware::from_fn(http::cors::refusals_as_json))
-        .wrap(middleware::from_fn(request::envelope::middleware))
+        .wrap(http::cors::RefusalsAsJson)
+        .wrap(request::envelope::Envelope)
 }

@@ -129,7 +129,7 @@ impl AuthCore {
     }
 
     /// Adds routes with the middleware stack but without authentication: public endpoints, or
-    /// scopes that wrap `request::authenticate::authenticate` with credential kinds of their own.
+    /// scopes that wrap `request::authenticate::Authenticate` with credential kinds of their own.
     pub fn public_routes(
         mut self,
         routes: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static,

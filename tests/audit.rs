@@ -6,7 +6,12 @@
 
 mod common;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
+
+use actix_web::dev::ServiceResponse;
 
 use auth_core::clock::Clock;
 use auth_core::db::audit::{NewAuditEvent, PrincipalType};
@@ -800,7 +805,67 @@ async fn console_details_are_bounded(db: TestDb) {
     assert!(detail.ends_with(CUT_MARK) && detail.contains("\u{1d51e}"));
 }
 
+/// One poll of a request's future, as the server gives it before the client goes away.
+async fn poll_once<F: Future>(mut future: Pin<&mut F>) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await
+}
+
+/// The status a request is answered with (an error from the middleware stack is answered with its
+/// rendered response, as the server does).
+fn status_of<B>(result: Result<ServiceResponse<B>, actix_web::Error>) -> u16 {
+    match result {
+        Ok(res) => res.status().as_u16(),
+        Err(error) => error.error_response().status().as_u16(),
+    }
+}
+
+/// A request whose future is dropped before it is answered (the client went away) gives its audit
+/// slot back, whether it was being handled or still waiting for room: with a queue of one event and
+/// no writer, the slot is held while the first is handled (another request waits and gets 503), and
+/// once both are dropped a request finds room (401, not 503 `audit-queue-full`).
+async fn a_dropped_request_gives_its_slot_back(db: TestDb) {
+    use actix_web::dev::Service;
+    use actix_web::test::{self, TestRequest};
+    use actix_web::{web, HttpResponse};
+    let clerk = ClerkStandIn::start(&["a"]);
+    let jwks = clerk.jwks_url();
+    let settings = db.settings(&[
+        ("CLERK_JWKS_URL", jwks.as_str()),
+        ("AUTH_CORE__AUTH__ISSUER", ISSUER),
+        ("AUTH_CORE__AUDIT__QUEUE_CAPACITY", "1"),
+        ("AUTH_CORE__AUDIT__FULL_WAIT_MS", "100"),
+    ]);
+    let prepared = actix_web::rt::task::spawn_blocking(move || {
+        auth_core::AuthCore::from_settings(settings)
+            .public_routes(|cfg| {
+                cfg.route(
+                    "/api/never-answers",
+                    web::get().to(std::future::pending::<HttpResponse>),
+                );
+            })
+            .prepare()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    // No background tasks: the audit writer does not run, so a queued event would keep its slot.
+    let app = test::init_service(prepared.into_app()).await;
+    let hanging = || TestRequest::get().uri("/api/never-answers").to_request();
+    let me = || TestRequest::get().uri("/api/auth/me").to_request();
+
+    let mut handled = Box::pin(app.call(hanging()));
+    assert!(poll_once(handled.as_mut()).await.is_pending());
+    assert_eq!(status_of(app.call(me()).await), 503, "the slot is held");
+    let mut waiting = Box::pin(app.call(hanging()));
+    assert!(poll_once(waiting.as_mut()).await.is_pending());
+    // The slot passes to the waiting request, which is dropped before it is polled again.
+    drop(handled);
+    drop(waiting);
+    assert_eq!(status_of(app.call(me()).await), 401);
+}
+
 db_test!(
+    a_dropped_request_gives_its_slot_back,
     a_huge_path_cannot_jam_the_trail,
     console_details_are_bounded,
     refused_rows_are_isolated_and_the_rest_written,

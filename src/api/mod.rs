@@ -13,7 +13,7 @@ pub mod webhooks;
 use actix_web::http::Method;
 use actix_web::{middleware, web, HttpResponse};
 
-use crate::request::authenticate::{authenticate, Accepts};
+use crate::request::authenticate::{authenticate, Accepts, Authenticate};
 
 use crate::http::error::ApiError;
 
@@ -61,16 +61,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::scope("/api/auth")
-            .wrap(middleware::from_fn(|req, next| {
-                authenticate(Accepts::SESSION_TOKENS, req, next)
-            }))
+            .wrap(Authenticate::new(Accepts::SESSION_TOKENS))
             .service(get("/me", me::me)),
     )
     .service(
         web::scope("/api/orgs")
-            .wrap(middleware::from_fn(|req, next| {
-                authenticate(Accepts::ANY, req, next)
-            }))
+            .wrap(Authenticate::new(Accepts::ANY))
             .service(get("/current", orgs::current))
             .service(get("/current/members", orgs::members))
             .service(

@@ -57,13 +57,14 @@ pub struct AuditConfig {
 pub struct QueueFull;
 
 /// A slot in the buffer held for one request's event ([`AuditLog::reserve`]); given back if the
-/// request ends without recording (its future dropped when the client went away).
-pub struct Reservation<'a> {
-    log: &'a AuditLog,
+/// request ends without recording (its future dropped when the client went away). It owns a handle
+/// on the log (a reference count), so the request's future can hold it without borrowing the state.
+pub struct Reservation {
+    log: Arc<AuditLog>,
     held: bool,
 }
 
-impl Drop for Reservation<'_> {
+impl Drop for Reservation {
     fn drop(&mut self) {
         if self.held {
             self.log.room.add_permits(1);
@@ -132,40 +133,49 @@ impl AuditLog {
     /// `full_wait` for the writer to make room, or [`QueueFull`] (counted in
     /// [`refused`](Self::refused)). With [`WhenFull::Drop`] it holds nothing and never waits: the
     /// event takes its chance in [`record`](Self::record).
-    pub async fn reserve(&self) -> Result<Reservation<'_>, QueueFull> {
-        let mut reservation = Reservation {
-            log: self,
-            held: false,
-        };
-        if self.config.when_full == WhenFull::Drop {
+    pub async fn reserve(self: &Arc<Self>) -> Result<Reservation, QueueFull> {
+        if let Some(reservation) = self.try_reserve() {
             return Ok(reservation);
         }
-        let permit = match self.room.try_acquire() {
-            Ok(permit) => permit,
-            // The timer is set only when there is no room (the common case costs one atomic).
-            Err(_) => {
-                match tokio::time::timeout(self.config.full_wait, self.room.acquire()).await {
-                    Ok(Ok(permit)) => permit,
-                    // Timed out, or (never: the semaphore is not closed) closed.
-                    _ => {
-                        let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
-                        if self.refused_logged.ready() {
-                            log::warn!(target: "auth_core::audit", "audit queue full for {} ms: {refused} requests refused with 503 so far", self.config.full_wait.as_millis());
-                        }
-                        return Err(QueueFull);
-                    }
+        // The timer is set only when there is no room (the common case costs one atomic).
+        match tokio::time::timeout(self.config.full_wait, self.room.acquire()).await {
+            Ok(Ok(permit)) => Ok(self.held(permit)),
+            // Timed out, or (never: the semaphore is not closed) closed.
+            _ => {
+                let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+                if self.refused_logged.ready() {
+                    log::warn!(target: "auth_core::audit", "audit queue full for {} ms: {refused} requests refused with 503 so far", self.config.full_wait.as_millis());
                 }
+                Err(QueueFull)
             }
-        };
+        }
+    }
+
+    /// [`reserve`](Self::reserve) when it needs no waiting: with [`WhenFull::Drop`], or while the
+    /// buffer has room. `None` when the request must wait for room, so that the middleware's future
+    /// stays unboxed unless the queue is full.
+    pub fn try_reserve(self: &Arc<Self>) -> Option<Reservation> {
+        if self.config.when_full == WhenFull::Drop {
+            return Some(Reservation {
+                log: Arc::clone(self),
+                held: false,
+            });
+        }
+        self.room.try_acquire().ok().map(|permit| self.held(permit))
+    }
+
+    fn held(self: &Arc<Self>, permit: tokio::sync::SemaphorePermit<'_>) -> Reservation {
         // The permit now belongs to the slot; the writer gives it back when it takes the batch.
         permit.forget();
-        reservation.held = true;
-        Ok(reservation)
+        Reservation {
+            log: Arc::clone(self),
+            held: true,
+        }
     }
 
     /// Buffers the event of a request that reserved its slot (with [`WhenFull::Drop`]: if the buffer
     /// has room, else it is dropped and counted), its fields cut to their bounds ([`limits`]).
-    pub fn record_reserved(&self, mut reservation: Reservation<'_>, event: &AuditEventRef<'_>) {
+    pub fn record_reserved(&self, mut reservation: Reservation, event: &AuditEventRef<'_>) {
         let held = std::mem::replace(&mut reservation.held, false);
         self.record_with(held, event);
     }

@@ -135,6 +135,17 @@ impl SessionVerifier {
     /// it when Clerk has since revoked or ended its session.
     pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, Reason> {
         let verified = self.verify_signature_and_claims(token).await?;
+        self.unless_revoked(verified)
+    }
+
+    /// [`verify`](Self::verify)'s answer when the cache has it (a token verified before and still
+    /// valid), without waiting; `None` when the token must be verified.
+    pub fn verify_cached(&self, token: &str) -> Option<Result<Arc<VerifiedToken>, Reason>> {
+        self.cached(token)
+            .map(|verified| self.unless_revoked(verified))
+    }
+
+    fn unless_revoked(&self, verified: Arc<VerifiedToken>) -> Result<Arc<VerifiedToken>, Reason> {
         if self
             .revoked
             .is_revoked(&verified.claims.session_id, self.clock.now_ms())
@@ -176,13 +187,21 @@ impl SessionVerifier {
         None
     }
 
+    /// A token verified before, still unexpired, whose key is still published.
+    fn cached(&self, token: &str) -> Option<Arc<VerifiedToken>> {
+        let keys = self.keys.as_ref()?;
+        let hit = self.verified.get(token)?;
+        if self.clock.now_ms() < hit.valid_until_ms && keys.still_has(hit.kid.as_deref()) {
+            return Some(hit);
+        }
+        self.verified.invalidate(token);
+        None
+    }
+
     async fn verify_signature_and_claims(&self, token: &str) -> Result<Arc<VerifiedToken>, Reason> {
         let keys = self.keys.as_ref().ok_or(Reason::JwkFailedToResolve)?;
-        if let Some(hit) = self.verified.get(token) {
-            if self.clock.now_ms() < hit.valid_until_ms && keys.still_has(hit.kid.as_deref()) {
-                return Ok(hit);
-            }
-            self.verified.invalidate(token);
+        if let Some(hit) = self.cached(token) {
+            return Ok(hit);
         }
         let decoded = jwt::decode(token, &self.policy)?;
         let key = keys.key(decoded.kid()).await?;

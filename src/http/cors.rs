@@ -2,13 +2,16 @@
 //! app (Next.js with Clerk) may send `Authorization` or the `__session` cookie. Error responses carry
 //! the headers too, so the browser can read why a request failed.
 
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
 use actix_cors::{Cors, CorsError};
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::HeaderMap;
 use actix_web::http::{header, Method, StatusCode};
-use actix_web::middleware::Next;
 use actix_web::Error;
+use pin_project_lite::pin_project;
 
 use crate::http::error::{ApiError, ErrorCode};
 
@@ -47,13 +50,80 @@ pub fn drop_stray_credentials(headers: &mut HeaderMap) {
     }
 }
 
-/// Wraps [`build`]'s middleware: a preflight it refuses (actix-cors answers a bare text 400) leaves in
-/// the one JSON error shape, still 400, and the log line names the setting that decides it.
-pub async fn refusals_as_json(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let origin: String = req
+/// Wraps [`build`]'s middleware (`App::wrap(RefusalsAsJson)` after `App::wrap(cors::build(…))`): a
+/// preflight it refuses (actix-cors answers a bare text 400) leaves in the one JSON error shape, still
+/// 400, and the log line names the setting that decides it. Typed, so its future wraps the inner one
+/// unboxed; what the log line names is read from the refused response's request, so an allowed
+/// request copies nothing.
+pub struct RefusalsAsJson;
+
+impl<S, B> Transform<S, ServiceRequest> for RefusalsAsJson
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Transform = RefusalsAsJsonService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RefusalsAsJsonService { service }))
+    }
+}
+
+pub struct RefusalsAsJsonService<S> {
+    service: S,
+}
+
+impl<S, B> Service<ServiceRequest> for RefusalsAsJsonService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Future = RefusalsAsJsonFuture<S::Future>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        RefusalsAsJsonFuture {
+            response: self.service.call(req),
+        }
+    }
+}
+
+pin_project! {
+    pub struct RefusalsAsJsonFuture<F> {
+        #[pin]
+        response: F,
+    }
+}
+
+impl<F, B> Future for RefusalsAsJsonFuture<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+{
+    type Output = Result<ServiceResponse<B>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // actix-cors answers its refusals itself (a response carrying the error), not with an Err.
+        let response = ready!(self.project().response.poll(cx))?;
+        Poll::Ready(match refusal(&response) {
+            Some(error) => Err(error),
+            None => Ok(response),
+        })
+    }
+}
+
+/// The JSON error for a response that carries actix-cors's refusal, logged.
+fn refusal<B>(response: &ServiceResponse<B>) -> Option<Error> {
+    let cors = response
+        .response()
+        .error()
+        .and_then(|error| error.as_error::<CorsError>())?;
+    let request = response.request();
+    let origin: String = request
         .headers()
         .get(header::ORIGIN)
         .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned())
@@ -61,16 +131,7 @@ pub async fn refusals_as_json(
         .chars()
         .take(MAX_LOGGED_ORIGIN_CHARS)
         .collect();
-    let path = req.path().to_owned();
-    // actix-cors answers its refusals itself (a response carrying the error), not with an Err.
-    let response = next.call(req).await?;
-    let Some(cors) = response
-        .response()
-        .error()
-        .and_then(|error| error.as_error::<CorsError>())
-    else {
-        return Ok(response);
-    };
+    let path = request.path();
     log::info!(
         target: "auth_core::cors",
         "CORS preflight for {path} from origin {origin:?} refused: {cors}; the allowed origins are \
@@ -79,5 +140,5 @@ pub async fn refusals_as_json(
     let message = format!(
         "CORS preflight refused: {cors} (the origins allowed are set by CORS_ALLOWED_ORIGINS)"
     );
-    Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message).into())
+    Some(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message).into())
 }

@@ -15,7 +15,11 @@
 //! ids are bounded by the JWKS refetch cooldown), so counting them would throttle without saving
 //! anything.
 
+mod middleware;
+
+use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -23,16 +27,19 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 
 use crate::auth::failed_credentials::Refusal;
+use crate::auth::machine_tokens::MachinePrincipal;
 use crate::auth::principal::Principal;
 use crate::auth::service_keys::{self, KEY_PREFIX};
 use crate::auth::token_source;
-use crate::clerk::jwt;
+use crate::clerk::jwt::{self, VerifiedToken};
 use crate::clerk::key_source::NO_KEY_SOURCE_RETRY_AFTER_SECS;
 use crate::clerk::machine_token::MachineKind;
 use crate::clerk::reason::Reason;
 use crate::http::error::ApiError;
 use crate::request::org_scope;
 use crate::state::AppState;
+
+pub use middleware::{Authenticate, AuthenticateFuture, AuthenticateService};
 
 /// The kinds of credential a route accepts (Clerk's `acceptsToken`). Session tokens only, unless a
 /// route says otherwise.
@@ -88,19 +95,66 @@ fn classify(token: &str) -> Kind {
     }
 }
 
+/// Authentication for `middleware::from_fn` (`|req, next| authenticate(accepts, req, next)`), as
+/// a team's backend may wrap a scope of its own; auth-core's scopes use [`Authenticate`].
 pub async fn authenticate(
     accepts: Accepts,
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Err(ApiError::internal().into());
+    judge(accepts, &req).await?;
+    next.call(req).await
+}
+
+/// Judges the request's credential: its [`Principal`] put into the request, or the refusal.
+async fn judge(accepts: Accepts, req: &ServiceRequest) -> Result<(), Error> {
+    let state = app_state(req)?;
+    let presented = present(state, accepts, req)?;
+    let outcome = verify(state, accepts, &presented, req).await;
+    admit(state, req, &presented, outcome)
+}
+
+/// [`judge`] when no waiting is needed: a refusal from the credential's form, or a principal from
+/// the caches. `None` when the credential must be verified or looked up.
+fn judge_now(accepts: Accepts, req: &ServiceRequest) -> Option<Result<(), Error>> {
+    let state = match app_state(req) {
+        Ok(state) => state,
+        Err(error) => return Some(Err(error)),
     };
+    let presented = match present(state, accepts, req) {
+        Ok(presented) => presented,
+        Err(error) => return Some(Err(error)),
+    };
+    let outcome = cached(state, accepts, &presented)?;
+    Some(admit(state, req, &presented, outcome))
+}
+
+fn app_state(req: &ServiceRequest) -> Result<&AppState, Error> {
+    req.app_data::<web::Data<AppState>>()
+        .map(|state| &***state)
+        .ok_or_else(|| ApiError::internal().into())
+}
+
+/// A credential found in the request and of a kind the route accepts, not verified yet.
+struct Presented<'r> {
+    token: Cow<'r, str>,
+    carrier: token_source::Carrier,
+    kind: Kind,
+    /// Whether a JWT may be a Clerk machine token (accepted here, and sent in the header).
+    machine_jwts: bool,
+}
+
+/// Finds the request's credential and refuses a kind the route does not accept.
+fn present<'r>(
+    state: &AppState,
+    accepts: Accepts,
+    req: &'r ServiceRequest,
+) -> Result<Presented<'r>, Error> {
     let found = token_source::find(req.request(), state.cookie_suffix.as_deref());
     let (token, carrier) = match found {
         Ok(Some(found)) => found,
-        Ok(None) => return Err(refuse(&state, Reason::SessionTokenMissing, None)),
-        Err(reason) => return Err(refuse(&state, reason, Some(token_source::Carrier::Header))),
+        Ok(None) => return Err(refuse(state, Reason::SessionTokenMissing, None)),
+        Err(reason) => return Err(refuse(state, reason, Some(token_source::Carrier::Header))),
     };
     let kind = classify(&token);
     let from_header = carrier == token_source::Carrier::Header;
@@ -116,34 +170,108 @@ pub async fn authenticate(
         }
     };
     if !accepted {
-        return Err(refuse(&state, Reason::TokenTypeMismatch, Some(carrier)));
+        return Err(refuse(state, Reason::TokenTypeMismatch, Some(carrier)));
     }
-    let principal = match kind {
-        Kind::SessionToken => verify_jwt(&state, accepts, machine_jwts, &token)
+    Ok(Presented {
+        token,
+        carrier,
+        kind,
+        machine_jwts,
+    })
+}
+
+/// The principal behind a presented credential, or why there is none.
+async fn verify(
+    state: &AppState,
+    accepts: Accepts,
+    presented: &Presented<'_>,
+    req: &ServiceRequest,
+) -> Result<Principal, Refusal> {
+    if let Some(outcome) = cached(state, accepts, presented) {
+        return outcome;
+    }
+    let token = &*presented.token;
+    match presented.kind {
+        Kind::SessionToken => verify_jwt(state, accepts, presented.machine_jwts, token)
             .await
             .map_err(Refusal::Credential),
-        Kind::ServiceKey | Kind::Machine(_) => verify_looked_up(&state, &req, kind, &token).await,
-    };
-    match principal {
+        Kind::ServiceKey | Kind::Machine(_) => look_up(state, req, presented.kind, token).await,
+    }
+}
+
+/// [`verify`]'s outcome when it needs no waiting: a credential of the wrong shape, or one the caches
+/// remember. `None` when it must be verified or looked up.
+fn cached(
+    state: &AppState,
+    accepts: Accepts,
+    presented: &Presented<'_>,
+) -> Option<Result<Principal, Refusal>> {
+    let token = &*presented.token;
+    match (presented.kind, &state.machine_tokens) {
+        (Kind::SessionToken, _) => {
+            // A machine JWT fails the session checks only after an RSA verification, and failures
+            // are not cached; so a remembered machine JWT is looked up first. Session tokens on
+            // these routes pay one hash lookup for it; on session-only routes nothing.
+            if presented.machine_jwts {
+                if let Some(machine) = state.verifier.cached_machine_jwt(token) {
+                    return Some(accepted_machine(accepts, machine).map_err(Refusal::Credential));
+                }
+            }
+            match state.verifier.verify_cached(token)? {
+                // Not an answer the cache gives; were it one, the machine-JWT checks would decide.
+                Err(Reason::TokenTypeMismatch) if presented.machine_jwts => None,
+                verified => Some(as_session(accepts, verified).map_err(Refusal::Credential)),
+            }
+        }
+        (Kind::ServiceKey, _) => {
+            if let Err(reason) = service_keys::check_shape(token) {
+                return Some(Err(reason.into()));
+            }
+            let key = state.service_keys.cached(token)?;
+            Some(Ok(Principal::ServiceKey(key)))
+        }
+        (Kind::Machine(machine), Some(verifier)) => {
+            if let Err(reason) = machine.check_shape(token) {
+                return Some(Err(reason.into()));
+            }
+            let principal = verifier.cached(token)?;
+            Some(Ok(Principal::MachineToken(principal)))
+        }
+        // Refused before: machine tokens are accepted only with a verifier.
+        (Kind::Machine(_), None) => Some(Err(Reason::TokenTypeMismatch.into())),
+    }
+}
+
+/// A verified credential's principal in the request, or the refusal answered (401, or 429 for a
+/// spent budget).
+fn admit(
+    state: &AppState,
+    req: &ServiceRequest,
+    presented: &Presented<'_>,
+    outcome: Result<Principal, Refusal>,
+) -> Result<(), Error> {
+    match outcome {
         Ok(principal) => {
             state.metrics.record_auth("ok");
             org_scope::reject_foreign_ids(req.request(), principal.organization_id())?;
             req.extensions_mut().insert(principal);
-            next.call(req).await
+            Ok(())
         }
         Err(refusal) => {
             let detail = match refusal {
-                Refusal::Credential(Reason::TokenInvalidIssuer) => issuer_mismatch(&state, &token),
+                Refusal::Credential(Reason::TokenInvalidIssuer) => {
+                    issuer_mismatch(state, &presented.token)
+                }
                 _ => None,
             };
-            Err(refuse_with(&state, refusal, Some(carrier), detail))
+            Err(refuse_with(state, refusal, Some(presented.carrier), detail))
         }
     }
 }
 
-/// A service key or an opaque Clerk machine token: from the verifier's cache, else, when of the right
-/// shape, looked up through `failed_credentials`.
-async fn verify_looked_up(
+/// A service key or an opaque Clerk machine token that no cache knows (and of the right shape:
+/// [`cached`] answered first), looked up through `failed_credentials`.
+async fn look_up(
     state: &AppState,
     req: &ServiceRequest,
     kind: Kind,
@@ -152,19 +280,11 @@ async fn verify_looked_up(
     let guard = &state.failed_credentials;
     match (kind, &state.machine_tokens) {
         (Kind::ServiceKey, _) => {
-            service_keys::check_shape(token)?;
-            if let Some(key) = state.service_keys.cached(token) {
-                return Ok(Principal::ServiceKey(key));
-            }
             let lookup = state.service_keys.look_up(token);
             let key = guard.look_up(token, client_ip(state, req), lookup).await?;
             Ok(Principal::ServiceKey(key))
         }
         (Kind::Machine(machine), Some(verifier)) => {
-            machine.check_shape(token)?;
-            if let Some(principal) = verifier.cached(token) {
-                return Ok(Principal::MachineToken(principal));
-            }
             let lookup = verifier.look_up(machine, token);
             let principal = guard.look_up(token, client_ip(state, req), lookup).await?;
             Ok(Principal::MachineToken(principal))
@@ -180,38 +300,42 @@ fn client_ip(state: &AppState, req: &ServiceRequest) -> Option<IpAddr> {
     crate::client_ip::of_request(req.head(), &state.settings.server.trusted_proxies)
 }
 
-/// A JWT: a session token, or where the route accepts them a machine token in JWT form.
+/// A JWT no cache remembers: a session token, or where the route accepts them a machine token in
+/// JWT form.
 async fn verify_jwt(
     state: &AppState,
     accepts: Accepts,
     machine_jwts: bool,
     token: &str,
 ) -> Result<Principal, Reason> {
-    let accepted_machine =
-        |machine: std::sync::Arc<crate::auth::machine_tokens::MachinePrincipal>| {
-            if accepts.machine(machine.kind) {
-                Ok(Principal::MachineToken(machine))
-            } else {
-                Err(Reason::TokenTypeMismatch)
-            }
-        };
-    // A machine JWT fails the session checks only after an RSA verification, and failures are not
-    // cached; so a remembered machine JWT is looked up first. Session tokens on these routes pay one
-    // hash lookup for it; on session-only routes (`machine_jwts` false) nothing.
-    if machine_jwts {
-        if let Some(machine) = state.verifier.cached_machine_jwt(token) {
-            return accepted_machine(machine);
-        }
-    }
     match state.verifier.verify(token).await {
-        Ok(user) if accepts.session_token => Ok(Principal::User(user)),
-        Ok(_) => Err(Reason::TokenTypeMismatch),
         Err(Reason::TokenTypeMismatch) if machine_jwts => state
             .verifier
             .verify_machine_jwt(token)
             .await
-            .and_then(accepted_machine),
+            .and_then(|machine| accepted_machine(accepts, machine)),
+        verified => as_session(accepts, verified),
+    }
+}
+
+/// A verified session token's principal where the route accepts session tokens.
+fn as_session(
+    accepts: Accepts,
+    verified: Result<Arc<VerifiedToken>, Reason>,
+) -> Result<Principal, Reason> {
+    match verified {
+        Ok(user) if accepts.session_token => Ok(Principal::User(user)),
+        Ok(_) => Err(Reason::TokenTypeMismatch),
         Err(reason) => Err(reason),
+    }
+}
+
+/// A verified machine token's principal where the route accepts its kind.
+fn accepted_machine(accepts: Accepts, machine: Arc<MachinePrincipal>) -> Result<Principal, Reason> {
+    if accepts.machine(machine.kind) {
+        Ok(Principal::MachineToken(machine))
+    } else {
+        Err(Reason::TokenTypeMismatch)
     }
 }
 
