@@ -39,6 +39,11 @@ pub struct SessionVerifier {
     revoked: Arc<RevokedSessions>,
 }
 
+/// Whether a cached verification still holds: unexpired, and its key still published.
+fn usable(keys: &KeyStore, hit: &VerifiedToken, now_ms: i64) -> bool {
+    now_ms < hit.valid_until_ms && keys.still_has(hit.kid.as_deref())
+}
+
 /// Frees cache entries when their token expires (correctness does not depend on it: every hit is
 /// checked against the clock).
 struct UntilTokenExpiry(Clock);
@@ -144,6 +149,17 @@ impl SessionVerifier {
         Ok(verified)
     }
 
+    /// A session token verified before, still valid, its key still published and its session not
+    /// revoked: what [`verify`](Self::verify) would answer from its cache, or `None` (refused, or
+    /// unknown: ask `verify`).
+    pub fn cached_session(&self, token: &str) -> Option<Arc<VerifiedToken>> {
+        let keys = self.keys.as_ref()?;
+        let hit = self.verified.get(token)?;
+        let now = self.clock.now_ms();
+        (usable(keys, &hit, now) && !self.revoked.is_revoked(&hit.claims.session_id, now))
+            .then_some(hit)
+    }
+
     /// Verifies a Clerk machine token in JWT form (an M2M token or an OAuth access token), from the
     /// cache when it was verified before, is unexpired and its key is still published.
     pub async fn verify_machine_jwt(&self, token: &str) -> Result<Arc<MachinePrincipal>, Reason> {
@@ -179,7 +195,7 @@ impl SessionVerifier {
     async fn verify_signature_and_claims(&self, token: &str) -> Result<Arc<VerifiedToken>, Reason> {
         let keys = self.keys.as_ref().ok_or(Reason::JwkFailedToResolve)?;
         if let Some(hit) = self.verified.get(token) {
-            if self.clock.now_ms() < hit.valid_until_ms && keys.still_has(hit.kid.as_deref()) {
+            if usable(keys, &hit, self.clock.now_ms()) {
                 return Ok(hit);
             }
             self.verified.invalidate(token);
