@@ -33,6 +33,7 @@ use crate::auth::Principal;
 use crate::bounds;
 use crate::clerk::authorization::{Requirement, Reverification};
 use crate::http::error::ApiError;
+use crate::request::authenticate::{authenticate, Accepts};
 use crate::request::{guard, standing};
 use crate::state::AppState;
 
@@ -285,9 +286,11 @@ fn forwarded_target(headers: &HeaderMap) -> Option<String> {
 /// subrequest keeps of the client's.
 pub const METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE";
 
-/// Around the route, outside authentication: notes the forwarded target for the audit trail, turns
-/// a refusal into a response here (so the audit recorder still sees the request and its note), and
-/// marks every answer `Cache-Control: no-store`.
+/// The route's one middleware layer: notes the forwarded target for the audit trail, authenticates
+/// (every kind of credential, as [`authenticate`] does on every route), turns a refusal into a
+/// response here (so the audit recorder still sees the request and its note), and marks every answer
+/// `Cache-Control: no-store`. One layer rather than this and `authenticate`'s own: each
+/// `middleware::from_fn` layer costs a boxed future per request.
 pub async fn around(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -296,7 +299,7 @@ pub async fn around(
         crate::audit::note(req.request(), |note| note.detail = Some(target));
     }
     let request = req.request().clone();
-    let mut response = match next.call(req).await {
+    let mut response = match authenticate(Accepts::ANY, req, next).await {
         Ok(response) => response.map_into_boxed_body(),
         Err(error) => ServiceResponse::from_err(error, request),
     };
