@@ -19,9 +19,9 @@
 //!   ([`still_reusable`]: the same [`REUSE_SECS`](super::assertion::REUSE_SECS) on auth-core's
 //!   clock, the same key epoch), so a rotation or retirement, once loaded, is signed anew on the
 //!   next check.
-//! - Bounded: entries weigh their bytes (at least [`ENTRY_OVERHEAD`] each) up to
-//!   [`MAX_MEMO_BYTES`], so a flood of distinct credentials evicts entries rather than grows the
-//!   memo; each is also dropped `REUSE_SECS` after it was made.
+//! - Bounded: entries weigh their bytes (at least [`ENTRY_OVERHEAD`] each, with the credential's
+//!   allocation they keep) up to [`MAX_MEMO_BYTES`], so a flood of distinct credentials evicts
+//!   entries rather than grows the memo; each is also dropped `REUSE_SECS` after it was made.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -48,10 +48,12 @@ pub const ASSERTION: &str = "x-auth-assertion";
 
 /// The most the memo's entries weigh together.
 pub const MAX_MEMO_BYTES: u64 = 32 * 1024 * 1024;
-/// What an entry weighs beyond its header values: the memo's own node, the entry and its list of
-/// headers, the shared buffers of the values and the credential's allocation its `Weak` keeps. An
-/// estimate on the generous side, so that the bound holds.
-pub const ENTRY_OVERHEAD: usize = 1024;
+/// What an entry weighs beyond its headers and the credential's allocation its `Weak` keeps: the
+/// memo's own node and the entry's allocation (an estimate on the generous side).
+pub const ENTRY_OVERHEAD: usize = 512;
+/// What each header weighs beyond its value's bytes: its place in the list, and the header and
+/// allocator slack of the value's shared buffer (generous too).
+const HEADER_OVERHEAD: usize = std::mem::size_of::<(HeaderName, HeaderValue)>() + 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityHeadersError {
@@ -103,6 +105,19 @@ fn address(principal: &Principal) -> usize {
     }
 }
 
+/// The bytes of the credential's allocation that an entry's `Weak` keeps (what the value owns on the
+/// heap is freed with the last `Arc`).
+fn retained_bytes(principal: &Principal) -> usize {
+    // The two reference counts in front of the value.
+    let counts = 2 * std::mem::size_of::<usize>();
+    counts
+        + match principal {
+            Principal::User(_) => std::mem::size_of::<VerifiedToken>(),
+            Principal::ServiceKey(_) => std::mem::size_of::<ServiceKeyPrincipal>(),
+            Principal::MachineToken(_) => std::mem::size_of::<MachinePrincipal>(),
+        }
+}
+
 /// The identity headers of one credential, ready to copy into a response.
 pub struct IdentityHeaders {
     credential: Credential,
@@ -138,14 +153,14 @@ impl IdentityHeaders {
             (ASSERTION, Some(&*assertion.token)),
         ];
         let mut headers = Vec::with_capacity(values.len());
-        let mut bytes = ENTRY_OVERHEAD;
+        let mut bytes = ENTRY_OVERHEAD + retained_bytes(principal);
         for (name, value) in values {
             let Some(value) = value.filter(|v| !v.is_empty()) else {
                 continue;
             };
             let value = HeaderValue::from_str(value)
                 .map_err(|_| IdentityHeadersError::NotAHeaderValue(name))?;
-            bytes += value.len();
+            bytes += HEADER_OVERHEAD + value.len();
             headers.push((HeaderName::from_static(name), value));
         }
         Ok(Self {
