@@ -4,6 +4,8 @@
 //! handler, not a socket or HTTP parser. The requests are built before counting starts; the audit
 //! writer is not started (its queue is made large enough for the run), so its batches are not
 //! counted either. A bare actix-web hello world through the same harness is the floor.
+//! Forward auth (`/api/auth/verify`) is counted warm, with a role asked in the query, with and without
+//! the forwarded-request headers a proxy adds.
 //! Run: `cargo bench --bench alloc` (BENCH_REQUESTS, default 2000).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -123,6 +125,23 @@ fn main() {
                 })
                 .collect()
         };
+        // Forward auth as a proxy asks it: Traefik and Caddy name the proxied request.
+        let verify = |n: usize, forwarded: bool| -> Vec<actix_http::Request> {
+            (0..n)
+                .map(|_| {
+                    let req = TestRequest::get()
+                        .uri("/api/auth/verify?role=org:admin")
+                        .insert_header(("Authorization", format!("Bearer {token}")));
+                    if forwarded {
+                        req.insert_header(("X-Forwarded-Method", "GET"))
+                            .insert_header(("X-Forwarded-Uri", "/notes/7?page=2"))
+                    } else {
+                        req
+                    }
+                    .to_request()
+                })
+                .collect()
+        };
         let healthz = |n: usize| -> Vec<actix_http::Request> {
             (0..n)
                 .map(|_| TestRequest::get().uri("/healthz").to_request())
@@ -130,6 +149,7 @@ fn main() {
         };
         // Warm: the user is created just in time, the token and user caches filled.
         count(&app, me(50), 200).await;
+        count(&app, verify(50, false), 200).await;
         count(&app, healthz(50), 200).await;
         let hello =
             test::init_service(App::new().route("/", web::get().to(|| async { "Hello world!" })))
@@ -149,6 +169,14 @@ fn main() {
         line(
             "auth-core GET /api/auth/me (audit on)",
             count(&app, me(n), 200).await,
+        );
+        line(
+            "auth-core GET /api/auth/verify?role=org:admin (audit on)",
+            count(&app, verify(n, false), 200).await,
+        );
+        line(
+            "the same with X-Forwarded-Method and X-Forwarded-Uri",
+            count(&app, verify(n, true), 200).await,
         );
     });
 }

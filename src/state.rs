@@ -9,6 +9,7 @@ use crate::accounts::secret_key::SecretKeyError;
 use crate::audit::{AuditConfig, AuditLog};
 use crate::auth::assertion::{AssertionKeyError, AssertionKeys};
 use crate::auth::failed_credentials::FailedCredentials;
+use crate::auth::identity_headers::IdentityHeaderMemo;
 use crate::auth::machine_tokens::MachineTokenVerifier;
 use crate::auth::service_keys::ServiceKeyVerifier;
 use crate::auth::token_source;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub password_workers: Arc<PasswordWorkers>,
     /// auth-core's own keys for `/api/auth/verify`'s identity assertion, loaded at start-up.
     pub assertion_keys: Arc<AssertionKeys>,
+    /// The identity headers of recent forward-auth checks, by credential.
+    pub identity_headers: Arc<IdentityHeaderMemo>,
     /// Whether this instance hears the other instances' changes (PostgreSQL's change feed).
     pub change_feed: Arc<FeedStatus>,
 }
@@ -148,6 +151,7 @@ impl AppState {
         let password_workers = PasswordWorkers::start(settings.admin.password_threads)
             .map_err(StartupError::PasswordThreads)?;
         let change_feed = Arc::new(FeedStatus::new(db.backend() == Backend::Postgres));
+        let identity_headers = Arc::new(IdentityHeaderMemo::new(clock.clone()));
         let state = Self {
             change_feed,
             password_workers: Arc::new(password_workers),
@@ -165,6 +169,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             admin_cookie_key,
             assertion_keys: Arc::new(assertion_keys),
+            identity_headers,
         };
         if let Err(error) = state.reload_revoked_sessions() {
             log::warn!("revoked sessions not loaded yet ({error}); retrying in the background");

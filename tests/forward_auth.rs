@@ -1,20 +1,24 @@
 //! Forward auth over HTTP (`/api/auth/verify`), on both databases: the identity headers, the query's
 //! requirements, Clerk's reverification body (also from the `Require::reverification` guard), the
 //! signed assertion against the JWKS document, the audit trail's forwarded target, key agreement
-//! between instances and rotation. nginx in front of it: `tests/nginx.rs`.
+//! between instances and rotation, and what a warm check reuses (the answer, never the judgement).
+//! nginx in front of it: `tests/nginx.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use actix_web::http::Method;
 use actix_web::{middleware::from_fn, web, HttpResponse};
-use auth_core::auth::assertion::{self, LIFETIME_SECS, RETIREMENT_DELAY_MS, ROTATION_LEAD_MS};
+use auth_core::auth::assertion::{
+    self, LIFETIME_SECS, RETIREMENT_DELAY_MS, REUSE_SECS, ROTATION_LEAD_MS,
+};
 use auth_core::clerk::authorization::Reverification;
 use auth_core::db::schema::audit_events as ae;
 use auth_core::request::authenticate::{authenticate, Accepts};
 use auth_core::request::Require;
 use common::clerk::{session_claims, ClerkStandIn, Minter, ISSUER};
 use common::embedded::start;
+use common::webhooks::{deliver, example, WEBHOOK_SECRET};
 use common::{client, Response, TestApp, TestDb};
 use diesel::prelude::*;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -511,6 +515,28 @@ async fn rotation_publishes_first_then_signs(db: TestDb) {
     assert_eq!(published, [rotated.kid]);
 }
 
+/// A rotation `--immediately` (a key believed compromised), once loaded, signs the next check at
+/// once: the assertion handed out a moment before is not reused, its key no longer being published.
+async fn an_immediate_rotation_is_not_answered_with_a_reused_assertion(db: TestDb) {
+    let (app, _clock) = TestApp::spawn_at(settings(&db), NOW_S * 1000 + 500).await;
+    let admin = token(json!({}));
+    let kid_of = |res: &Response| {
+        jsonwebtoken::decode_header(res.header("x-auth-assertion").unwrap())
+            .unwrap()
+            .kid
+            .unwrap()
+    };
+    let before = verify(&app, "", Some(&admin)).await;
+    let rotated = assertion::rotate(&app.state.db, NOW_S * 1000 + 500, true).unwrap();
+    assert_ne!(kid_of(&before), rotated.kid);
+    app.state.assertion_keys.reload().unwrap();
+    let after = verify(&app, "", Some(&admin)).await;
+    assert_eq!(after.status, 200);
+    assert_eq!(kid_of(&after), rotated.kid);
+    assert_eq!(identity_headers(&after), identity_headers(&before));
+    verified_assertion(&app, after.header("x-auth-assertion").unwrap()).await;
+}
+
 /// An upstream that pins EdDSA and the published keys refuses forgeries of the assertion: `alg:
 /// none`, HS256 keyed with the public key (algorithm confusion), and a payload changed after signing.
 async fn forged_assertions_do_not_verify(db: TestDb) {
@@ -553,7 +579,102 @@ async fn forged_assertions_do_not_verify(db: TestDb) {
     }
 }
 
+/// An event of Clerk's about `user_2test`'s membership of `org_2test`.
+fn membership_event(kind: &str) -> Value {
+    let mut e = example("organizationMembership.created");
+    e["type"] = kind.into();
+    e["data"]["id"] = "orgmem_2test".into();
+    e["data"]["role"] = "org:admin".into();
+    e["data"]["organization"]["id"] = "org_2test".into();
+    e["data"]["organization"]["slug"] = "acme".into();
+    e["data"]["public_user_data"]["user_id"] = "user_2test".into();
+    e
+}
+
+async fn delivered(app: &TestApp, svix_id: &str, event: &Value) {
+    let res = deliver(app, svix_id, NOW_S, event).await;
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+    assert_eq!(res.json()["status"], "applied");
+}
+
+/// A warm check hands out the answer made for its credential (the same headers, the same
+/// assertion) until the assertion's reuse ends, but is judged each time: a membership removed or a
+/// session revoked by webhook is refused at once, and an organization switch (a new token) is
+/// answered about the new organization.
+async fn warm_checks_reuse_the_answer_but_not_the_judgement(db: TestDb) {
+    let pem = std::fs::read_to_string(common::target_dir_file(
+        "tests/fixtures/keys/rsa-2048-a.pub.pem",
+    ))
+    .unwrap();
+    let settings = db.settings(&[
+        ("CLERK_JWT_KEY", pem.as_str()),
+        ("AUTH_CORE__AUTH__ISSUER", ISSUER),
+        ("CLERK_WEBHOOK_SECRET", WEBHOOK_SECRET),
+    ]);
+    let (app, clock) = TestApp::spawn_at(settings, NOW_S * 1000 + 500).await;
+    delivered(
+        &app,
+        "msg_1",
+        &membership_event("organizationMembership.created"),
+    )
+    .await;
+    let admin = token(json!({}));
+    let first = verify(&app, "?role=org:admin", Some(&admin)).await;
+    assert_eq!(first.status, 200);
+    let again = verify(&app, "?role=org:admin", Some(&admin)).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(identity_headers(&again), identity_headers(&first));
+    assert_eq!(
+        again.header("x-auth-assertion"),
+        first.header("x-auth-assertion")
+    );
+    // The requirement is judged on the warm request too.
+    let res = verify(&app, "?role=org:owner", Some(&admin)).await;
+    assert_eq!(res.status, 403);
+    assert!(res.header("x-auth-assertion").is_none());
+
+    // Past the assertion's reuse: the same headers with a new assertion.
+    clock.set_ms((NOW_S + REUSE_SECS) * 1000);
+    let later = verify(&app, "", Some(&admin)).await;
+    assert_eq!(identity_headers(&later), identity_headers(&first));
+    let claims = verified_assertion(&app, later.header("x-auth-assertion").unwrap()).await;
+    assert_eq!(claims["iat"], NOW_S + REUSE_SECS);
+
+    // An organization switch: Clerk mints a token naming the other organization.
+    let switched = token(json!({"o": {"id": "org_2other", "slg": "other", "rol": "member"}}));
+    let res = verify(&app, "", Some(&switched)).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("x-auth-org-id"), Some("org_2other"));
+    assert_eq!(res.header("x-auth-org-role"), Some("org:member"));
+    let claims = verified_assertion(&app, res.header("x-auth-assertion").unwrap()).await;
+    assert_eq!(claims["org_id"], "org_2other");
+
+    // Removed from org_2test: the warm token naming it is refused at once, the other one is not.
+    delivered(
+        &app,
+        "msg_2",
+        &membership_event("organizationMembership.deleted"),
+    )
+    .await;
+    let res = verify(&app, "", Some(&admin)).await;
+    assert_eq!(res.status, 403);
+    assert_eq!(res.json()["error"]["code"], "membership-revoked");
+    assert!(res.header("x-auth-user-id").is_none());
+    assert_eq!(verify(&app, "", Some(&switched)).await.status, 200);
+
+    // The session revoked: every token of it is refused.
+    let mut revoked = example("session.revoked");
+    revoked["data"]["id"] = "sess_2test".into();
+    delivered(&app, "msg_3", &revoked).await;
+    for token in [&admin, &switched] {
+        let res = verify(&app, "", Some(token)).await;
+        assert_eq!(res.status, 401);
+        assert_eq!(res.json()["error"]["code"], "session-revoked");
+    }
+}
+
 db_test!(
+    warm_checks_reuse_the_answer_but_not_the_judgement,
     identity_headers_and_assertion,
     refusals_are_those_of_every_route,
     query_requirements,
@@ -562,6 +683,7 @@ db_test!(
     the_audit_trail_names_the_forwarded_request,
     instances_on_one_database_agree_on_the_key,
     rotation_publishes_first_then_signs,
+    an_immediate_rotation_is_not_answered_with_a_reused_assertion,
     forged_assertions_do_not_verify,
 );
 

@@ -13,7 +13,7 @@ pub mod webhooks;
 use actix_web::http::Method;
 use actix_web::{middleware, web, HttpResponse};
 
-use crate::request::authenticate::{authenticate, Accepts, Authenticate};
+use crate::request::authenticate::{Accepts, Authenticate};
 
 use crate::http::error::ApiError;
 
@@ -43,9 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // kind of credential and each of HTTP's eight methods (a proxy's subrequest may keep the client's).
     .service(
         web::resource("/api/auth/verify")
-            .wrap(middleware::from_fn(|req, next| {
-                authenticate(Accepts::ANY, req, next)
-            }))
+            // Authenticates too, every kind of credential (one layer: `verify::around`).
             .wrap(middleware::from_fn(verify::around))
             .route(web::get().to(verify::verify))
             .route(web::head().to(verify::verify))

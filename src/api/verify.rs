@@ -16,17 +16,24 @@
 //!   typo in a proxy's configuration must not silently drop a requirement.
 //! - Every answer, success or refusal, is `Cache-Control: no-store`.
 
+use std::borrow::Cow;
+
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpRequest, HttpResponse};
 
-use crate::auth::assertion::{AssertionKeyError, Identity};
+use crate::auth::assertion::AssertionKeyError;
+use crate::auth::identity_headers::IdentityHeadersError;
+pub use crate::auth::identity_headers::{
+    ASSERTION, ORG_ID, ORG_PERMISSIONS, ORG_ROLE, ORG_SLUG, PRINCIPAL, SESSION_ID, USER_ID,
+};
 use crate::auth::Principal;
 use crate::bounds;
 use crate::clerk::authorization::{Requirement, Reverification};
 use crate::http::error::ApiError;
+use crate::request::authenticate::{authenticate, Accepts};
 use crate::request::{guard, standing};
 use crate::state::AppState;
 
@@ -38,15 +45,9 @@ pub const MAX_PERMISSIONS: usize = 16;
 pub const MAX_VALUE_BYTES: usize = 256;
 /// The longest `X-Forwarded-Method` read (longer ones are recorded as `?`).
 const MAX_METHOD_BYTES: usize = 16;
-
-pub const USER_ID: &str = "x-auth-user-id";
-pub const SESSION_ID: &str = "x-auth-session-id";
-pub const ORG_ID: &str = "x-auth-org-id";
-pub const ORG_SLUG: &str = "x-auth-org-slug";
-pub const ORG_ROLE: &str = "x-auth-org-role";
-pub const ORG_PERMISSIONS: &str = "x-auth-org-permissions";
-pub const PRINCIPAL: &str = "x-auth-principal";
-pub const ASSERTION: &str = "x-auth-assertion";
+/// Headers the middleware adds to an answer after the handler (`Cache-Control`, the request id, the
+/// security headers): room is made for them with the identity's, so the map grows once.
+const MIDDLEWARE_HEADERS: usize = 8;
 
 /// A 403 of this route: the error shape, or Clerk's reverification hint (documentation only; the
 /// bodies are written by `ApiError`).
@@ -113,7 +114,7 @@ fn parse_query(query: &str) -> Result<Asked, ApiError> {
             ));
         }
         match &*key {
-            "role" if role.is_none() => role = Some(value.into_owned()),
+            "role" if role.is_none() => role = Some(value),
             "role" => return Err(ApiError::bad_request("role is given more than once")),
             "permission" if permissions < MAX_PERMISSIONS => {
                 permissions += 1;
@@ -206,7 +207,6 @@ fn parse_query(query: &str) -> Result<Asked, ApiError> {
 pub async fn verify(req: HttpRequest, principal: Principal) -> Result<HttpResponse, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
-        .cloned()
         .ok_or_else(ApiError::internal)?;
     let asked = parse_query(req.query_string())?;
     if let Some(claims) = principal.session() {
@@ -218,89 +218,31 @@ pub async fn verify(req: HttpRequest, principal: Principal) -> Result<HttpRespon
     }
     guard::check(&req, &asked.requirements).await?;
 
-    let identity = identity_of(&principal);
     state.assertion_keys.reload_if_due();
-    let assertion = state
-        .assertion_keys
-        .assert(&identity)
+    // Judged above, on every request; what the memo saves is making the answer (see
+    // `auth::identity_headers` for why a memoised answer cannot be stale).
+    let identity = state
+        .identity_headers
+        .headers(&principal, &state.assertion_keys)
         .map_err(|error| match error {
             // No key loaded yet: the database was unreadable since start-up (readiness says so).
-            AssertionKeyError::NoActiveKey if state.assertion_keys.is_empty() => {
+            IdentityHeadersError::Assertion(AssertionKeyError::NoActiveKey)
+                if state.assertion_keys.is_empty() =>
+            {
                 ApiError::database_unavailable()
             }
             error => {
-                log::error!("identity assertion not signed: {error}");
+                log::error!("forward auth: identity headers not made: {error}");
                 ApiError::internal()
             }
         })?;
-    let mut response = HttpResponse::Ok();
-    let permissions = identity
-        .org_permissions
-        .iter()
-        // A comma would split one permission into two for the upstream: such a name is left out.
-        .filter(|p| !p.contains(','))
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(",");
-    let values = [
-        (USER_ID, principal.user_id()),
-        (SESSION_ID, identity.sid.as_deref()),
-        (ORG_ID, identity.org_id.as_deref()),
-        (ORG_SLUG, identity.org_slug.as_deref()),
-        (ORG_ROLE, identity.org_role.as_deref()),
-        (ORG_PERMISSIONS, Some(permissions.as_str())),
-        (PRINCIPAL, Some(identity.principal)),
-        (ASSERTION, Some(&*assertion)),
-    ];
-    for (name, value) in values {
-        let Some(value) = value.filter(|v| !v.is_empty()) else {
-            continue;
-        };
-        // Values come from a verified credential; one that cannot be a header (a control
-        // character) fails the check rather than reach the upstream without it.
-        let value = HeaderValue::from_str(value).map_err(|_| {
-            log::error!("forward auth: the {name} of this identity cannot be sent as a header");
-            ApiError::internal()
-        })?;
-        response.insert_header((HeaderName::from_static(name), value));
+    let mut response = HttpResponse::Ok().finish();
+    let headers = response.headers_mut();
+    headers.reserve(identity.iter().len() + MIDDLEWARE_HEADERS);
+    for (name, value) in identity.iter() {
+        headers.insert(name.clone(), value.clone());
     }
-    Ok(response.finish())
-}
-
-fn identity_of(principal: &Principal) -> Identity {
-    match principal {
-        Principal::User(token) => {
-            let claims = &token.claims;
-            let org = claims.organization.as_ref();
-            Identity {
-                sub: claims.user_id.clone(),
-                sid: Some(claims.session_id.clone()),
-                org_id: org.map(|o| o.id.clone()),
-                org_slug: org.and_then(|o| o.slug.clone()),
-                org_role: org.and_then(|o| o.role.clone()),
-                org_permissions: org.map(|o| o.permissions.clone()).unwrap_or_default(),
-                principal: "user",
-            }
-        }
-        Principal::ServiceKey(key) => Identity {
-            sub: key.id.clone(),
-            sid: None,
-            org_id: key.organization_id.clone(),
-            org_slug: None,
-            org_role: None,
-            org_permissions: key.scopes.clone(),
-            principal: "service",
-        },
-        Principal::MachineToken(machine) => Identity {
-            sub: machine.info.subject.clone(),
-            sid: None,
-            org_id: machine.organization_id().map(str::to_owned),
-            org_slug: None,
-            org_role: None,
-            org_permissions: machine.info.scopes.clone(),
-            principal: "machine",
-        },
-    }
+    Ok(response)
 }
 
 /// `forwarded GET /notes/7`: the proxied request, for the audit trail's `detail`.
@@ -317,27 +259,38 @@ fn forwarded_target(headers: &HeaderMap) -> Option<String> {
             !m.is_empty() && m.len() <= MAX_METHOD_BYTES && m.iter().all(u8::is_ascii_alphabetic)
         })
         .map_or("?", |m| std::str::from_utf8(m).unwrap_or("?"));
-    let printable = path.chars().fold(String::new(), |mut out, c| {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-        out
-    });
-    Some(format!(
-        "forwarded {method} {}",
-        bounds::fit(&printable, bounds::PATH)
-    ))
+    let printable = if path.chars().any(char::is_control) {
+        Cow::Owned(path.chars().fold(String::new(), |mut out, c| {
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+            out
+        }))
+    } else {
+        Cow::Borrowed(path)
+    };
+    let path = bounds::fit(&printable, bounds::PATH);
+    // One allocation, of the right size, on every proxied check.
+    const PREFIX: &str = "forwarded ";
+    let mut detail = String::with_capacity(PREFIX.len() + method.len() + 1 + path.len());
+    detail.push_str(PREFIX);
+    detail.push_str(method);
+    detail.push(' ');
+    detail.push_str(&path);
+    Some(detail)
 }
 
 /// The methods `/api/auth/verify` answers (`Allow` of its 405): HTTP's eight, whichever a proxy's
 /// subrequest keeps of the client's.
 pub const METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE";
 
-/// Around the route, outside authentication: notes the forwarded target for the audit trail, turns
-/// a refusal into a response here (so the audit recorder still sees the request and its note), and
-/// marks every answer `Cache-Control: no-store`.
+/// The route's one middleware layer: notes the forwarded target for the audit trail, authenticates
+/// (every kind of credential, as [`authenticate`] does on every route), turns a refusal into a
+/// response here (so the audit recorder still sees the request and its note), and marks every answer
+/// `Cache-Control: no-store`. One layer rather than this and `authenticate`'s own: each
+/// `middleware::from_fn` layer costs a boxed future per request.
 pub async fn around(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -346,7 +299,7 @@ pub async fn around(
         crate::audit::note(req.request(), |note| note.detail = Some(target));
     }
     let request = req.request().clone();
-    let mut response = match next.call(req).await {
+    let mut response = match authenticate(Accepts::ANY, req, next).await {
         Ok(response) => response.map_into_boxed_body(),
         Err(error) => ServiceResponse::from_err(error, request),
     };
@@ -360,6 +313,7 @@ pub async fn around(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use actix_web::http::header::HeaderName;
 
     #[test]
     fn query_requirements() {

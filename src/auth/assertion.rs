@@ -14,11 +14,16 @@
 //! - An assertion lives [`LIFETIME_SECS`]; the same identity gets the same signed assertion for at
 //!   most [`REUSE_SECS`] (a signature per request is the one cost a cached credential still has),
 //!   so every assertion handed out has at least `LIFETIME_SECS - REUSE_SECS` left.
+//! - A reload that finds the published keys changed (a rotation, a retirement, an immediate
+//!   rotation's unpublishing) moves [`AssertionKeys::key_epoch`] on, and no assertion signed under an
+//!   earlier epoch is handed out again: the next request for each identity signs with the keys just
+//!   loaded. The epoch moves after the new keys are in place, so an assertion recorded with the new
+//!   epoch was signed with them (`identity_headers` relies on the same rule).
 //! - Claims: `iss` is always [`ISSUER`] (a fixed name, not a URL: auth-core has no public-URL setting
 //!   and upstreams pin it); no `aud` (the assertion is for whatever upstream the proxy forwards to;
 //!   an upstream that must not accept another's assertions is a deployment with its own database).
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -130,6 +135,14 @@ struct LoadedKey {
     activates_at: i64,
 }
 
+/// A signed assertion as handed out: the token, its `iat`, and the key epoch it was signed under.
+#[derive(Debug, Clone)]
+pub struct Assertion {
+    pub token: Arc<str>,
+    pub issued_at: i64,
+    pub key_epoch: u64,
+}
+
 /// The keys as last loaded, and the JWKS document made from them.
 struct KeySet {
     /// Oldest generation first.
@@ -179,6 +192,16 @@ impl KeySet {
         })
     }
 
+    /// Whether `other` publishes the same keys, activating at the same moments.
+    fn same_keys(&self, other: &Self) -> bool {
+        self.keys.len() == other.keys.len()
+            && self
+                .keys
+                .iter()
+                .zip(&other.keys)
+                .all(|(a, b)| a.kid == b.kid && a.activates_at == b.activates_at)
+    }
+
     /// The newest key whose activation has come.
     fn signing_key(&self, now_ms: i64) -> Option<&LoadedKey> {
         self.keys.iter().rev().find(|k| k.activates_at <= now_ms)
@@ -191,8 +214,11 @@ pub struct AssertionKeys {
     clock: Clock,
     current: RwLock<Arc<KeySet>>,
     next_reload_ms: AtomicI64,
-    /// Identity → (assertion, `iat`): the same identity within [`REUSE_SECS`] gets the same one.
-    recent: moka::sync::Cache<Identity, (Arc<str>, i64)>,
+    /// Moves on when a reload finds the published keys changed (see the module's invariants).
+    key_epoch: AtomicU64,
+    /// Identity → its last assertion: the same identity within [`REUSE_SECS`], under the same key
+    /// epoch, gets the same one.
+    recent: moka::sync::Cache<Identity, Assertion>,
 }
 
 impl AssertionKeys {
@@ -217,6 +243,7 @@ impl AssertionKeys {
             clock,
             current: RwLock::new(Arc::new(set)),
             next_reload_ms: AtomicI64::new(next_reload_ms),
+            key_epoch: AtomicU64::new(0),
             recent: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(REUSE_SECS.unsigned_abs()))
@@ -240,11 +267,27 @@ impl AssertionKeys {
     /// ones if the database fails.
     pub fn reload(&self) -> Result<(), AssertionKeyError> {
         let set = Arc::new(load(&self.db, self.clock.now_ms())?);
-        match self.current.write() {
-            Ok(mut current) => *current = set,
-            Err(poisoned) => *poisoned.into_inner() = set,
+        let changed = {
+            let mut current = match self.current.write() {
+                Ok(current) => current,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let changed = !current.same_keys(&set);
+            *current = set;
+            changed
+        };
+        if changed {
+            // After the swap (Release, read with Acquire in `assert`): whoever sees the new epoch
+            // signs with the new keys.
+            self.key_epoch.fetch_add(1, Ordering::Release);
         }
         Ok(())
+    }
+
+    /// Moves on each time a reload finds the published keys changed; an assertion (and anything
+    /// made from one) is handed out again only under the epoch it was signed in.
+    pub fn key_epoch(&self) -> u64 {
+        self.key_epoch.load(Ordering::Acquire)
     }
 
     /// Starts a background reload when the last one is older than [`RELOAD_INTERVAL_MS`]; at most
@@ -293,19 +336,25 @@ impl AssertionKeys {
         self.set().jwks.clone()
     }
 
-    /// A signed assertion about `identity`, reused for [`REUSE_SECS`].
-    pub fn assert(&self, identity: &Identity) -> Result<Arc<str>, AssertionKeyError> {
+    /// A signed assertion about `identity`, reused for [`REUSE_SECS`] within one key epoch.
+    pub fn assert(&self, identity: &Identity) -> Result<Assertion, AssertionKeyError> {
+        // Read before the keys are: an assertion is never recorded under a newer epoch than the
+        // keys that signed it.
+        let key_epoch = self.key_epoch();
         let now_ms = self.clock.now_ms();
         let now_s = now_ms.div_euclid(1000);
-        if let Some((token, iat)) = self.recent.get(identity) {
-            // The cache's own expiry runs on the system clock; the assertion's on auth-core's.
-            if (0..REUSE_SECS).contains(&(now_s - iat)) {
-                return Ok(token);
+        if let Some(recent) = self.recent.get(identity) {
+            if still_reusable(recent.issued_at, recent.key_epoch, now_s, key_epoch) {
+                return Ok(recent);
             }
         }
-        let token: Arc<str> = self.sign(identity, now_ms)?.into();
-        self.recent.insert(identity.clone(), (token.clone(), now_s));
-        Ok(token)
+        let assertion = Assertion {
+            token: self.sign(identity, now_ms)?.into(),
+            issued_at: now_s,
+            key_epoch,
+        };
+        self.recent.insert(identity.clone(), assertion.clone());
+        Ok(assertion)
     }
 
     fn sign(&self, identity: &Identity, now_ms: i64) -> Result<String, AssertionKeyError> {
@@ -339,6 +388,13 @@ impl AssertionKeys {
         URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut jwt);
         Ok(jwt)
     }
+}
+
+/// Whether an assertion issued at `issued_at` (seconds) under `key_epoch` may be handed out again at
+/// `now_s` when the keys are at `current_epoch`. On auth-core's clock: a cache's own expiry runs on
+/// the system clock.
+pub fn still_reusable(issued_at: i64, key_epoch: u64, now_s: i64, current_epoch: u64) -> bool {
+    key_epoch == current_epoch && (0..REUSE_SECS).contains(&(now_s - issued_at))
 }
 
 /// The published keys, the first one created if there is none (insert-if-absent, then read).
@@ -442,6 +498,54 @@ mod tests {
         assert_eq!(set.signing_key(100).unwrap().kid, kids[0]);
         assert_eq!(set.signing_key(299).unwrap().kid, kids[1]);
         assert_eq!(set.signing_key(300).unwrap().kid, kids[2]);
+    }
+
+    #[test]
+    fn an_assertion_is_reused_within_its_second_window_and_key_epoch_only() {
+        let iat = 1_800_000_000;
+        for (now, epoch, reusable) in [
+            (iat, 3, true),
+            (iat + REUSE_SECS - 1, 3, true),
+            (iat + REUSE_SECS, 3, false),
+            // A clock set back: not reused either.
+            (iat - 1, 3, false),
+            // A reload found the keys changed.
+            (iat, 4, false),
+        ] {
+            assert_eq!(
+                still_reusable(iat, 3, now, epoch),
+                reusable,
+                "{now} {epoch}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_set_is_the_same_only_with_the_same_keys_and_activations() {
+        let rows = |activations: &[i64], keys: &[&GeneratedKey]| {
+            let rows = keys
+                .iter()
+                .zip(activations)
+                .enumerate()
+                .map(|(i, (key, &activates_at))| StoredKey {
+                    generation: i32::try_from(i).unwrap() + 1,
+                    kid: key.kid.clone(),
+                    private_key: key.private_key.clone(),
+                    public_key: key.public_key.clone(),
+                    created_at: 0,
+                    activates_at,
+                    retires_at: None,
+                })
+                .collect();
+            KeySet::from_stored(rows).unwrap()
+        };
+        let (a, b) = (generate().unwrap(), generate().unwrap());
+        let one = rows(&[0], &[&a]);
+        assert!(one.same_keys(&rows(&[0], &[&a])));
+        // A rotation published, then an immediate one, then the old key retired.
+        assert!(!one.same_keys(&rows(&[0, 100], &[&a, &b])));
+        assert!(!rows(&[0, 100], &[&a, &b]).same_keys(&rows(&[0, 50], &[&a, &b])));
+        assert!(!one.same_keys(&rows(&[100], &[&b])));
     }
 
     #[test]

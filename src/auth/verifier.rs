@@ -39,6 +39,11 @@ pub struct SessionVerifier {
     revoked: Arc<RevokedSessions>,
 }
 
+/// Whether a cached verification still holds: unexpired, and its key still published.
+fn usable(keys: &KeyStore, hit: &VerifiedToken, now_ms: i64) -> bool {
+    now_ms < hit.valid_until_ms && keys.still_has(hit.kid.as_deref())
+}
+
 /// Frees cache entries when their token expires (correctness does not depend on it: every hit is
 /// checked against the clock).
 struct UntilTokenExpiry(Clock);
@@ -191,7 +196,7 @@ impl SessionVerifier {
     fn cached(&self, token: &str) -> Option<Arc<VerifiedToken>> {
         let keys = self.keys.as_ref()?;
         let hit = self.verified.get(token)?;
-        if self.clock.now_ms() < hit.valid_until_ms && keys.still_has(hit.kid.as_deref()) {
+        if usable(keys, &hit, self.clock.now_ms()) {
             return Some(hit);
         }
         self.verified.invalidate(token);

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::claims::{with_org_prefix, Scoped, SessionClaims};
+use super::claims::{without_org_prefix, Scoped, SessionClaims};
 
 /// What a route requires. Every field set must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -165,12 +165,18 @@ impl Requirement {
             return Outcome::Fail;
         };
         if let Some(role) = &self.role {
-            if org.role.as_deref().map(with_org_prefix) != Some(with_org_prefix(role)) {
+            if org.role.as_deref().map(without_org_prefix) != Some(without_org_prefix(role)) {
                 return Outcome::Fail;
             }
         }
         if let Some(permission) = &self.permission {
-            if !org.permissions.contains(&with_org_prefix(permission)) {
+            // The token's permissions are full keys (`org:notes:read`), compared as they are.
+            let asked = without_org_prefix(permission);
+            if !org
+                .permissions
+                .iter()
+                .any(|p| p.strip_prefix("org:") == Some(asked))
+            {
                 return Outcome::Fail;
             }
         }

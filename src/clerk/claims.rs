@@ -57,11 +57,18 @@ pub struct SessionClaims {
 
 /// `org:admin`, `admin` and `org:org:admin` all become `org:admin`.
 pub fn with_org_prefix(value: &str) -> String {
+    format!("org:{}", without_org_prefix(value))
+}
+
+/// `org:admin`, `admin` and `org:org:admin` all become `admin`: two names are the same role or
+/// permission when these are equal (what comparing [`with_org_prefix`]'s forms says, without
+/// allocating them on every check).
+pub fn without_org_prefix(value: &str) -> &str {
     let mut bare = value;
     while let Some(rest) = bare.strip_prefix("org:") {
         bare = rest;
     }
-    format!("org:{bare}")
+    bare
 }
 
 fn string(claims: &Map<String, Value>, key: &str) -> Option<String> {

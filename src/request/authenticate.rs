@@ -209,19 +209,20 @@ fn cached(
     let token = &*presented.token;
     match (presented.kind, &state.machine_tokens) {
         (Kind::SessionToken, _) => {
+            // A remembered session token is looked up first: it passed the session checks, so it
+            // is no machine token, and a warm session token pays for no machine lookup.
+            if let Some(verified) = state.verifier.verify_cached(token) {
+                return Some(as_session(accepts, verified).map_err(Refusal::Credential));
+            }
             // A machine JWT fails the session checks only after an RSA verification, and failures
-            // are not cached; so a remembered machine JWT is looked up first. Session tokens on
-            // these routes pay one hash lookup for it; on session-only routes nothing.
+            // are not cached; so a remembered machine JWT is looked up before verifying. On
+            // session-only routes nothing.
             if presented.machine_jwts {
                 if let Some(machine) = state.verifier.cached_machine_jwt(token) {
                     return Some(accepted_machine(accepts, machine).map_err(Refusal::Credential));
                 }
             }
-            match state.verifier.verify_cached(token)? {
-                // Not an answer the cache gives; were it one, the machine-JWT checks would decide.
-                Err(Reason::TokenTypeMismatch) if presented.machine_jwts => None,
-                verified => Some(as_session(accepts, verified).map_err(Refusal::Credential)),
-            }
+            None
         }
         (Kind::ServiceKey, _) => {
             if let Err(reason) = service_keys::check_shape(token) {

@@ -14,6 +14,7 @@
 //! recognises: it opens the step-up dialog and retries. `/api/auth/verify` judges the requirements of
 //! its query with the same [`check`], so the rule lives here once.
 
+use std::borrow::Cow;
 use std::future::{ready, Ready};
 use std::rc::Rc;
 
@@ -24,7 +25,7 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::auth::principal::Principal;
 use crate::clerk::authorization::{Requirement, Reverification};
-use crate::clerk::claims::with_org_prefix;
+use crate::clerk::claims::without_org_prefix;
 use crate::clerk::reason::Reason;
 use crate::http::error::ApiError;
 
@@ -73,10 +74,10 @@ pub fn allows(principal: &Principal, requirement: &Requirement) -> bool {
         && requirement.feature.is_none()
         && requirement.plan.is_none()
         && requirement.reverification.is_none();
-    let permission = requirement.permission.as_deref().map(with_org_prefix);
+    let permission = requirement.permission.as_deref().map(without_org_prefix);
     only_permission
         && principal.organization_id().is_some()
-        && permission.is_some_and(|p| scopes.iter().any(|s| with_org_prefix(s) == p))
+        && permission.is_some_and(|p| scopes.iter().any(|s| without_org_prefix(s) == p))
 }
 
 /// The guard's verdict for the request's principal.
@@ -102,7 +103,12 @@ pub async fn check(req: &HttpRequest, requirements: &[Requirement]) -> Result<()
         }
     }
     for requirement in requirements {
-        let base = requirement.without_reverification();
+        // Copied only when there is a reverification to leave out.
+        let base = if requirement.reverification.is_some() {
+            Cow::Owned(requirement.without_reverification())
+        } else {
+            Cow::Borrowed(requirement)
+        };
         let base_met = !requirement.asks_beyond_reverification() || allows(&principal, &base);
         // Keys and machine tokens have verified no factor: a step-up is not theirs to give.
         let machine_asked_step_up =

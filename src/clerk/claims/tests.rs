@@ -242,4 +242,8 @@ fn role_prefix_is_normalised_once() {
     assert_eq!(with_org_prefix("admin"), "org:admin");
     assert_eq!(with_org_prefix("org:admin"), "org:admin");
     assert_eq!(with_org_prefix("org:org:admin"), "org:admin");
+    for name in ["admin", "org:admin", "org:org:admin"] {
+        assert_eq!(without_org_prefix(name), "admin");
+    }
+    assert_eq!(without_org_prefix("orgadmin"), "orgadmin");
 }
