@@ -729,6 +729,29 @@ async fn a_refused_row_in_a_transaction_of_slices_costs_only_itself(db: TestDb) 
     );
 }
 
+/// A queue that fills before the writer's next tick wakes the writer (half full, or an event that
+/// finds no room): requests wait for a slice to be written, not for `linger` (a minute here), so none
+/// is refused and every one has its row.
+async fn a_filling_queue_wakes_the_writer_before_its_tick(db: TestDb) {
+    let clerk = ClerkStandIn::start(&["a"]);
+    let app = app_on(
+        &db,
+        &clerk,
+        &[
+            ("AUTH_CORE__AUDIT__LINGER_MS", "60000"),
+            ("AUTH_CORE__AUDIT__QUEUE_CAPACITY", "8"),
+            ("AUTH_CORE__AUDIT__FULL_WAIT_MS", "20000"),
+        ],
+    )
+    .await;
+    for _ in 0..40 {
+        assert_eq!(get(&app, None, "/api/auth/me").await.status, 401);
+    }
+    flush(&app).await;
+    assert_eq!(rows_count(&app).await, 40);
+    assert_eq!(app.state.audit.refused(), 0);
+}
+
 async fn rows_count(app: &TestApp) -> i64 {
     app.state
         .db
@@ -870,6 +893,7 @@ db_test!(
     console_details_are_bounded,
     refused_rows_are_isolated_and_the_rest_written,
     a_refused_row_in_a_transaction_of_slices_costs_only_itself,
+    a_filling_queue_wakes_the_writer_before_its_tick,
     shutdown_completes_after_a_huge_path,
     one_row_per_request_with_every_field,
     the_trail_can_be_switched_off,

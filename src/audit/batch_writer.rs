@@ -15,7 +15,7 @@
 //! keeps the trail moving if one does (a constraint added by an operator, a field the bounds missed).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,27 +53,48 @@ impl Refusals {
     }
 }
 
+/// Gives back the queue slots of `n` events once they are written (called from the database's
+/// thread, slice by slice).
+pub type Release = Arc<dyn Fn(usize) + Send + Sync>;
+
 /// Writes `slices` in one transaction, a statement each, yielding the core between them and
 /// teaching `pace` how long a slice takes; hands back the buffers of the slices written whole, for
 /// the next slices. A transaction the database refuses is written again a slice at a time, each
 /// slice as [`write`] writes it, so only the refused events are set apart.
+///
+/// Each slice's events are handed to `release` once, as soon as its statement has run (or, after a
+/// refusal, once it is written on its own), so waiting requests are let in at the pace the writer
+/// works rather than a transaction at a time. A transaction rolled back after some slices were
+/// released keeps those events in memory until they are written again: memory then holds at most
+/// one transaction beyond the queue's capacity.
 pub async fn write_slices(
     db: &Db,
     slices: Vec<SealedBatch>,
     refusals: &Refusals,
     pace: &Arc<Pace>,
+    release: &Release,
 ) -> Vec<Vec<u8>> {
     let group: Arc<Vec<Arc<SealedBatch>>> = Arc::new(slices.into_iter().map(Arc::new).collect());
     let events = group.iter().map(|slice| slice.len()).sum();
+    // Slices whose events were released (a prefix: slices are written in order), across attempts.
+    let released = Arc::new(AtomicUsize::new(0));
     let outcome = while_unavailable(events, || {
-        let group = group.clone();
-        let pace = pace.clone();
+        let (group, pace, release, released) = (
+            group.clone(),
+            pace.clone(),
+            release.clone(),
+            released.clone(),
+        );
         db.run(move |conn| {
             let last = group.len().saturating_sub(1);
             let mut written = 0;
             let mut started = Instant::now();
             audit::insert_sealed_slices(conn, &group, |slice| {
                 pace.observe(slice.len(), started.elapsed());
+                if written >= released.load(Ordering::Relaxed) {
+                    release(slice.len());
+                    released.store(written + 1, Ordering::Relaxed);
+                }
                 if written < last {
                     pace::yield_core();
                 }
@@ -97,8 +118,13 @@ pub async fn write_slices(
             if refusals.refused_logged.ready() {
                 log::warn!(target: "auth_core::audit", "a transaction of {events} audit events was refused ({}); writing its slices one by one", short(&error));
             }
-            for slice in slices {
+            let released = released.load(Ordering::Relaxed);
+            for (index, slice) in slices.into_iter().enumerate() {
+                let len = slice.len();
                 buffers.extend(write(db, slice, refusals).await);
+                if index >= released {
+                    release(len);
+                }
             }
         }
     }
